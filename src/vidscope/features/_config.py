@@ -1,0 +1,73 @@
+"""Extraction settings, validated with messages that name the CLI flag."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..video import SamplingSpec, SeekMode
+
+Dtype = Literal["float32", "float16"]
+
+
+def default_workers() -> int:
+    """Decode processes: one on small machines (its decoder uses every core), more on big ones."""
+    return max(1, min(8, (os.cpu_count() or 1) // 4))
+
+
+@dataclass
+class ExtractConfig:
+    """How ``extract`` samples, encodes and stores videos."""
+
+    backbone: str = "efficientnet_lite0"
+    """Registered backbone name, or ``timm:<model>`` (``--backbone``)."""
+    weights: str | None = None
+    """Local weights file for the backbone (``--weights``); ``None`` = its bundled weights."""
+    runtime: Literal["auto", "onnx", "torch"] = "auto"
+    """Inference engine: ONNX Runtime on CPU, torch on GPU (``--runtime``)."""
+    sampling: SamplingSpec = field(default_factory=SamplingSpec)
+    """Which times to sample (``--frames``/``--fps``/``--every``)."""
+    seek: SeekMode = "exact"
+    """``exact``: the frame shown at each time; ``keyframe``: nearest keyframe within tolerance."""
+    keyframe_tolerance_s: float = 0.5
+    """How far ``--seek keyframe`` may move a sample (``--keyframe-tolerance``)."""
+    batch_size: int = 32
+    """Frames per inference batch (``--batch-size``)."""
+    workers: int = field(default_factory=default_workers)
+    """Decode processes (``--workers``); each runs one video at a time."""
+    decode_threads: int = 0
+    """Decoder threads per worker (``--decode-threads``); 0 = cores / workers."""
+    dtype: Dtype = "float32"
+    """Stored feature precision (``--dtype``)."""
+    timeout_s: float = 120.0
+    """A video whose decoder makes no progress for this long is abandoned (``--timeout``)."""
+    image_fps: float = 25.0
+    """Frame rate of image-frame folders (``--image-fps``)."""
+    strict: bool = False
+    """Fail (non-zero exit) if any video failed or was only partly readable (``--strict``)."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}"),
+            (self.workers >= 1, f"--workers must be >= 1, got {self.workers}"),
+            (self.decode_threads >= 0, f"--decode-threads must be >= 0, got {self.decode_threads}"),
+            (
+                self.dtype in ("float32", "float16"),
+                f"--dtype must be float32 or float16, got {self.dtype}",
+            ),
+            (
+                self.seek in ("exact", "keyframe"),
+                f"--seek must be exact or keyframe, got {self.seek}",
+            ),
+            (self.timeout_s > 0, f"--timeout must be > 0 seconds, got {self.timeout_s}"),
+            (self.keyframe_tolerance_s >= 0, "--keyframe-tolerance must be >= 0"),
+            (self.image_fps > 0, f"--image-fps must be > 0, got {self.image_fps}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def threads_per_worker(self) -> int:
+        """Decoder threads each worker uses."""
+        return self.decode_threads or max(1, (os.cpu_count() or 1) // self.workers)

@@ -1,0 +1,131 @@
+"""Turning the user's VIDEOS argument (folder, list file, CSV, paths) into (id, path) pairs."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import VidscopeError
+from ..video._imagedir import IMAGE_SUFFIXES
+
+VIDEO_SUFFIXES = frozenset(
+    [
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".avi",
+        ".mkv",
+        ".webm",
+        ".ts",
+        ".mts",
+        ".m2ts",
+        ".mpg",
+        ".mpeg",
+        ".wmv",
+        ".flv",
+        ".3gp",
+        ".ogv",
+        ".gif",
+    ]
+)
+PATH_COLUMNS = ("path", "video", "video_path", "file", "file_name", "filename", "id")
+
+
+@dataclass(frozen=True)
+class VideoInput:
+    """One video to extract: its store id (relative path, no extension) and where it is."""
+
+    video_id: str
+    path: Path
+
+
+def resolve_videos(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    path_column: str | None = None,
+) -> list[VideoInput]:
+    """Expand a folder (recursively), a ``.txt`` list, a ``.csv`` or explicit paths.
+
+    Image-frame folders (a folder holding image files and no videos) count as one video.
+    Paths in list files and CSVs are relative to the file's folder.
+
+    Raises:
+        VidscopeError: nothing found, a missing list/CSV column, or two videos with one id.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        src = Path(source)
+        if src.is_dir():
+            items = _from_folder(src)
+        elif src.suffix.lower() == ".csv":
+            items = _relative(_from_csv(src, path_column))
+        elif src.suffix.lower() in (".txt", ".lst", ".list"):
+            items = _relative(_from_list(src))
+        elif src.exists():
+            items = [VideoInput(src.stem, src)]
+        else:
+            raise VidscopeError(f"VIDEOS {src}: no such file or folder")
+    else:
+        items = _relative([Path(p) for p in source])
+    if not items:
+        raise VidscopeError(f"no videos found in {source}")
+    dup = [k for k, n in Counter(i.video_id for i in items).items() if n > 1]
+    if dup:
+        raise VidscopeError(f"two inputs map to the same video id: {', '.join(dup[:5])}")
+    return items
+
+
+def _from_folder(root: Path) -> list[VideoInput]:
+    items: list[VideoInput] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        here = Path(dirpath)
+        videos = [f for f in sorted(filenames) if Path(f).suffix.lower() in VIDEO_SUFFIXES]
+        images = [f for f in filenames if Path(f).suffix.lower() in IMAGE_SUFFIXES]
+        if here != root and not videos and len(images) >= 2:
+            items.append(VideoInput(here.relative_to(root).as_posix(), here))
+            continue
+        for f in videos:
+            p = here / f
+            items.append(VideoInput(p.relative_to(root).with_suffix("").as_posix(), p))
+    return items
+
+
+def _from_list(path: Path) -> list[Path]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [path.parent / s for s in (ln.strip() for ln in lines) if s and not s.startswith("#")]
+
+
+def _from_csv(path: Path, column: str | None) -> list[Path]:
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        fields = reader.fieldnames or []
+        col = column or next((c for c in PATH_COLUMNS if c in fields), None)
+        if col is None or col not in fields:
+            raise VidscopeError(
+                f"{path}: no path column (looked for {column or ', '.join(PATH_COLUMNS)}; "
+                f"the CSV has {', '.join(fields) or 'no header'}); pass --path-column"
+            )
+        out = []
+        for n, row in enumerate(reader, start=2):
+            value = (row.get(col) or "").strip()
+            if not value:
+                raise VidscopeError(f"{path}, line {n}: empty {col!r}")
+            out.append(path.parent / value)
+        return out
+
+
+def _relative(paths: list[Path]) -> list[VideoInput]:
+    if not paths:
+        return []
+    resolved = [p.resolve() for p in paths]
+    base = Path(os.path.commonpath([p.parent for p in resolved]))
+    return [
+        VideoInput(
+            r.relative_to(base).with_suffix("" if not r.is_dir() else r.suffix).as_posix(), p
+        )
+        for r, p in zip(resolved, paths, strict=True)
+    ]

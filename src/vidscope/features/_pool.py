@@ -1,0 +1,100 @@
+"""A small pool of decode worker processes that can be killed one at a time."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import time
+from multiprocessing.connection import Connection, wait
+
+from ..errors import VidscopeError
+from ._worker import worker_main
+
+STARTUP_TIMEOUT_S = 120.0
+
+
+class DecodeWorker:
+    """One decode process, its pipe, and the job it is on."""
+
+    def __init__(self, ctx: mp.context.BaseContext, threads: int) -> None:
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=worker_main, args=(child, threads), daemon=True)
+        self.proc.start()
+        child.close()
+        self.job: int | None = None
+        self.last_seen = time.monotonic()
+        self._await_ready()
+
+    def _await_ready(self) -> None:
+        ready = self.conn.poll(STARTUP_TIMEOUT_S)
+        try:
+            msg = self.conn.recv() if ready else None
+        except (EOFError, OSError):
+            msg = None
+        if msg != ("ready",):
+            self.kill()
+            raise VidscopeError(
+                "could not start a decode worker process (exit code "
+                f"{self.proc.exitcode}); if running from an interactive session, run vidscope "
+                "from a script or the command line"
+            )
+
+    def submit(self, job: int, task: dict) -> None:
+        self.job = job
+        self.last_seen = time.monotonic()
+        self.conn.send({**task, "job": job})
+
+    def kill(self) -> None:
+        """Stop the process now (used on hangs and interrupts)."""
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(timeout=5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        """Ask the process to exit after its current task, then reap it."""
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self.conn.send(None)
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.kill()
+
+
+class DecodePool:
+    """``size`` decode workers; ``poll`` returns messages as they arrive."""
+
+    def __init__(self, size: int, threads: int) -> None:
+        self._ctx = mp.get_context("spawn")
+        self._threads = threads
+        self.workers = [DecodeWorker(self._ctx, threads) for _ in range(size)]
+
+    def idle(self) -> list[DecodeWorker]:
+        return [w for w in self.workers if w.job is None]
+
+    def busy(self) -> list[DecodeWorker]:
+        return [w for w in self.workers if w.job is not None]
+
+    def poll(self, timeout: float) -> list[tuple[DecodeWorker, tuple | None]]:
+        """Messages ready within ``timeout`` s; ``None`` means the worker died."""
+        conns: list[Connection] = [w.conn for w in self.busy()]
+        out: list[tuple[DecodeWorker, tuple | None]] = []
+        for conn in wait(conns, timeout=timeout) if conns else []:
+            worker = next(w for w in self.workers if w.conn is conn)
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                msg = None
+            worker.last_seen = time.monotonic()
+            out.append((worker, msg))
+        return out
+
+    def replace(self, worker: DecodeWorker) -> int | None:
+        """Kill ``worker`` (hung or dead) and start a fresh one; returns the exit code."""
+        worker.kill()
+        code = worker.proc.exitcode
+        self.workers[self.workers.index(worker)] = DecodeWorker(self._ctx, self._threads)
+        return code
+
+    def close(self, *, force: bool = False) -> None:
+        for w in self.workers:
+            w.kill() if force else w.stop()

@@ -1,0 +1,210 @@
+"""Public reading API: probe a video and iterate the frames shown at requested times."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import av
+import numpy as np
+
+from ..errors import VideoError
+from ._container import OpenVideo, open_video
+from ._decode import read_wanted
+from ._imagedir import ImageFolder
+from ._types import FrameBatch, VideoInfo
+
+SeekMode = Literal["exact", "keyframe"]
+
+
+class VideoReader:
+    """Timestamp-true frame reader for a video file or an image-frame folder.
+
+    Use as a context manager. ``damage`` collects human-readable warnings about damaged
+    input found while reading (the frames around the damage are still returned); ``stats``
+    counts decoded frames, decode errors and seeks.
+
+    Args:
+        path: Video file, or folder of image frames.
+        threads: Decoder threads per video (0 = one per core).
+        image_fps: Frame rate assumed for image folders (``--image-fps``).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, threads: int = 0, image_fps: float = 25.0
+    ) -> None:
+        self.path = Path(path)
+        self.stats = {"decoded": 0, "errors": 0, "seeks": 0}
+        self._video: OpenVideo | None = None
+        self._images: ImageFolder | None = None
+        if self.path.is_dir():
+            self._images = ImageFolder(self.path, image_fps)
+            self.info: VideoInfo = self._images.info
+            self.damage: list[str] = []
+        else:
+            self._video = open_video(self.path, threads=threads)
+            self.info = self._video.info
+            self.damage = [self._video.index.damage] if self._video.index.damage else []
+            declared = self.info.declared_frames
+            if declared > self.info.num_frames:
+                self.damage = [
+                    f"file cut short: header declares {declared} frames, "
+                    f"only {self.info.num_frames} are readable"
+                ]
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the file."""
+        if self._video is not None:
+            self._video.close()
+
+    def iter_frames(
+        self,
+        times_s: np.ndarray,
+        *,
+        size: tuple[int, int] | None = None,
+        seek: SeekMode = "exact",
+        keyframe_tolerance_s: float = 0.5,
+        chunk_size: int = 32,
+    ) -> Iterator[FrameBatch]:
+        """Yield the frames shown at ``times_s`` in chunks of at most ``chunk_size``.
+
+        Args:
+            times_s: Requested times in seconds from the first frame (any order).
+            size: Displayed output ``(width, height)``; ``None`` keeps the displayed size.
+            seek: ``"exact"`` returns the frame on screen at each time; ``"keyframe"`` snaps
+                a time to the nearest keyframe when one lies within ``keyframe_tolerance_s``
+                (decoding only that keyframe), and reads the exact frame otherwise.
+            keyframe_tolerance_s: How far ``"keyframe"`` mode may move a sample.
+            chunk_size: Frames per yielded batch; bounds memory on long videos.
+
+        Yields:
+            ``FrameBatch`` whose ``indices`` say which requested time each frame answers and
+            whose ``times_s`` are the real presentation times of the frames used.
+        """
+        if seek not in ("exact", "keyframe"):
+            raise ValueError(f"--seek must be exact or keyframe, got {seek!r}")
+        times = np.asarray(times_s, dtype=np.float64)
+        if self._images is not None:
+            yield from self._iter_images(times, size, chunk_size)
+            return
+        assert self._video is not None
+        targets = self._targets(times, seek, keyframe_tolerance_s)
+        yield from self._iter_video(targets, size, chunk_size)
+
+    def read(self, times_s: np.ndarray, **kwargs: object) -> FrameBatch:
+        """All frames of :meth:`iter_frames` in the order of ``times_s``, as one batch."""
+        parts = list(self.iter_frames(times_s, **kwargs))  # type: ignore[arg-type]
+        frames = np.concatenate([b.frames for b in parts])
+        idx = np.concatenate([b.indices for b in parts])
+        order = np.argsort(idx, kind="stable")
+        return FrameBatch(
+            frames[order], np.concatenate([b.times_s for b in parts])[order], idx[order]
+        )
+
+    def _targets(self, times: np.ndarray, seek: SeekMode, tol_s: float) -> np.ndarray:
+        index = self._video.index  # type: ignore[union-attr]
+        wanted = index.shown_at(times)
+        if seek == "keyframe" and len(index.key_pts):
+            t_pts = index.to_pts(times)
+            pos = np.searchsorted(index.key_pts, t_pts)
+            lo = index.key_pts[np.clip(pos - 1, 0, len(index.key_pts) - 1)]
+            hi = index.key_pts[np.clip(pos, 0, len(index.key_pts) - 1)]
+            near = np.where(np.abs(lo - t_pts) <= np.abs(hi - t_pts), lo, hi)
+            close = np.abs(near - t_pts) * float(index.time_base) <= tol_s
+            wanted = np.where(close, near, wanted)
+        return wanted
+
+    def _iter_video(
+        self, wanted: np.ndarray, size: tuple[int, int] | None, chunk_size: int
+    ) -> Iterator[FrameBatch]:
+        video = self._video
+        assert video is not None
+        order = np.argsort(wanted, kind="stable")
+        unique = np.unique(wanted)
+        buf = _Chunker(chunk_size, video.index.to_seconds)
+        j = 0
+        try:
+            for pts, rgb in read_wanted(video, unique, size=size, stats=self.stats):
+                while j < len(order) and wanted[order[j]] <= pts:
+                    buf.add(rgb, pts, int(order[j]))
+                    j += 1
+                if buf.full():
+                    yield buf.take()
+        except av.error.FFmpegError as exc:
+            raise VideoError(
+                self.path, f"decoding failed after {j} samples ({exc.strerror})"
+            ) from None
+        while j < len(order) and buf.last is not None:  # wanted frames past the readable end
+            buf.add(buf.last[0], buf.last[1], int(order[j]))
+            j += 1
+        if self.stats["errors"] and not self.damage:
+            self.damage.append(f"{self.stats['errors']} packet(s) failed to decode (damaged data)")
+        if len(buf):
+            yield buf.take()
+
+    def _iter_images(
+        self, times: np.ndarray, size: tuple[int, int] | None, chunk_size: int
+    ) -> Iterator[FrameBatch]:
+        images = self._images
+        assert images is not None
+        idx = images.shown_at(times)
+        order = np.argsort(idx, kind="stable")
+        buf = _Chunker(chunk_size, lambda i: np.asarray(i, dtype=np.float64) / images.fps)
+        cache: tuple[int, np.ndarray] | None = None
+        for j in order:
+            i = int(idx[j])
+            if cache is None or cache[0] != i:
+                cache = (i, images.frame(i, size))
+                self.stats["decoded"] += 1
+            buf.add(cache[1], i, int(j))
+            if buf.full():
+                yield buf.take()
+        if len(buf):
+            yield buf.take()
+
+
+class _Chunker:
+    """Collects (frame, pts, sample index) triples into ``FrameBatch`` chunks."""
+
+    def __init__(self, size: int, to_seconds: object) -> None:
+        self.size = max(1, size)
+        self.to_seconds = to_seconds
+        self.frames: list[np.ndarray] = []
+        self.pts: list[int] = []
+        self.idx: list[int] = []
+        self.last: tuple[np.ndarray, int] | None = None
+
+    def add(self, frame: np.ndarray, pts: int, index: int) -> None:
+        self.frames.append(frame)
+        self.pts.append(pts)
+        self.idx.append(index)
+        self.last = (frame, pts)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def full(self) -> bool:
+        return len(self.frames) >= self.size
+
+    def take(self) -> FrameBatch:
+        batch = FrameBatch(np.stack(self.frames), self.to_seconds(np.array(self.pts)), self.idx)
+        self.frames, self.pts, self.idx = [], [], []
+        return batch
+
+
+def probe(path: str | os.PathLike[str], *, image_fps: float = 25.0) -> VideoInfo:
+    """Probe a video file or image folder: duration, frame rate and count, displayed size.
+
+    Raises:
+        VideoError: when the file cannot be read as a video, with the reason.
+    """
+    with VideoReader(path, threads=1, image_fps=image_fps) as reader:
+        return reader.info
