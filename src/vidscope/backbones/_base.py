@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 
 ResizeMode = Literal["squash", "center_crop"]
+Runtime = Literal["auto", "onnx", "torch"]
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ._base import Backbone
+
+#: Modules whose import registers the built-in backbones (imported on first use: they pull
+#: in torch, which decode workers and ``vidscope info`` never need).
+BUILTIN_MODULES = ("vidscope.backbones._timm",)
 
 _REGISTRY: dict[str, Callable[..., Backbone]] = {}
 _PREFIXES: dict[str, Callable[..., Backbone]] = {}
@@ -36,6 +41,7 @@ def create_backbone(name: str, **kwargs: Any) -> Backbone:
     Raises:
         ValueError: for an unknown name, listing the known ones.
     """
+    _load_builtins()
     kw = {k: v for k, v in kwargs.items() if v is not None}
     if name in _REGISTRY:
         return _REGISTRY[name](**kw)
@@ -50,4 +56,10 @@ def create_backbone(name: str, **kwargs: Any) -> Backbone:
 
 def list_backbones() -> list[str]:
     """Registered names; prefix families are shown as ``family:<name>``."""
+    _load_builtins()
     return sorted(_REGISTRY) + sorted(f"{p}:<name>" for p in _PREFIXES)
+
+
+def _load_builtins() -> None:
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)

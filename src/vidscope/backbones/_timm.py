@@ -8,9 +8,9 @@ from typing import Any
 import torch
 
 from ..errors import WeightsError
-from ._base import Preprocess
+from ._base import Preprocess, Runtime
 from ._registry import register_backbone
-from ._torch import Runtime, TorchBackbone
+from ._torch import TorchBackbone
 from ._weights import file_digest, load_by_name, load_in_order, read_state_dict, tensor_digest
 
 RANDOM = "random"
@@ -41,7 +41,7 @@ def timm_backbone(
     Args:
         model_name: timm architecture name, e.g. ``"resnet50"``.
         weights: Local ``.pth``/``.pt``/``.safetensors`` state dict (timm or torchvision key
-            names), or ``"random"`` for random initialisation (tests, benchmarks).
+            names), or ``"random"`` for a seeded random initialisation (tests, benchmarks).
         runtime: See :class:`TorchBackbone`.
         threads: Intra-op threads.
         name: Registry id to record (default ``timm:<model_name>``).
@@ -59,7 +59,9 @@ def timm_backbone(
             ".safetensors state dict); vidscope never downloads weights"
         )
     try:
-        model = timm.create_model(model_name, pretrained=False, **model_kwargs)
+        with torch.random.fork_rng():
+            torch.manual_seed(0)  # "random" weights are the same in every process
+            model = timm.create_model(model_name, pretrained=False, **model_kwargs)
     except RuntimeError as exc:  # timm's "Unknown model"
         raise ValueError(f"--backbone {reg_name}: {exc}") from None
     if str(weights) == RANDOM:
@@ -114,7 +116,9 @@ def efficientnet_lite0(
     """
     import timm
 
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     if weights is None:
         weights = bundled_lite0_weights()
     if str(weights) == RANDOM:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
 
 import numpy as np
 import torch
 
-from ._base import Backbone, Preprocess
-
-Runtime = Literal["auto", "onnx", "torch"]
+from ._base import Backbone, Preprocess, Runtime
 
 
 class FramesToFeatures(torch.nn.Module):

@@ -1,18 +1,28 @@
-"""Feature extraction engine and the on-disk feature store."""
+"""Feature extraction engine and the on-disk feature store.
 
-from ._config import ExtractConfig
-from ._extract import ExtractReport, extract
-from ._inputs import VideoInput, resolve_videos
-from ._store import FeatureStore, open_store
-from ._types import FeatureSequence
+Names load on first use, so decode worker processes (which import ``features._worker``)
+never import torch.
+"""
 
-__all__ = [
-    "ExtractConfig",
-    "ExtractReport",
-    "FeatureSequence",
-    "FeatureStore",
-    "VideoInput",
-    "extract",
-    "open_store",
-    "resolve_videos",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ExtractConfig": "._config",
+    "ExtractReport": "._extract",
+    "extract": "._extract",
+    "FeatureSequence": "._types",
+    "FeatureStore": "._store",
+    "open_store": "._store",
+    "VideoInput": "._inputs",
+    "resolve_videos": "._inputs",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,142 @@
+"""Argument parsing and the subcommand bodies of the CLI (kept apart from ``cli.main``)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+
+from ._summary import print_extract_report, print_store_info
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``vidscope`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="vidscope",
+        description="Video classification and event detection on frozen per-frame features.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    ex = sub.add_parser("extract", help="extract per-frame features of videos into a store")
+    ex.add_argument("videos", help="folder (recursive), .txt list, .csv of paths, or one video")
+    ex.add_argument("--out", required=True, help="feature store folder (created or resumed)")
+    add_extract_options(ex)
+    info = sub.add_parser("info", help="summarise a feature store")
+    info.add_argument("store")
+    info.add_argument("--failed", type=int, default=10, help="failed videos to list (default 10)")
+    demo = sub.add_parser("demo", help="run the whole job on generated example data")
+    demo.add_argument(
+        "--out", default="vidscope-demo", help="working folder (default ./vidscope-demo)"
+    )
+    demo.add_argument("--n-videos", type=int, default=40, help="clips to generate (default 40)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--frames", type=int, default=16, help="frames sampled per clip (default 16)")
+    sub.add_parser("backbones", help="list the registered backbones")
+    return parser
+
+
+def add_extract_options(p: argparse.ArgumentParser) -> None:
+    """Flags shared by every command that extracts features."""
+    p.add_argument("--backbone", default="efficientnet_lite0", help="backbone name or timm:<model>")
+    p.add_argument("--weights", help="local weights file (.pth/.safetensors); never downloaded")
+    p.add_argument("--runtime", choices=["auto", "onnx", "torch"], default="auto")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--frames", type=int, help="N frames spread uniformly (default 16)")
+    group.add_argument("--fps", type=float, help="F frames per second")
+    group.add_argument("--every", type=float, help="one frame every S seconds")
+    p.add_argument("--max-frames", type=int, help="cap on samples for --fps/--every")
+    p.add_argument("--seek", choices=["exact", "keyframe"], default="exact")
+    p.add_argument(
+        "--keyframe-tolerance", type=float, default=0.5, help="seconds (--seek keyframe)"
+    )
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--workers", type=int, help="decode processes (default: 1 per 4 cores)")
+    p.add_argument("--decode-threads", type=int, default=0, help="threads per decoder (0 = auto)")
+    p.add_argument("--dtype", choices=["float32", "float16"], default="float32")
+    p.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds without progress per video"
+    )
+    p.add_argument("--image-fps", type=float, default=25.0, help="frame rate of image folders")
+    p.add_argument("--path-column", help="CSV column holding video paths")
+    p.add_argument(
+        "--strict", action="store_true", help="exit 1 if any video failed or was partial"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def extract_config(args: argparse.Namespace):  # -> ExtractConfig
+    """Build an :class:`ExtractConfig` from parsed flags (library code never sees argparse)."""
+    from .features import ExtractConfig
+    from .video import SamplingSpec
+
+    if args.fps is not None:
+        spec = SamplingSpec("fps", args.fps, args.max_frames)
+    elif args.every is not None:
+        spec = SamplingSpec("every", args.every, args.max_frames)
+    else:
+        spec = SamplingSpec("uniform", args.frames or 16)
+    kw = dict(
+        backbone=args.backbone, weights=args.weights, runtime=args.runtime, sampling=spec,
+        seek=args.seek, keyframe_tolerance_s=args.keyframe_tolerance, batch_size=args.batch_size,
+        decode_threads=args.decode_threads, dtype=args.dtype, timeout_s=args.timeout,
+        image_fps=args.image_fps, strict=args.strict,
+    )  # fmt: skip
+    if args.workers is not None:
+        kw["workers"] = args.workers
+    return ExtractConfig(**kw)
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from .features import extract
+
+    cfg = extract_config(args)
+    report = extract(
+        args.videos, args.out, cfg, progress=not args.quiet, path_column=args.path_column
+    )
+    print_extract_report(report, Console())
+    bad = report.failed or (cfg.strict and report.partial)
+    return 1 if cfg.strict and bad else 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .features import open_store
+
+    print_store_info(open_store(args.store), Console(), max_failed=args.failed)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .datasets import make_collisions
+    from .features import ExtractConfig, extract, open_store
+    from .video import SamplingSpec
+
+    console = Console()
+    out = Path(args.out)
+    console.print(f"[bold]1/2[/] generating {args.n_videos} example clips in {out}/data")
+    data = make_collisions(out / "data", n_videos=args.n_videos, seed=args.seed)
+    console.print(f"[bold]2/2[/] extracting features with the bundled backbone into {out}/store")
+    cfg = ExtractConfig(sampling=SamplingSpec("uniform", args.frames))
+    report = extract(data.videos_dir, out / "store", cfg)
+    print_extract_report(report, console)
+    print_store_info(open_store(out / "store"), console)
+    console.print(
+        f"labels: {data.labels_csv}  long video: {data.long_video} (events {data.long_events_csv})"
+    )
+    return 0 if report.ok else 1
+
+
+def cmd_backbones(args: argparse.Namespace) -> int:
+    from .backbones import list_backbones
+
+    for name in list_backbones():
+        print(name)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "extract": cmd_extract,
+    "info": cmd_info,
+    "demo": cmd_demo,
+    "backbones": cmd_backbones,
+}
