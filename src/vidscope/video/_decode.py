@@ -4,8 +4,9 @@ One pass over the requested frames in display order. The reader seeks (to a keyf
 from the packet index) only when the next wanted frame lies in a later keyframe interval than
 the one being decoded, so no interval is ever decoded twice and dense sampling decodes
 sequentially. Packets that are not wanted are decoded only as far as references need:
-non-reference frames are skipped, and on the way to a wanted keyframe everything but
-keyframes is skipped.
+non-reference frames are skipped, and on the way to a wanted keyframe that has not been fed
+to the decoder yet, everything but keyframes is skipped (nothing before a keyframe in decode
+order is displayed after it in a closed GOP, and earlier targets are already answered).
 """
 
 from __future__ import annotations
@@ -16,8 +17,12 @@ from itertools import chain
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from ._container import OpenVideo
+
+#: ``(wanted pts, pts of the frame used, upright RGB uint8 [H, W, 3])``
+Answer = tuple[int, int, np.ndarray]
 
 
 def read_wanted(
@@ -26,7 +31,7 @@ def read_wanted(
     *,
     size: tuple[int, int] | None,
     stats: dict[str, int],
-) -> Iterator[tuple[int, np.ndarray]]:
+) -> Iterator[Answer]:
     """Decode the frames whose timestamps are in ``wanted`` and yield them upright in RGB.
 
     Args:
@@ -37,69 +42,94 @@ def read_wanted(
             to decode), ``seeks``.
 
     Yields:
-        ``(pts, frame)`` for each wanted timestamp, in order. Where a wanted frame cannot be
-        decoded, the closest earlier decoded frame stands in (or the next one if none) and
-        its own timestamp is yielded.
+        One :data:`Answer` per wanted timestamp, in order. Where a wanted frame cannot be
+        decoded, the closest earlier decoded frame stands in (or the next one if there is
+        none), and the answer carries the stand-in's own timestamp.
     """
-    queue = deque(int(p) for p in wanted)
-    wanted_set = set(queue)
-    key_set = set(int(k) for k in video.index.key_pts)
-    ctx = video.stream.codec_context
-    state = _Cursor(video)
-    while queue:
-        k = video.index.keyframe_of(queue[0])
-        if state.key_pos is None or k > state.key_pos:
-            state.seek(k)
-            stats["seeks"] += 1
-        for packet in state.packets():
-            if packet.pts is not None and packet.is_keyframe:
-                state.key_pos = max(state.key_pos or 0, video.index.keyframe_of(packet.pts))
-            if packet.size:
-                ctx.skip_frame = _skip_level(packet.pts, queue, wanted_set, key_set)
-            try:
-                frames = packet.decode()
-            except av.error.FFmpegError:
-                stats["errors"] += 1
-                continue
-            for frame in frames:
-                stats["decoded"] += 1
-                yield from _emit(frame, state.prev, queue, video, size)
-                state.prev = frame
-            if not queue or video.index.keyframe_of(queue[0]) > (state.key_pos or 0):
-                break
-        else:  # end of stream: what is left gets the last decoded frame
-            state.key_pos, prev = None, state.prev
-            while queue and prev is not None:
-                queue.popleft()
-                yield int(prev.pts), to_rgb(prev, size, video.info.rotation)
-            if queue:  # nothing decodable from that keyframe on
-                raise av.error.InvalidDataError(0, "no frame could be decoded")
+    yield from _Decoder(video, wanted, size, stats).run()
 
 
-def _emit(
-    frame: av.VideoFrame,
-    prev: av.VideoFrame | None,
-    queue: deque[int],
-    video: OpenVideo,
-    size: tuple[int, int] | None,
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield every queued target that ``frame`` (or the frame before it) answers."""
-    pts = frame.pts
-    if pts is None:
-        return
-    while queue and pts > queue[0]:  # wanted frame was lost: use the one before, else this
-        queue.popleft()
-        stand_in = prev if prev is not None else frame
-        yield int(stand_in.pts), to_rgb(stand_in, size, video.info.rotation)
-    if queue and pts == queue[0]:
-        queue.popleft()
-        yield int(pts), to_rgb(frame, size, video.info.rotation)
+class _Decoder:
+    """State of one :func:`read_wanted` pass."""
 
+    def __init__(
+        self,
+        video: OpenVideo,
+        wanted: np.ndarray,
+        size: tuple[int, int] | None,
+        stats: dict[str, int],
+    ) -> None:
+        self.video = video
+        self.queue = deque(int(p) for p in wanted)
+        self.wanted = set(self.queue)
+        self.keys = {int(k) for k in video.index.key_pts}
+        self.size = size
+        self.stats = stats
+        self.cursor = _Cursor(video)
+        self.scaler = VideoReformatter()  # one converter for the whole pass (set-up is costly)
+        self.fed_key: int | None = None  # pts of the last keyframe packet sent to the decoder
 
-def _skip_level(pts: int | None, queue: deque[int], wanted: set[int], keys: set[int]) -> str:
-    if pts in wanted:
-        return "DEFAULT"
-    return "NONKEY" if queue and queue[0] in keys else "NONREF"
+    def run(self) -> Iterator[Answer]:
+        index = self.video.index
+        while self.queue:
+            k = index.keyframe_of(self.queue[0])
+            if self.cursor.key_pos is None or k > self.cursor.key_pos:
+                self.cursor.seek(k)
+                self.stats["seeks"] += 1
+            for packet in self.cursor.packets():
+                yield from self._feed(packet)
+                if not self.queue or index.keyframe_of(self.queue[0]) > (self.cursor.key_pos or 0):
+                    break
+            else:  # end of stream: what is left gets the last decoded frame
+                yield from self._drain()
+
+    def _feed(self, packet: av.Packet) -> Iterator[Answer]:
+        pts = packet.pts
+        if pts is not None and packet.is_keyframe:
+            self.cursor.key_pos = max(self.cursor.key_pos or 0, self.video.index.keyframe_of(pts))
+            self.fed_key = pts
+        if packet.size:
+            self.video.stream.codec_context.skip_frame = self._skip_level(pts)
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            self.stats["errors"] += 1
+            return
+        for frame in frames:
+            self.stats["decoded"] += 1
+            yield from self._emit(frame)
+            self.cursor.prev = frame
+
+    def _skip_level(self, pts: int | None) -> str:
+        if pts in self.wanted:
+            return "DEFAULT"
+        head = self.queue[0] if self.queue else None
+        heading_to_key = head in self.keys and (self.fed_key is None or head > self.fed_key)
+        return "NONKEY" if heading_to_key else "NONREF"
+
+    def _emit(self, frame: av.VideoFrame) -> Iterator[Answer]:
+        """Answer every queued target that ``frame`` (or the frame before it) stands for."""
+        pts = frame.pts
+        if pts is None:
+            return
+        queue, prev = self.queue, self.cursor.prev
+        while queue and pts > queue[0]:  # wanted frame was lost: use the one before, else this
+            stand_in = prev if prev is not None else frame
+            yield queue.popleft(), int(stand_in.pts), self._rgb(stand_in)
+        if queue and pts == queue[0]:
+            yield queue.popleft(), int(pts), self._rgb(frame)
+
+    def _drain(self) -> Iterator[Answer]:
+        self.cursor.key_pos = None
+        prev = self.cursor.prev
+        if prev is None:  # nothing decodable from that keyframe on
+            raise av.error.InvalidDataError(0, "no frame could be decoded")
+        rgb = self._rgb(prev)
+        while self.queue:
+            yield self.queue.popleft(), int(prev.pts), rgb
+
+    def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        return to_rgb(frame, self.size, self.video.info.rotation, self.scaler)
 
 
 class _Cursor:
@@ -139,13 +169,19 @@ class _Cursor:
         return self._packets
 
 
-def to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None, rotation: int) -> np.ndarray:
+def to_rgb(
+    frame: av.VideoFrame,
+    size: tuple[int, int] | None,
+    rotation: int,
+    scaler: VideoReformatter | None = None,
+) -> np.ndarray:
     """Scale and convert in FFmpeg's scaler (no full-size RGB copy), then rotate upright.
 
     Args:
         frame: Decoded frame in its coded orientation.
         size: Displayed ``(width, height)`` wanted, or ``None`` for the displayed size.
         rotation: Counter-clockwise display rotation in degrees (multiple of 90).
+        scaler: A reformatter to reuse across frames (its converter set-up is cached).
     """
     quarter = rotation // 90 % 4
     if size is None:
@@ -153,7 +189,9 @@ def to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None, rotation: int) ->
     else:
         w, h = size if quarter % 2 == 0 else (size[1], size[0])
     shrink = w < frame.width or h < frame.height
-    rgb = frame.to_ndarray(
-        width=w, height=h, format="rgb24", interpolation="AREA" if shrink else "BILINEAR"
+    scaler = scaler or VideoReformatter()
+    out = scaler.reformat(
+        frame, width=w, height=h, format="rgb24", interpolation="AREA" if shrink else "BILINEAR"
     )
+    rgb = out.to_ndarray()
     return np.ascontiguousarray(np.rot90(rgb, quarter)) if quarter else rgb

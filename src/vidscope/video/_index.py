@@ -49,9 +49,13 @@ class PacketIndex:
         return (np.asarray(pts, dtype=np.float64) - self.origin) * float(self.time_base)
 
     def to_pts(self, seconds: np.ndarray) -> np.ndarray:
-        """Seconds from the first frame to the nearest timestamp unit (``int64``)."""
+        """Seconds from the first frame to the timestamp unit at or before it (``int64``).
+
+        Rounds down (a frame that starts after ``t`` is not on screen at ``t``), with a
+        tolerance of 1e-6 unit for times that are exact in seconds but not in binary.
+        """
         units = np.asarray(seconds, dtype=np.float64) / float(self.time_base)
-        return np.round(units).astype(np.int64) + self.origin
+        return np.floor(units + 1e-6).astype(np.int64) + self.origin
 
     def shown_at(self, seconds: np.ndarray) -> np.ndarray:
         """Timestamp of the frame on screen at each time: the last frame starting at or before it.

@@ -102,6 +102,9 @@ class VideoReader:
     def read(self, times_s: np.ndarray, **kwargs: object) -> FrameBatch:
         """All frames of :meth:`iter_frames` in the order of ``times_s``, as one batch."""
         parts = list(self.iter_frames(times_s, **kwargs))  # type: ignore[arg-type]
+        if not parts:
+            w, h = kwargs.get("size") or (self.info.width, self.info.height)  # type: ignore[misc]
+            return FrameBatch(np.zeros((0, h, w, 3), np.uint8), np.zeros(0), np.zeros(0))
         frames = np.concatenate([b.frames for b in parts])
         idx = np.concatenate([b.indices for b in parts])
         order = np.argsort(idx, kind="stable")
@@ -128,23 +131,21 @@ class VideoReader:
         video = self._video
         assert video is not None
         order = np.argsort(wanted, kind="stable")
-        unique = np.unique(wanted)
         buf = _Chunker(chunk_size, video.index.to_seconds)
         j = 0
         try:
-            for pts, rgb in read_wanted(video, unique, size=size, stats=self.stats):
-                while j < len(order) and wanted[order[j]] <= pts:
-                    buf.add(rgb, pts, int(order[j]))
+            for target, used, rgb in read_wanted(
+                video, np.unique(wanted), size=size, stats=self.stats
+            ):
+                while j < len(order) and wanted[order[j]] <= target:
+                    buf.add(rgb, used, int(order[j]))
                     j += 1
-                if buf.full():
-                    yield buf.take()
+                    if buf.full():
+                        yield buf.take()
         except av.error.FFmpegError as exc:
             raise VideoError(
                 self.path, f"decoding failed after {j} samples ({exc.strerror})"
             ) from None
-        while j < len(order) and buf.last is not None:  # wanted frames past the readable end
-            buf.add(buf.last[0], buf.last[1], int(order[j]))
-            j += 1
         if self.stats["errors"] and not self.damage:
             self.damage.append(f"{self.stats['errors']} packet(s) failed to decode (damaged data)")
         if len(buf):
@@ -180,13 +181,11 @@ class _Chunker:
         self.frames: list[np.ndarray] = []
         self.pts: list[int] = []
         self.idx: list[int] = []
-        self.last: tuple[np.ndarray, int] | None = None
 
     def add(self, frame: np.ndarray, pts: int, index: int) -> None:
         self.frames.append(frame)
         self.pts.append(pts)
         self.idx.append(index)
-        self.last = (frame, pts)
 
     def __len__(self) -> int:
         return len(self.frames)
