@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -75,16 +77,35 @@ def test_mismatched_checkpoint_lists_keys(tmp_path: Path):
 def test_onnx_matches_torch_and_is_cached(lite0):
     x = np.random.default_rng(0).integers(0, 256, (4, 224, 224, 3), dtype=np.uint8)
     onnx_out = lite0.encode(x)
-    torch_out = lite0.encode_torch(x)
+    torch_out = lite0.torch().encode(x)
+    assert lite0.runtime == "onnx" and lite0.torch().runtime == "torch"
     assert onnx_out.shape == (4, 1280) and onnx_out.dtype == np.float32
     assert np.abs(onnx_out - torch_out).max() < 1e-3 * np.abs(torch_out).max()
-    files = list(cache_dir().glob("*.onnx"))
-    assert lite0._onnx.path in files
-    mtime = lite0._onnx.path.stat().st_mtime_ns
+    assert lite0.export_error < 1e-3
+    assert lite0.path in list(cache_dir().glob("*.onnx"))
+    assert lite0.identity() == lite0.torch().identity()
+    mtime = lite0.path.stat().st_mtime_ns
     again = create_backbone("efficientnet_lite0")
-    assert again._onnx.path == lite0._onnx.path
-    assert again._onnx.path.stat().st_mtime_ns == mtime  # loaded, not re-exported
+    assert again.path == lite0.path
+    assert again.path.stat().st_mtime_ns == mtime  # loaded, not re-exported
     np.testing.assert_array_equal(again.encode(x[:2]), onnx_out[:2])
+
+
+def test_cached_backbone_loads_without_torch(lite0):
+    """Once exported, the default backbone starts in ONNX Runtime alone (fast, small)."""
+    code = (
+        "import sys, numpy as np; from vidscope.backbones import create_backbone; "
+        "b = create_backbone('efficientnet_lite0'); "
+        "f = b.encode(np.zeros((1, 224, 224, 3), np.uint8)); "
+        "print(f.shape, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["(1,", "1280)", "False"]
+
+
+def test_missing_weights_file_is_clear():
+    with pytest.raises(WeightsError, match=r"--weights /no/such\.pth: file not found"):
+        create_backbone("timm:resnet18", weights="/no/such.pth")
 
 
 def test_bundled_weights_are_really_pretrained(tmp_path: Path, lite0):
@@ -102,7 +123,7 @@ def test_bundled_weights_are_really_pretrained(tmp_path: Path, lite0):
                      sampling=SamplingSpec("uniform", 2))  # fmt: skip
     assert sorted(report.done) == ["chelsea", "coffee"]
     store = open_store(tmp_path / "store")
-    classifier = lite0.module.features.model.get_classifier()
+    classifier = lite0.torch().module.features.model.get_classifier()
     expected = {"chelsea": (285, 0.6), "coffee": (967, 0.8)}  # Egyptian cat, espresso
     for vid, (cls, min_p) in expected.items():
         feats = torch.from_numpy(store.load(vid).features)

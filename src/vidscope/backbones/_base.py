@@ -49,8 +49,8 @@ class Preprocess:
         return frames[:, top : top + h, left : left + w]
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready form."""
-        return asdict(self)
+        """JSON-ready form (sequences as lists, as they read back from JSON)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 class Backbone(ABC):
@@ -84,3 +84,9 @@ class Backbone(ABC):
     def runtime(self) -> str:
         """Which engine runs ``encode`` (``"onnx"``, ``"torch"``, ...)."""
         return "numpy"
+
+
+def check_frames(frames: np.ndarray) -> None:
+    """Raise ``ValueError`` unless ``frames`` is ``uint8 [N, H, W, 3]``."""
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8 [N, H, W, 3], got {frames.dtype} {frames.shape}")

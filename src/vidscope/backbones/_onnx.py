@@ -1,4 +1,10 @@
-"""ONNX Runtime execution of a torch backbone: export once, cache by weights, check on load."""
+"""ONNX Runtime execution of a torch backbone: exported once, cached, checked at export.
+
+The cache is keyed by a *recipe* (backbone name, weights file digest, model options, torch
+version) that is known before torch is imported, so a cached backbone loads in ONNX Runtime
+alone: no torch import, a fraction of the start-up time and memory. Beside each
+``<key>.onnx`` a ``<key>.json`` records the backbone's identity, layout and the export check.
+"""
 
 from __future__ import annotations
 
@@ -7,88 +13,135 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
 from ..errors import WeightsError
-from ._base import Preprocess
+from ._base import Backbone, Preprocess, check_frames
 
 #: Largest allowed |onnx - torch| relative to the largest |torch| feature.
 TOLERANCE = 1e-3
+_FORMAT = 2
 
 
 def cache_dir() -> Path:
-    """Where exported models live: ``$VIDSCOPE_CACHE`` or ``~/.cache/vidscope``."""
+    """Where exported models live: ``$VIDSCOPE_CACHE/onnx`` or ``~/.cache/vidscope/onnx``."""
     root = os.environ.get("VIDSCOPE_CACHE") or Path.home() / ".cache" / "vidscope"
     return Path(root) / "onnx"
 
 
-class OnnxRunner:
-    """Callable ``uint8 [N, H, W, 3] -> float32 [N, D]`` backed by an ONNX Runtime session.
+def recipe_path(recipe: dict[str, Any]) -> Path:
+    """``<cache>/<key>.onnx`` for a backbone recipe (its sidecar is the ``.json`` beside it)."""
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:  # pragma: no cover - torch is a dependency
+        torch_version = "none"
+    key = json.dumps({**recipe, "torch": torch_version, "format": _FORMAT}, sort_keys=True)
+    return cache_dir() / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.onnx"
 
-    The model is exported from ``module`` the first time a given identity is seen and cached
-    as ``<cache>/<key>.onnx``; every time it is loaded its output is compared with the torch
-    module's on a fixed random batch and a mismatch beyond :data:`TOLERANCE` is an error.
+
+class OnnxBackbone(Backbone):
+    """A backbone running an exported ONNX model in ONNX Runtime (CPU).
+
+    Args:
+        path: The ``.onnx`` file; its ``.json`` sidecar gives name, width, preprocessing.
+        threads: Intra-op threads (default: all cores).
+        rebuild: Returns the PyTorch backbone the model was exported from (for reference
+            checks and the classifier); called only when :meth:`torch` is used.
     """
 
     def __init__(
-        self, module: torch.nn.Module, identity: dict[str, object], pre: Preprocess, threads: int
+        self, path: Path, *, threads: int | None = None, rebuild: Callable[[], Backbone]
     ) -> None:
         import onnxruntime as ort
 
-        h, w = pre.input_size
-        key = json.dumps(
-            {**identity, "torch": torch.__version__, "format": 1}, sort_keys=True, default=str
-        )
-        path = cache_dir() / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.onnx"
-        if not path.exists():
-            _export(module, path, h, w)
+        meta = json.loads(path.with_suffix(".json").read_text())
+        self.path = path
+        self.name = meta["identity"]["name"]
+        self.num_features = int(meta["identity"]["num_features"])
+        pre = meta["identity"]["preprocess"]
+        self.preprocess = Preprocess(**{**pre, "input_size": tuple(pre["input_size"])})
+        self.export_error = float(meta["relative_error"])
+        self._identity = meta["identity"]
+        self._rebuild = rebuild
+        self._torch: Backbone | None = None
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
+        opts.intra_op_num_threads = threads or os.cpu_count() or 1
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        self.path = path
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self._check(module, h, w)
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
+    @property
+    def runtime(self) -> str:
+        return "onnx"
+
+    def identity(self) -> dict[str, object]:
+        return dict(self._identity)
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        check_frames(frames)
+        if len(frames) == 0:
+            return np.zeros((0, self.num_features), np.float32)
         out = self.session.run(None, {"frames": np.ascontiguousarray(frames)})[0]
         return out.astype(np.float32, copy=False)
 
-    def _check(self, module: torch.nn.Module, h: int, w: int) -> None:
+    def torch(self) -> Backbone:
+        """The PyTorch backbone this model was exported from (built on first call)."""
+        if self._torch is None:
+            self._torch = self._rebuild()
+        return self._torch
+
+
+def export_checked(reference: Backbone, module: Any, path: Path) -> None:
+    """Export ``module`` (uint8 frames -> features) to ``path`` and check it against torch.
+
+    Raises:
+        WeightsError: if ONNX Runtime's output differs beyond :data:`TOLERANCE`.
+    """
+    import onnxruntime as ort
+
+    h, w = reference.preprocess.input_size
+    tmp = _export(module, path.parent, h, w)
+    try:
         x = np.random.default_rng(0).integers(0, 256, (2, h, w, 3), dtype=np.uint8)
-        with torch.inference_mode():
-            ref = module.cpu()(torch.from_numpy(x)).numpy()
-        got = self(x)
+        ref = reference.encode(x)
+        session = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"])
+        got = session.run(None, {"frames": x})[0]
         err = float(np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-6))
         if not err <= TOLERANCE:
             raise WeightsError(
-                f"ONNX export {self.path} differs from the torch model (relative error {err:.2e}"
-                f" > {TOLERANCE:g}); delete it to re-export, or use --runtime torch"
+                f"ONNX export of {reference.name} differs from the torch model (relative error "
+                f"{err:.2e} > {TOLERANCE:g}); use --runtime torch"
             )
-
-
-def _export(module: torch.nn.Module, path: Path, h: int, w: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    example = torch.zeros(2, h, w, 3, dtype=torch.uint8)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module.cpu().eval(),
-                (example,),
-                tmp,
-                input_names=["frames"],
-                output_names=["features"],
-                dynamic_axes={"frames": {0: "n"}, "features": {0: "n"}},
-                opset_version=17,
-                dynamo=False,
-            )
-        os.replace(tmp, path)
+        meta = {"identity": reference.identity(), "relative_error": err}
+        path.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        os.replace(tmp, path)  # the model appears last: a present .onnx has its sidecar
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _export(module: Any, folder: Path, h: int, w: int) -> str:
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=folder)
+    os.close(fd)
+    example = torch.zeros(2, h, w, 3, dtype=torch.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module.cpu().eval(),
+            (example,),
+            tmp,
+            input_names=["frames"],
+            output_names=["features"],
+            dynamic_axes={"frames": {0: "n"}, "features": {0: "n"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    return tmp

@@ -1,4 +1,4 @@
-"""A backbone defined by a PyTorch module, run in ONNX Runtime on CPU or in torch."""
+"""A backbone defined by a PyTorch module and run in torch (the reference for ONNX)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import numpy as np
 import torch
 
-from ._base import Backbone, Preprocess, Runtime
+from ._base import Backbone, Preprocess, check_frames
 
 
 class FramesToFeatures(torch.nn.Module):
@@ -26,18 +26,27 @@ class FramesToFeatures(torch.nn.Module):
         return self.features((x - self.mean) * self.inv_std)  # [N, D]
 
 
+class TimmFeatures(torch.nn.Module):
+    """A timm classifier's pooled pre-logits features; the classifier stays reachable."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_head(self.model.forward_features(x), pre_logits=True)
+
+
 class TorchBackbone(Backbone):
-    """Runs ``features`` (normalised NCHW in, ``[N, D]`` out) with a chosen runtime.
+    """Runs ``features`` (normalised NCHW in, ``[N, D]`` out) in PyTorch, on CUDA if present.
 
     Args:
         name: Registry id.
-        features: Module mapping normalised ``[N, 3, H, W]`` to ``[N, D]``; put in eval mode.
+        features: Module mapping normalised ``[N, 3, H, W]`` to ``[N, D]``.
         num_features: D.
         preprocess: Preprocessing record of the weights.
-        weights_id: Digest of the weights (part of the store key and the ONNX cache key).
-        runtime: ``"onnx"`` (ONNX Runtime; CPU default), ``"torch"`` (default with CUDA), or
-            ``"auto"``.
-        threads: Intra-op threads (default: all cores).
+        weights_id: Digest of the weights (part of the store key).
+        threads: Intra-op CPU threads (default: all cores).
     """
 
     def __init__(
@@ -48,32 +57,19 @@ class TorchBackbone(Backbone):
         preprocess: Preprocess,
         weights_id: str,
         *,
-        runtime: Runtime = "auto",
         threads: int | None = None,
     ) -> None:
-        if runtime not in ("auto", "onnx", "torch"):
-            raise ValueError(f"--runtime must be auto, onnx or torch, got {runtime!r}")
         self.name = name
         self.num_features = num_features
         self.preprocess = preprocess
         self.weights_id = weights_id
         self.threads = threads or os.cpu_count() or 1
         self.module = FramesToFeatures(features.eval(), preprocess).eval()
-        cuda = torch.cuda.is_available()
-        self._runtime = ("torch" if cuda else "onnx") if runtime == "auto" else runtime
-        self._device = torch.device("cuda" if cuda and self._runtime == "torch" else "cpu")
-        self._onnx = None
-        if self._runtime == "onnx":
-            from ._onnx import OnnxRunner
-
-            self._onnx = OnnxRunner(self.module, self.identity(), preprocess, self.threads)
-        else:
-            torch.set_num_threads(self.threads)
-            self.module.to(self._device)
+        self._device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     @property
     def runtime(self) -> str:
-        return self._runtime
+        return "torch"
 
     def identity(self) -> dict[str, object]:
         return {
@@ -84,19 +80,13 @@ class TorchBackbone(Backbone):
         }
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise ValueError(
-                f"frames must be uint8 [N, H, W, 3], got {frames.dtype} {frames.shape}"
-            )
+        check_frames(frames)
         if len(frames) == 0:
             return np.zeros((0, self.num_features), np.float32)
-        if self._onnx is not None:
-            return self._onnx(frames)
-        return self.encode_torch(frames)
-
-    def encode_torch(self, frames: np.ndarray) -> np.ndarray:
-        """Features from the PyTorch module itself (reference for the ONNX check)."""
+        if self._device.type == "cpu":
+            torch.set_num_threads(self.threads)
         x = torch.from_numpy(np.ascontiguousarray(frames)).to(self._device)
         with torch.inference_mode():
             self.module.to(self._device)
             return self.module(x).float().cpu().numpy()
+

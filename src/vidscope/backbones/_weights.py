@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 from pathlib import Path
@@ -96,21 +95,3 @@ def load_by_name(
         ]
         raise WeightsError(f"{source} does not fit the model: " + "; ".join(parts))
     model.load_state_dict({k: v for k, v in tensors.items() if k in target}, strict=False)
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """First 16 hex digits of the file's SHA-256 (identifies weights in store keys and caches)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
-def tensor_digest(module: torch.nn.Module) -> str:
-    """Digest of a module's parameters and buffers (for weights made in memory)."""
-    h = hashlib.sha256()
-    for k, v in module.state_dict().items():
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
