@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from vidscope.cli import main
@@ -19,3 +21,6 @@ def test_demo_generates_and_extracts(tmp_path, capsys):
     assert store.meta["backbone"]["name"] == "efficientnet_lite0"
     assert store.load(store.ids()[0]).features.shape == (4, 1280)
     assert (out / "data" / "long" / "long_000.mp4").exists()
+    assert "run saved to" in printed and (out / "run" / "model.safetensors").exists()
+    metrics = json.loads((out / "run" / "metrics.json").read_text())["val"]
+    assert metrics["num_samples"] == 2 and 0 <= metrics["accuracy"] <= 1

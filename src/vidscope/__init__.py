@@ -8,6 +8,9 @@ The public surface, loaded on first use (``import vidscope`` stays fast)::
     vidscope.VideoReader, vidscope.probe      (video/)
     vidscope.create_backbone, vidscope.list_backbones
     vidscope.make_collisions                  (datasets/)
+    vidscope.train(store, labels, out=RUN)    -> TrainResult      (train/)
+    vidscope.load_run(RUN).predict(source)    -> DataFrame
+    vidscope.evaluate(RUN, store, labels), vidscope.compare(...), vidscope.TrainConfig
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ _EXPORTS = {
     "create_backbone": "vidscope.backbones",
     "list_backbones": "vidscope.backbones",
     "make_collisions": "vidscope.datasets",
+    "train": "vidscope.train",
+    "TrainConfig": "vidscope.train",
+    "load_run": "vidscope.train",
+    "evaluate": "vidscope.train",
+    "compare": "vidscope.train",
 }
 __all__ = [*sorted(_EXPORTS), "__version__"]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ._commands_train import TRAIN_COMMANDS, add_train_parsers
 from ._summary import print_extract_report, print_store_info
 
 
@@ -32,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--n-videos", type=int, default=40, help="clips to generate (default 40)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--frames", type=int, default=16, help="frames sampled per clip (default 16)")
+    demo.add_argument("--head", default="mlp", help="temporal head to train (default mlp)")
     sub.add_parser("backbones", help="list the registered backbones")
+    add_train_parsers(sub)
     return parser
 
 
@@ -107,22 +110,26 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from ._report import print_train_result
     from .datasets import make_collisions
     from .features import ExtractConfig, extract, open_store
+    from .train import TrainConfig, train
     from .video import SamplingSpec
 
     console = Console()
     out = Path(args.out)
-    console.print(f"[bold]1/2[/] generating {args.n_videos} example clips in {out}/data")
+    console.print(f"[bold]1/3[/] generating {args.n_videos} example clips in {out}/data")
     data = make_collisions(out / "data", n_videos=args.n_videos, seed=args.seed)
-    console.print(f"[bold]2/2[/] extracting features with the bundled backbone into {out}/store")
+    console.print(f"[bold]2/3[/] extracting features with the bundled backbone into {out}/store")
     cfg = ExtractConfig(sampling=SamplingSpec("uniform", args.frames))
     report = extract(data.videos_dir, out / "store", cfg)
     print_extract_report(report, console)
     print_store_info(open_store(out / "store"), console)
-    console.print(
-        f"labels: {data.labels_csv}  long video: {data.long_video} (events {data.long_events_csv})"
-    )
+    console.print(f"[bold]3/3[/] training the {args.head} head on {data.labels_csv.name}")
+    tcfg = TrainConfig(head=args.head, seed=args.seed, tensorboard=False)
+    result = train(out / "store", data.labels_csv, out=out / "run", config=tcfg)
+    print_train_result(result, console)
+    console.print(f"long video for timelines: {data.long_video} (events {data.long_events_csv})")
     return 0 if report.ok else 1
 
 
@@ -139,4 +146,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "info": cmd_info,
     "demo": cmd_demo,
     "backbones": cmd_backbones,
+    **TRAIN_COMMANDS,
 }

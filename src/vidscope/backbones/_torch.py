@@ -89,4 +89,3 @@ class TorchBackbone(Backbone):
         with torch.inference_mode():
             self.module.to(self._device)
             return self.module(x).float().cpu().numpy()
-

@@ -1,0 +1,91 @@
+"""Train/validation splits: as given, stratified holdout, or (grouped) stratified k-fold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+
+from ._labels import LabelError, LabelSet
+
+SplitMode = Literal["auto", "given", "holdout", "kfold"]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Positions into a :class:`LabelSet` (``int64`` arrays); ``test`` may be empty."""
+
+    name: str
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def make_splits(
+    labels: LabelSet,
+    *,
+    mode: SplitMode = "auto",
+    val_fraction: float = 0.2,
+    folds: int = 5,
+    seed: int = 0,
+) -> list[Split]:
+    """Splits of ``labels``; source groups, when present, never straddle train and val.
+
+    Args:
+        labels: The labelled videos.
+        mode: ``given`` uses the labels' split column; ``holdout`` one stratified split with
+            ``val_fraction`` for validation; ``kfold`` ``folds`` stratified folds; ``auto`` is
+            ``given`` when the labels carry a split, else ``holdout``.
+        val_fraction: Validation share for ``holdout`` (``--val-fraction``).
+        folds: Number of folds for ``kfold`` (``--folds``).
+        seed: Shuffling seed (``--seed``).
+
+    Raises:
+        LabelError: when the requested split cannot be made (e.g. no validation videos).
+    """
+    if mode == "auto":
+        mode = "given" if labels.split is not None else "holdout"
+    if mode == "given":
+        return [_given(labels)]
+    if mode == "holdout":
+        if not 0 < val_fraction < 1:
+            raise ValueError(f"--val-fraction must be in (0, 1), got {val_fraction}")
+        n_splits = max(2, round(1 / val_fraction))
+        return [replace(_kfold(labels, n_splits, seed)[0], name="holdout")]
+    if mode == "kfold":
+        if folds < 2:
+            raise ValueError(f"--folds must be >= 2, got {folds}")
+        return _kfold(labels, folds, seed)
+    raise ValueError(f"--split must be auto, given, holdout or kfold, got {mode!r}")
+
+
+def _given(labels: LabelSet) -> Split:
+    if labels.split is None:
+        raise LabelError("--split given: the labels have no split column or split folders")
+    pos = {s: np.flatnonzero(labels.split == s) for s in ("train", "val", "test")}
+    if len(pos["train"]) == 0:
+        raise LabelError("--split given: no videos are marked train")
+    if len(pos["val"]) == 0:
+        raise LabelError("--split given: no videos are marked val (validation)")
+    return Split("given", pos["train"], pos["val"], pos["test"])
+
+
+def _kfold(labels: LabelSet, folds: int, seed: int) -> list[Split]:
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    y = labels.y
+    smallest = int(np.bincount(y).min())
+    if labels.groups is None:
+        if smallest < folds:
+            folds = max(2, smallest)
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        parts = splitter.split(np.zeros(len(y)), y)
+    else:
+        n_groups = len(np.unique(labels.groups))
+        if n_groups < folds:
+            raise LabelError(f"{n_groups} source groups cannot make {folds} grouped folds")
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        parts = splitter.split(np.zeros(len(y)), y, labels.groups)
+    empty = np.zeros(0, np.int64)
+    return [Split(f"fold{i}", np.sort(tr), np.sort(va), empty) for i, (tr, va) in enumerate(parts)]

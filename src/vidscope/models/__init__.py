@@ -1,0 +1,20 @@
+"""Temporal heads on frozen per-frame features, created by name (``create_head("lstm", ...)``).
+
+Neural heads map ``x [B, T, D]`` and a padding ``mask [B, T]`` to logits ``[B, C]``; the tree
+head :class:`StatsXGBoost` is a scikit-learn classifier on pooled statistics. Importing this
+package imports torch (it is only imported for training and prediction).
+"""
+
+from ._base import Head
+from ._registry import create_head, list_heads, register_head
+from ._stats import pool_stats
+from ._trees import StatsXGBoost
+
+__all__ = [
+    "Head",
+    "StatsXGBoost",
+    "create_head",
+    "list_heads",
+    "pool_stats",
+    "register_head",
+]

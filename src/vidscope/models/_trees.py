@@ -1,0 +1,248 @@
+"""Gradient-boosted trees on pooled sequence statistics, as a scikit-learn classifier.
+
+XGBoost is imported lazily (on fit and load), so listing the heads does not need it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ._layers import Layout, layout_config
+from ._registry import register_head
+from ._stats import as_padded, pool_stats
+
+BOOSTER_FILE = "booster.json"
+PARAMS_FILE = "estimator.json"
+
+
+class StatsXGBoost(ClassifierMixin, BaseEstimator):
+    """XGBoost on per-dimension mean/std/max/min (and deltas) of each sequence's valid frames.
+
+    Follows the scikit-learn estimator contract: constructor arguments are stored as given,
+    :meth:`fit` returns ``self``, fitted attributes end in ``_``. ``X`` is a padded
+    ``[N, T, D]`` array with ``mask [N, T]`` (True = real frame), or a list of ``[T_i, D]``.
+
+    Args:
+        n_estimators: Boosting rounds.
+        max_depth: Maximum tree depth.
+        learning_rate: Shrinkage (XGBoost ``eta``).
+        subsample: Row fraction sampled per tree.
+        colsample_bytree: Column fraction sampled per tree.
+        deltas: Add the mean absolute frame-to-frame difference (5D instead of 4D features).
+        random_state: Seed of XGBoost's sampling.
+        n_jobs: XGBoost threads; None lets XGBoost decide.
+
+    Attributes:
+        classes_: Sorted class labels seen in :meth:`fit`.
+        n_features_in_: D, the per-frame feature width seen in :meth:`fit`.
+        booster_: The trained ``xgboost.Booster``.
+    """
+
+    kind = "tree"
+
+    def __init__(
+        self,
+        n_estimators: int = 300,
+        max_depth: int = 4,
+        learning_rate: float = 0.05,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.5,
+        deltas: bool = True,
+        random_state: int | None = 0,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.deltas = deltas
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """``create_head("stats_xgboost", **config)`` rebuilds this (unfitted) estimator."""
+        spec = dict(getattr(self, "_head_spec", {}))
+        if not spec and hasattr(self, "classes_"):
+            n_classes = len(self.classes_)
+            spec = {"num_features": self.n_features_in_, "num_outputs": _outputs(n_classes)}
+        return {**spec, **self.get_params()}
+
+    def fit(
+        self,
+        X: np.ndarray | list[np.ndarray],
+        y: np.ndarray,
+        mask: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> StatsXGBoost:
+        """Pool each sequence and boost trees on the statistics; returns ``self``.
+
+        Raises:
+            ValueError: for fewer than two classes, or a shape that disagrees with the head.
+        """
+        import xgboost as xgb
+
+        x, mask = as_padded(X, mask)
+        y = np.asarray(y)
+        if y.shape != (len(x),):
+            raise ValueError(f"y must be [N] = [{len(x)}] labels, got shape {y.shape}")
+        classes, codes = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(f"need at least two classes to train, got {classes.tolist()}")
+        self._check_spec(x.shape[2], len(classes))
+        data = xgb.DMatrix(
+            pool_stats(x, mask, deltas=self.deltas), label=codes, weight=sample_weight
+        )
+        self.booster_ = xgb.train(
+            self._xgb_params(len(classes)), data, num_boost_round=self.n_estimators
+        )
+        self.classes_ = classes
+        self.n_features_in_ = int(x.shape[2])
+        return self
+
+    def decision_function(
+        self,
+        X: np.ndarray | list[np.ndarray],
+        mask: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Raw margins: ``[N]`` log-odds of ``classes_[1]`` (binary) or ``[N, C]``."""
+        return self._predict(X, mask, margin=True)
+
+    def predict_proba(
+        self,
+        X: np.ndarray | list[np.ndarray],
+        mask: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Class probabilities ``[N, C]`` in ``classes_`` order (C = 2 for binary)."""
+        p = self._predict(X, mask, margin=False)
+        return np.stack([1.0 - p, p], axis=1) if p.ndim == 1 else p
+
+    def predict(
+        self,
+        X: np.ndarray | list[np.ndarray],
+        mask: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Most probable class label per sequence, ``[N]``."""
+        check_is_fitted(self)
+        return self.classes_[self.predict_proba(X, mask).argmax(1)]
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the fitted model into directory ``path`` as JSON (no pickle).
+
+        Writes ``booster.json`` (XGBoost's own JSON model) and ``estimator.json``
+        (constructor parameters, classes, feature width). Returns the directory.
+        """
+        check_is_fitted(self)
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster_.save_model(str(folder / BOOSTER_FILE))
+        meta = {
+            "params": self.get_params(),
+            "classes": self.classes_.tolist(),
+            "n_features_in": self.n_features_in_,
+            "head_spec": getattr(self, "_head_spec", None),
+        }
+        (folder / PARAMS_FILE).write_text(json.dumps(meta, indent=2))
+        return folder
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> StatsXGBoost:
+        """Rebuild a fitted estimator written by :meth:`save` into directory ``path``.
+
+        Raises:
+            FileNotFoundError: naming the missing file, if ``path`` is not a saved model.
+        """
+        import xgboost as xgb
+
+        folder = Path(path)
+        for name in (BOOSTER_FILE, PARAMS_FILE):
+            if not (folder / name).is_file():
+                raise FileNotFoundError(
+                    f"{folder / name} is missing: {folder} is not a saved stats_xgboost model"
+                )
+        meta = json.loads((folder / PARAMS_FILE).read_text())
+        est = cls(**meta["params"])
+        if meta.get("head_spec"):
+            est._head_spec = meta["head_spec"]
+        est.booster_ = xgb.Booster()
+        est.booster_.load_model(str(folder / BOOSTER_FILE))
+        est.classes_ = np.asarray(meta["classes"])
+        est.n_features_in_ = int(meta["n_features_in"])
+        return est
+
+    def _predict(self, X: Any, mask: np.ndarray | None, *, margin: bool) -> np.ndarray:
+        """Booster output for pooled ``X``: ``[N]`` (binary) or ``[N, C]``."""
+        import xgboost as xgb
+
+        check_is_fitted(self)
+        x, mask = as_padded(X, mask)
+        if x.shape[2] != self.n_features_in_:
+            raise ValueError(
+                f"features are {x.shape[2]} wide but the model was trained on "
+                f"{self.n_features_in_}; use features from the same backbone and store"
+            )
+        data = xgb.DMatrix(pool_stats(x, mask, deltas=self.deltas))
+        return self.booster_.predict(data, output_margin=margin)
+
+    def _xgb_params(self, n_classes: int) -> dict[str, Any]:
+        """XGBoost training parameters for ``n_classes`` classes."""
+        params: dict[str, Any] = {
+            "max_depth": self.max_depth,
+            "eta": self.learning_rate,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "tree_method": "hist",
+            "verbosity": 0,
+        }
+        if n_classes == 2:
+            params.update(objective="binary:logistic", eval_metric="logloss")
+        else:
+            params.update(objective="multi:softprob", eval_metric="mlogloss", num_class=n_classes)
+        if self.random_state is not None:
+            params["seed"] = int(self.random_state)
+        if self.n_jobs is not None:
+            params["nthread"] = int(self.n_jobs)
+        return params
+
+    def _check_spec(self, width: int, n_classes: int) -> None:
+        """Check D and the class count against the spec given to ``create_head``, if any."""
+        spec = getattr(self, "_head_spec", None)
+        if not spec:
+            return
+        if width != spec["num_features"]:
+            raise ValueError(f"head built for {spec['num_features']} features, got {width}")
+        if _outputs(n_classes) != spec["num_outputs"]:
+            raise ValueError(
+                f"head built for num_outputs={spec['num_outputs']} but the labels have "
+                f"{n_classes} classes (binary needs 1 output, C classes need C)"
+            )
+
+
+def _outputs(n_classes: int) -> int:
+    """``num_outputs`` of a neural head for ``n_classes`` classes (1 logit for binary)."""
+    return 1 if n_classes == 2 else n_classes
+
+
+@register_head("stats_xgboost")
+def stats_xgboost(
+    *, num_features: int, num_outputs: int, layout: Layout | None = None, **kwargs: Any
+) -> StatsXGBoost:
+    """Pooled statistics into XGBoost; ``num_features``/``num_outputs``/``layout`` are only
+    checked (at creation, and against the data in ``fit``)."""
+    if num_outputs < 1:
+        raise ValueError(f"num_outputs must be >= 1, got {num_outputs}")
+    est = StatsXGBoost(**kwargs)
+    est._head_spec = {
+        "num_features": num_features,
+        "num_outputs": num_outputs,
+        "layout": layout_config(num_features, layout),
+    }
+    return est

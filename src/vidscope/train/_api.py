@@ -1,0 +1,198 @@
+"""Public training API: ``train``, ``evaluate``, ``compare``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..data import LabelSet, SequenceSet, load_sequences, make_splits, read_labels
+from ..features import FeatureStore, open_store
+from ..features._io import atomic_write_json
+from ._config import TrainConfig
+from ._fit import SplitResult, fit_split
+from ._loop import EpochHook
+from ._run import Run, load_run
+
+StoreLike = FeatureStore | str | os.PathLike[str]
+
+
+@dataclass
+class LabelOptions:
+    """Where labels come from (see :func:`vidscope.data.read_labels`)."""
+
+    labels: str | os.PathLike[str] | None = None
+    id_column: str | None = None
+    label_column: str | None = None
+    split_column: str | None = None
+    group_column: str | None = None
+
+
+@dataclass
+class TrainResult:
+    """A finished training run.
+
+    Attributes:
+        run_dir: Where ``config.json``, weights, ``metrics.json`` and plots are.
+        report: Validation report (k-fold: mean ± std over folds, ``<metric>_std`` keys).
+        splits: Per-split results.
+        notes: Warnings worth showing (videos left out, ...).
+    """
+
+    run_dir: Path
+    report: dict[str, Any]
+    splits: list[SplitResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def load(self) -> Run:
+        """The trained run, ready to predict."""
+        return load_run(self.run_dir)
+
+
+def load_data(
+    store: StoreLike, labels: LabelOptions | str | os.PathLike[str] | None, *, allow_missing: bool
+) -> tuple[FeatureStore, SequenceSet]:
+    """Open the store, read the labels, load the labelled features."""
+    st = store if isinstance(store, FeatureStore) else open_store(store)
+    opts = labels if isinstance(labels, LabelOptions) else LabelOptions(labels)
+    labelset: LabelSet = read_labels(
+        st.ids(),
+        opts.labels,
+        id_column=opts.id_column,
+        label_column=opts.label_column,
+        split_column=opts.split_column,
+        group_column=opts.group_column,
+        manifest=st.manifest(),
+    )
+    return st, load_sequences(st, labelset, allow_missing=allow_missing)
+
+
+def train(
+    store: StoreLike,
+    labels: LabelOptions | str | os.PathLike[str] | None = None,
+    *,
+    out: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    progress: Any = None,
+    on_epoch_end: EpochHook | None = None,
+    **overrides: Any,
+) -> TrainResult:
+    """Train a video classifier on cached features.
+
+    Args:
+        store: Feature store (path or object), or a ``root/split/class/*.npy`` folder.
+        labels: Label CSV path or :class:`LabelOptions`; ``None`` = class folders.
+        out: Run directory to write.
+        config: Settings; keyword ``overrides`` replace single fields.
+        resume: Continue from ``out``'s last checkpoints.
+        progress: Called with each epoch's row of metrics (for progress display).
+        on_epoch_end: Called as ``on_epoch_end(epoch, row)`` after each epoch.
+    """
+    cfg = replace(config or TrainConfig(), **overrides)
+    st, data = load_data(store, labels, allow_missing=cfg.allow_missing)
+    splits = make_splits(
+        data.labels, mode=cfg.split, val_fraction=cfg.val_fraction, folds=cfg.folds, seed=cfg.seed
+    )
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    many = len(splits) > 1
+    results = [
+        fit_split(
+            data,
+            s,
+            cfg,
+            root / s.name if many else root,
+            resume=resume,
+            progress=progress,
+            on_epoch_end=on_epoch_end,
+        )
+        for s in splits
+    ]
+    report = _combined(results)
+    _write_config(root, st, data, cfg, results, [s.name for s in splits] if many else None)
+    atomic_write_json(root / "metrics.json", {"val": report, "splits": [r.name for r in results]})
+    return TrainResult(root, report, results, list(data.labels.notes))
+
+
+def _combined(results: list[SplitResult]) -> dict[str, Any]:
+    if len(results) == 1:
+        return results[0].report
+    from ..evaluate import aggregate_folds
+
+    return aggregate_folds([r.report for r in results])
+
+
+def _write_config(
+    root: Path,
+    store: FeatureStore,
+    data: SequenceSet,
+    cfg: TrainConfig,
+    results: list[SplitResult],
+    folds: list[str] | None,
+) -> None:
+    model = results[0].model
+    head_config = getattr(model, "config", None)
+    if head_config is None:  # tree heads: sklearn params
+        head_config = {
+            **model.get_params(),
+            "num_features": data.num_features,
+            "num_outputs": 1 if data.labels.num_classes == 2 else data.labels.num_classes,
+            "layout": data.layout,
+        }
+    meta = store.meta
+    atomic_write_json(
+        root / "config.json",
+        {
+            "vidscope_version": __version__,
+            "head": cfg.head,
+            "head_config": head_config,
+            "num_features": data.num_features,
+            "layout": data.layout,
+            "classes": data.labels.classes,
+            "backbone": meta.get("backbone", {}),
+            "sampling": meta.get("sampling"),
+            "seek": meta.get("seek", "exact"),
+            "keyframe_tolerance_s": meta.get("keyframe_tolerance_s"),
+            "image_fps": meta.get("image_fps", 25.0),
+            "store_layout": meta.get("layout"),
+            "train": cfg.to_dict(),
+            "folds": folds,
+            "num_params": results[0].num_params,
+        },
+    )
+
+
+def evaluate(
+    run: Run | str | os.PathLike[str],
+    store: StoreLike,
+    labels: LabelOptions | str | os.PathLike[str] | None = None,
+    *,
+    allow_missing: bool = False,
+) -> dict[str, Any]:
+    """Score a saved run on a labelled store with the run's own threshold.
+
+    Returns:
+        The classification report (see :func:`vidscope.evaluate.classification_report`).
+    """
+    from ..evaluate import classification_report
+
+    r = run if isinstance(run, Run) else load_run(run)
+    _, data = load_data(store, labels, allow_missing=allow_missing)
+    _check_classes(r, data)
+    scores = r.scores(data.features)
+    y = np.array([r.classes.index(data.labels.classes[i]) for i in data.labels.y])
+    return classification_report(y, scores, labels=r.classes, threshold=r.threshold)
+
+
+def _check_classes(run: Run, data: SequenceSet) -> None:
+    unknown = sorted(set(data.labels.classes) - set(run.classes))
+    if unknown:
+        raise ValueError(
+            f"labels have class(es) {', '.join(unknown)} that run {run.path} never saw "
+            f"(it knows {', '.join(run.classes)})"
+        )

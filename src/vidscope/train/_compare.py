@@ -1,0 +1,72 @@
+"""Several heads on the same split(s): a leaderboard."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ..features._io import atomic_write_json
+from ._api import LabelOptions, StoreLike, load_data
+from ._config import TrainConfig
+from ._fit import fit_split
+
+METRICS = ("accuracy", "balanced_accuracy", "f1", "f1_macro", "roc_auc", "average_precision")
+
+
+def compare(
+    store: StoreLike,
+    labels: LabelOptions | str | os.PathLike[str] | None = None,
+    *,
+    heads: list[str],
+    out: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """Train each head on the same splits and return one leaderboard row per head.
+
+    Every head sees identical data and folds (same seed). Rows hold the validation metrics
+    (k-fold: mean and ``<metric>_std``), ``params`` and ``train_s``; each head's run is
+    written to ``out/<head>`` and the leaderboard to ``out/leaderboard.json``.
+    """
+    from ..data import make_splits
+    from ..evaluate import aggregate_folds
+
+    base = config or TrainConfig()
+    _, data = load_data(store, labels, allow_missing=base.allow_missing)
+    splits = make_splits(
+        data.labels,
+        mode=base.split,
+        val_fraction=base.val_fraction,
+        folds=base.folds,
+        seed=base.seed,
+    )
+    rows = []
+    for head in heads:
+        cfg = replace(base, head=head, tensorboard=False)
+        start = time.monotonic()
+        results = [
+            fit_split(data, s, cfg, Path(out) / head / (s.name if len(splits) > 1 else ""))
+            for s in splits
+        ]
+        rep = (
+            results[0].report if len(results) == 1 else aggregate_folds([r.report for r in results])
+        )
+        row = {
+            "head": head,
+            "params": results[0].num_params,
+            "train_s": round(time.monotonic() - start, 2),
+        }
+        for m in METRICS:
+            row[m] = rep.get(m)
+            if f"{m}_std" in rep:
+                row[f"{m}_std"] = rep[f"{m}_std"]
+        rows.append(row)
+        if progress:
+            print(
+                f"{head}: " + ", ".join(f"{m} {row[m]:.3f}" for m in METRICS if row[m] is not None)
+            )
+    atomic_write_json(Path(out) / "leaderboard.json", rows)
+    return rows

@@ -1,0 +1,144 @@
+"""A saved run: ``config.json`` + weights (safetensors, or XGBoost JSON); loading and scoring.
+
+A run never unpickles anything: the config rebuilds the head, the weights are tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data import pad
+from ..errors import StoreError, VidscopeError
+
+TREE_FILE = "model.xgb"  # a folder: booster.json + estimator.json
+TORCH_FILE = "model.safetensors"
+
+
+@dataclass
+class Member:
+    """One fitted model of a run (a k-fold run has one per fold)."""
+
+    model: Any  # torch head or StatsXGBoost
+    kind: str  # "torch" | "tree"
+    threshold: float | None
+
+
+class Run:
+    """A trained classifier loaded from a run directory.
+
+    Attributes:
+        path: The run directory.
+        config: Its ``config.json``.
+        classes: Class names (binary: class 1 is the positive class).
+    """
+
+    def __init__(self, path: Path, config: dict[str, Any], members: list[Member]) -> None:
+        self.path = path
+        self.config = config
+        self.classes: list[str] = list(config["classes"])
+        self.members = members
+
+    @property
+    def binary(self) -> bool:
+        return len(self.classes) == 2
+
+    @property
+    def threshold(self) -> float | None:
+        """Binary decision threshold (mean over folds), chosen on validation at training."""
+        values = [m.threshold for m in self.members if m.threshold is not None]
+        return float(np.mean(values)) if values else None
+
+    def scores(self, sequences: list[np.ndarray]) -> np.ndarray:
+        """Probabilities for ``[T_i, D]`` sequences: ``[N]`` (binary) or ``[N, C]``.
+
+        Raises:
+            StoreError: if the feature width differs from the run's.
+        """
+        d = int(self.config["num_features"])
+        bad = {s.shape[1] for s in sequences} - {d}
+        if bad:
+            raise StoreError(
+                f"features have width {sorted(bad)} but run {self.path} was trained on D={d} "
+                f"({self.config['backbone'].get('name')}); extract with the run's backbone"
+            )
+        out = [self._member_scores(m, sequences) for m in self.members]
+        return np.mean(out, axis=0)
+
+    def _member_scores(self, member: Member, sequences: list[np.ndarray]) -> np.ndarray:
+        from ._scores import scores_from_logits
+
+        parts = []
+        for s in range(0, len(sequences), 256):
+            x, mask = pad([q.astype(np.float32) for q in sequences[s : s + 256]])
+            if member.kind == "tree":
+                proba = member.model.predict_proba(x, mask)
+                parts.append(proba[:, 1] if self.binary else proba)
+            else:
+                import torch
+
+                member.model.eval()
+                with torch.inference_mode():
+                    logits = member.model(torch.from_numpy(x), torch.from_numpy(mask))
+                parts.append(scores_from_logits(logits, self.binary))
+        return np.concatenate(parts)
+
+    def predict_sequences(self, ids: list[str], sequences: list[np.ndarray]) -> pd.DataFrame:
+        """Binary: ``id,score`` (+ ``label``); multi-class: ``id,label,score_<class>...``."""
+        scores = self.scores(sequences)
+        if self.binary:
+            label = np.where(scores >= (self.threshold or 0.5), self.classes[1], self.classes[0])
+            return pd.DataFrame({"id": ids, "score": scores, "label": label})
+        df = pd.DataFrame({"id": ids, "label": [self.classes[i] for i in scores.argmax(1)]})
+        for j, c in enumerate(self.classes):
+            df[f"score_{c}"] = scores[:, j]
+        return df
+
+    def predict(self, source: Any, **kwargs: Any) -> pd.DataFrame:
+        """Predictions for a feature store, or for videos extracted on the fly.
+
+        See :func:`vidscope.train.predict` for the arguments.
+        """
+        from ._predict import predict
+
+        return predict(self, source, **kwargs)
+
+
+def load_run(path: str | os.PathLike[str]) -> Run:
+    """Load a run directory written by ``vidscope train``.
+
+    Raises:
+        VidscopeError: missing or unreadable run files.
+    """
+    root = Path(path)
+    cfg_path = root / "config.json"
+    if not cfg_path.is_file():
+        raise VidscopeError(f"{root}: not a vidscope run (no config.json); train one first")
+    config = json.loads(cfg_path.read_text())
+    dirs = [root / f for f in config.get("folds") or []] or [root]
+    return Run(root, config, [_load_member(d, config) for d in dirs])
+
+
+def _load_member(folder: Path, config: dict[str, Any]) -> Member:
+    from ..models import StatsXGBoost, create_head
+
+    meta = json.loads((folder / "member.json").read_text())
+    if (folder / TREE_FILE).exists():
+        return Member(StatsXGBoost.load(folder / TREE_FILE), "tree", meta.get("threshold"))
+    import torch
+
+    from ._checkpoint import load_weights
+
+    head_cfg = {k: v for k, v in config["head_config"].items()}
+    head = create_head(config["head"], **head_cfg)
+    if not isinstance(head, torch.nn.Module) or not (folder / TORCH_FILE).exists():
+        raise VidscopeError(f"{folder}: run weights {TORCH_FILE} missing")
+    load_weights(head, folder / TORCH_FILE)
+    head.eval()
+    return Member(head, "torch", meta.get("threshold"))
