@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ._commands_timeline import TIMELINE_COMMANDS, add_timeline_parser
 from ._commands_train import TRAIN_COMMANDS, add_train_parsers
 from ._summary import print_extract_report, print_store_info
 
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--head", default="mlp", help="temporal head to train (default mlp)")
     sub.add_parser("backbones", help="list the registered backbones")
     add_train_parsers(sub)
+    add_timeline_parser(sub)
     return parser
 
 
@@ -147,4 +149,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": cmd_demo,
     "backbones": cmd_backbones,
     **TRAIN_COMMANDS,
+    **TIMELINE_COMMANDS,
 }

@@ -20,12 +20,22 @@ def add_train_parsers(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--out", required=True, help="run directory to write")
     tr.add_argument("--head", default="mlp", help="temporal head (see `vidscope heads`)")
     tr.add_argument("--resume", action="store_true", help="continue from RUN's last checkpoint")
+    tr.add_argument("--annotations", help="events CSV: train a window-level head (see --window)")
+    tr.add_argument("--window", type=float, default=1.0, help="window seconds (--annotations)")
+    tr.add_argument("--overlap", type=float, default=0.5, help="window overlap (--annotations)")
+    tr.add_argument("--min-overlap", type=float, default=0.5, help="event share labelling a window")
+    tr.add_argument(
+        "--drop-after-event",
+        action="store_true",
+        help="drop normal windows of event videos after their first event",
+    )
     add_label_options(tr)
     add_fit_options(tr)
     ev = sub.add_parser("evaluate", help="score a saved run on a labelled store")
     ev.add_argument("run")
     ev.add_argument("store")
     ev.add_argument("--out", help="write the report as JSON here")
+    ev.add_argument("--annotations", help="events CSV: frame-level and segment mAP metrics")
     add_label_options(ev)
     pr = sub.add_parser("predict", help="predict new videos or a store with a saved run")
     pr.add_argument("run")
@@ -155,9 +165,14 @@ def epoch_progress(total: int, enabled: bool, label: str = "train"):
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ._report import print_train_result
-    from .train import train
+    from .train import WindowOptions, train
 
     cfg = train_config(args, args.head)
+    windows = None
+    if args.annotations:
+        windows = WindowOptions(
+            args.annotations, args.window, args.overlap, args.min_overlap, args.drop_after_event
+        )
     with epoch_progress(cfg.epochs, not args.quiet) as progress:
         result = train(
             args.store,
@@ -166,6 +181,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             config=cfg,
             resume=args.resume,
             progress=progress,
+            windows=windows,
         )
     print_train_result(result, Console())
     return 0
@@ -176,8 +192,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .features._io import atomic_write_json
     from .train import evaluate
 
-    report = evaluate(args.run, args.store, label_options(args), allow_missing=args.allow_missing)
-    print_report(report, Console(), title=f"{args.run} on {args.store}")
+    if args.annotations:
+        from ._report import print_event_report
+        from .train import evaluate_events
+
+        report = evaluate_events(args.run, args.store, args.annotations)
+        print_event_report(report, Console())
+    else:
+        report = evaluate(
+            args.run, args.store, label_options(args), allow_missing=args.allow_missing
+        )
+        print_report(report, Console(), title=f"{args.run} on {args.store}")
     if args.out:
         atomic_write_json(Path(args.out), report)
     return 0

@@ -14,6 +14,9 @@ def print_report(report: dict[str, Any], console: Console, *, title: str | None 
     console.print(metrics_table(report, title=title))
     if report.get("per_class"):
         console.print(per_class_table(report))
+    if report.get("lead_time_ap"):
+        leads = ", ".join(f"{k} {_fmt(v)}" for k, v in report["lead_time_ap"].items())
+        console.print(f"average precision at lead times: {leads}", highlight=False)
 
 
 def print_train_result(result: Any, console: Console) -> None:
@@ -36,3 +39,28 @@ def print_leaderboard(rows: list[dict[str, Any]], console: Console) -> None:
     from .evaluate import leaderboard_table
 
     console.print(leaderboard_table(rows))
+
+
+def print_event_report(report: dict[str, Any], console: Console) -> None:
+    """Frame-level ranking metrics and segment mAP per tIoU."""
+    from rich.table import Table
+
+    frame = report["frame_level"]
+    console.print(
+        f"frame level: ROC-AUC {_fmt(frame.get('roc_auc'))}, AP "
+        f"{_fmt(frame.get('average_precision'))} over {frame.get('num_frames')} windows "
+        f"({frame.get('num_positive')} in events)",
+        highlight=False,
+    )
+    seg = report["segments"]
+    table = Table("tIoU", "mAP", "precision", "recall", title="segments")
+    for i, t in enumerate(seg["tious"]):
+        table.add_row(
+            f"{t:.1f}", _fmt(seg["map"][i]), _fmt(seg["precision"][i]), _fmt(seg["recall"][i])
+        )
+    console.print(table)
+    console.print(f"average mAP {_fmt(seg.get('average_map'))}", highlight=False)
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -27,6 +27,8 @@ class SequenceSet:
     features: list[np.ndarray]
     times_s: list[np.ndarray]
     layout: list[tuple[str, int]]
+    window: dict[str, float] | None = None
+    """For window-level data: ``{"window_s": ..., "stride_s": ...}`` of the windows."""
 
     @property
     def num_features(self) -> int:

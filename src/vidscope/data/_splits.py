@@ -76,16 +76,20 @@ def _kfold(labels: LabelSet, folds: int, seed: int) -> list[Split]:
 
     y = labels.y
     smallest = int(np.bincount(y).min())
-    if labels.groups is None:
+    groups = labels.groups
+    if groups is not None and len(np.unique(groups)) < folds:
+        labels.notes.append(
+            f"only {len(np.unique(groups))} source group(s) for {folds} grouped folds: split "
+            "without groups, so validation shares sources with training (optimistic scores)"
+        )
+        groups = None
+    if groups is None:
         if smallest < folds:
             folds = max(2, smallest)
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
         parts = splitter.split(np.zeros(len(y)), y)
     else:
-        n_groups = len(np.unique(labels.groups))
-        if n_groups < folds:
-            raise LabelError(f"{n_groups} source groups cannot make {folds} grouped folds")
         splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-        parts = splitter.split(np.zeros(len(y)), y, labels.groups)
+        parts = splitter.split(np.zeros(len(y)), y, groups)
     empty = np.zeros(0, np.int64)
     return [Split(f"fold{i}", np.sort(tr), np.sort(va), empty) for i, (tr, va) in enumerate(parts)]

@@ -26,6 +26,13 @@ _EXPORTS = {
     "metrics_table": "._table",
     "per_class_table": "._table",
     "leaderboard_table": "._table",
+    "tiou": "._events",
+    "segment_ap": "._events",
+    "segment_map": "._events",
+    "frame_level_scores": "._events",
+    "frame_level_metrics": "._events",
+    "lead_time_ap": "._events",
+    "cut_before_event": "._events",
 }
 __all__ = sorted(_EXPORTS)
 

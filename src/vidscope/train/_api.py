@@ -33,6 +33,58 @@ class LabelOptions:
 
 
 @dataclass
+class WindowOptions:
+    """Window-level training from event annotations (``vidscope train --annotations``).
+
+    Attributes:
+        annotations: Events CSV (``file_name,start_time,end_time[,label]``) or a folder of
+            ``<class>_timestamp.csv`` files; store videos without events are normal.
+        window_s: Window length in seconds (``--window``).
+        overlap: Fraction by which consecutive windows overlap (``--overlap``).
+        min_overlap: Share of a window an event must cover to label it (``--min-overlap``).
+        drop_after_event: Drop the normal windows of an event video that end after its first
+            event starts (``--drop-after-event``).
+    """
+
+    annotations: str | os.PathLike[str]
+    window_s: float = 1.0
+    overlap: float = 0.5
+    min_overlap: float = 0.5
+    drop_after_event: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.window_s > 0:
+            raise ValueError(f"--window must be > 0, got {self.window_s}")
+        if not 0 <= self.overlap < 1:
+            raise ValueError(f"--overlap must be in [0, 1), got {self.overlap}")
+
+    @property
+    def stride_s(self) -> float:
+        return self.window_s * (1.0 - self.overlap)
+
+
+def load_windows(store: StoreLike, opts: WindowOptions) -> tuple[FeatureStore, SequenceSet]:
+    """Windows of every stored video, labelled from the annotations."""
+    from ..data._annotations import read_annotations
+    from ..data._windows import window_sequences
+
+    st = store if isinstance(store, FeatureStore) else open_store(store)
+    ids = st.ids()
+    durations = {v: float(st.rows[v]["duration_s"]) for v in ids if st.rows[v].get("duration_s")}
+    events = read_annotations(opts.annotations, video_ids=ids, durations_s=durations)
+    data = window_sequences(
+        st,
+        events,
+        window_s=opts.window_s,
+        stride_s=opts.stride_s,
+        min_overlap=opts.min_overlap,
+        drop_after_event=opts.drop_after_event,
+    )
+    data.window = {"window_s": opts.window_s, "stride_s": opts.stride_s}
+    return st, data
+
+
+@dataclass
 class TrainResult:
     """A finished training run.
 
@@ -80,6 +132,7 @@ def train(
     resume: bool = False,
     progress: Any = None,
     on_epoch_end: EpochHook | None = None,
+    windows: WindowOptions | None = None,
     **overrides: Any,
 ) -> TrainResult:
     """Train a video classifier on cached features.
@@ -92,9 +145,13 @@ def train(
         resume: Continue from ``out``'s last checkpoints.
         progress: Called with each epoch's row of metrics (for progress display).
         on_epoch_end: Called as ``on_epoch_end(epoch, row)`` after each epoch.
+        windows: Train a window-level head from event annotations instead of video labels.
     """
     cfg = replace(config or TrainConfig(), **overrides)
-    st, data = load_data(store, labels, allow_missing=cfg.allow_missing)
+    if windows is not None:
+        st, data = load_windows(store, windows)
+    else:
+        st, data = load_data(store, labels, allow_missing=cfg.allow_missing)
     splits = make_splits(
         data.labels, mode=cfg.split, val_fraction=cfg.val_fraction, folds=cfg.folds, seed=cfg.seed
     )
@@ -145,6 +202,8 @@ def _write_config(
             "layout": data.layout,
         }
     meta = store.meta
+    durations = [store.rows.get(v, {}).get("duration_s") for v in data.labels.ids]
+    known = [float(d) for d in durations if d is not None and np.isfinite(d)]
     atomic_write_json(
         root / "config.json",
         {
@@ -163,6 +222,8 @@ def _write_config(
             "train": cfg.to_dict(),
             "folds": folds,
             "num_params": results[0].num_params,
+            "clip_duration_s": float(np.median(known)) if known else None,
+            "window": data.window,
         },
     )
 
@@ -182,11 +243,17 @@ def evaluate(
     from ..evaluate import classification_report
 
     r = run if isinstance(run, Run) else load_run(run)
-    _, data = load_data(store, labels, allow_missing=allow_missing)
+    st, data = load_data(store, labels, allow_missing=allow_missing)
     _check_classes(r, data)
     scores = r.scores(data.features)
     y = np.array([r.classes.index(data.labels.classes[i]) for i in data.labels.y])
-    return classification_report(y, scores, labels=r.classes, threshold=r.threshold)
+    report = classification_report(y, scores, labels=r.classes, threshold=r.threshold)
+    ev = data.labels.event_s
+    if r.binary and ev is not None and np.isfinite(ev).any() and r.config.get("window") is None:
+        from ._events import lead_time_ap
+
+        report["lead_time_ap"] = lead_time_ap(r, st, data.labels.ids, y, ev)
+    return report
 
 
 def _check_classes(run: Run, data: SequenceSet) -> None:

@@ -1,0 +1,130 @@
+"""``timeline``: score videos over time and write curves, segments, plots and the report."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..features import FeatureStore, open_store
+from ._timeline import TimelineConfig, WindowPlan, plan_windows, score_video
+from ._types import Timeline
+
+
+def timeline(
+    run: Any,
+    videos: Any = None,
+    *,
+    out: str | os.PathLike[str],
+    config: TimelineConfig | None = None,
+    store: FeatureStore | str | os.PathLike[str] | None = None,
+    annotations: str | os.PathLike[str] | None = None,
+    backbone: str = "efficientnet_lite0",
+    weights: str | None = None,
+    report: bool = True,
+    progress: bool = True,
+) -> list[Timeline]:
+    """Per-video score curves and event segments, written under ``out``.
+
+    Args:
+        run: A run (path or loaded), or ``None`` to draw a feature signal (``config.signal``).
+        videos: Videos to score (folder, list, CSV, file, or paths); features are extracted
+            at the plan's rate into ``out/features`` while streaming (bounded memory).
+        out: Output folder: ``<id>/scores.csv``, ``<id>/segments.csv``, ``<id>/timeline.png``
+            and ``report.html``.
+        config: Window, rate, signal and segment settings.
+        store: Reuse an existing feature store (e.g. made with ``vidscope extract --fps``)
+            instead of extracting ``videos``.
+        annotations: Ground-truth events (CSV or folder of ``<class>_timestamp.csv``) drawn and
+            compared on the timelines.
+        backbone: Backbone for signal mode (a run brings its own).
+        weights: Backbone weights file (``timm:`` backbones).
+        report: Write ``report.html``.
+        progress: Show extraction progress.
+    """
+    from ..train import Run, load_run
+
+    cfg = config or TimelineConfig()
+    r = run if run is None or isinstance(run, Run) else load_run(run)
+    if r is None and cfg.signal is None:
+        cfg = TimelineConfig(**{**cfg.__dict__, "signal": "change"})
+    plan = plan_windows(r.config if r is not None else None, cfg)
+    root = Path(out)
+    st = _features(r, videos, store, root, plan, backbone, weights, progress)
+    truth = _truth(annotations, st)
+    ids = st.ids()
+    lines = [score_video(r, st, v, plan, cfg, truth=truth.get(v)) for v in ids]
+    for t in lines:
+        write_outputs(t, root / t.video_id)
+    if report and lines:
+        from ..report import write_report
+
+        write_report(lines, root / "report.html")
+    return lines
+
+
+def _features(
+    run: Any,
+    videos: Any,
+    store: Any,
+    root: Path,
+    plan: WindowPlan,
+    backbone: str,
+    weights: str | None,
+    progress: bool,
+) -> FeatureStore:
+    if store is not None:
+        return store if isinstance(store, FeatureStore) else open_store(store)
+    if videos is None:
+        raise ValueError("give VIDEOS to score, or --store with their features")
+    from ..backbones import create_backbone
+    from ..features import ExtractConfig, extract
+    from ..video import SamplingSpec
+
+    name = run.config["backbone"]["name"] if run is not None else backbone
+    model = create_backbone(name, weights=weights)
+    if run is not None and model.identity().get("weights") != run.config["backbone"].get("weights"):
+        raise ValueError(
+            f"run {run.path} expects {name} weights {run.config['backbone'].get('weights')}; "
+            "pass the same --weights file"
+        )
+    cfg = ExtractConfig(backbone=name, sampling=SamplingSpec("fps", plan.fps))
+    extract(videos, root / "features", cfg, backbone=model, progress=progress)
+    return open_store(root / "features")
+
+
+def _truth(annotations: Any, store: FeatureStore) -> dict[str, list[Any]]:
+    if annotations is None:
+        return {}
+    from ..data._annotations import read_annotations
+
+    durations = {v: float(store.rows[v].get("duration_s") or 0) or None for v in store.ids()}
+    return read_annotations(
+        annotations, video_ids=store.ids(), durations_s={k: v for k, v in durations.items() if v}
+    )
+
+
+def write_outputs(t: Timeline, folder: Path) -> None:
+    """``scores.csv``, ``segments.csv`` and ``timeline.png`` of one video."""
+    from ..report import plot_timeline
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if t.window_s is not None:
+        df = pd.DataFrame({"start_s": t.window_s[:, 0], "end_s": t.window_s[:, 1]})
+    else:
+        df = pd.DataFrame({"start_s": t.times_s, "end_s": t.times_s})
+    for j, c in enumerate(t.classes):
+        df[f"score_{c}"] = t.scores[:, j]
+    df.round(6).to_csv(folder / "scores.csv", index=False)
+    name = Path(t.video_path).name if t.video_path else t.video_id
+    seg = pd.DataFrame(
+        [
+            (name, round(s.start_s, 3), round(s.end_s, 3), s.label, round(s.score, 6))
+            for s in t.segments
+        ],
+        columns=["file_name", "start_time", "end_time", "label", "score"],
+    )
+    seg.to_csv(folder / "segments.csv", index=False)
+    plot_timeline(t, folder / "timeline.png")

@@ -1,0 +1,160 @@
+"""Scoring long videos with sliding windows: features at a fixed rate -> window scores ->
+curve -> segments, per video."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..features import FeatureStore
+from ._postprocess import SegmentConfig, curve_to_segments
+from ._signals import adaptive_threshold, feature_signal
+from ._types import Segment, Timeline
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """Feature rate and window geometry used to score a video."""
+
+    fps: float
+    window_s: float
+    stride_s: float
+
+
+@dataclass
+class TimelineConfig:
+    """Settings of ``vidscope timeline``; ``None`` fields are derived from the run."""
+
+    window_s: float | None = None
+    """Window length in seconds (``--window``); default: how the run was trained."""
+    stride_s: float | None = None
+    """Step between windows in seconds (``--stride``); default: a quarter window."""
+    fps: float | None = None
+    """Feature sampling rate (``--fps``); default: the density the run was trained on."""
+    signal: str | None = None
+    """Without a run: ``change``, ``norm`` or ``dim:<k>`` (``--signal``)."""
+    segments: SegmentConfig = field(default_factory=SegmentConfig)
+    """Curve-to-segment post-processing."""
+
+    def __post_init__(self) -> None:
+        for name, v in (
+            ("--window", self.window_s),
+            ("--stride", self.stride_s),
+            ("--fps", self.fps),
+        ):
+            if v is not None and not (v > 0 and math.isfinite(v)):
+                raise ValueError(f"{name} must be > 0, got {v}")
+
+
+def plan_windows(run_config: dict[str, Any] | None, cfg: TimelineConfig) -> WindowPlan:
+    """Window geometry: flags first, else what the run was trained on.
+
+    A window-level run records its window and stride. A clip-level run scores windows as
+    long as its typical training clip (median duration), sampled at the same density (its
+    frames per clip over that duration).
+    """
+    window = (run_config or {}).get("window") or {}
+    clip_s = (run_config or {}).get("clip_duration_s") or 2.0
+    window_s = cfg.window_s or window.get("window_s") or clip_s
+    stride_s = cfg.stride_s or window.get("stride_s") or max(0.25, round(window_s / 4, 2))
+    fps = cfg.fps or _trained_fps(run_config, clip_s)
+    return WindowPlan(float(fps), float(window_s), float(stride_s))
+
+
+def _trained_fps(run_config: dict[str, Any] | None, clip_s: float) -> float:
+    sampling = (run_config or {}).get("sampling") or {}
+    mode, value = sampling.get("mode"), sampling.get("value")
+    if mode == "fps" and value:
+        return float(value)
+    if mode == "every" and value:
+        return 1.0 / float(value)
+    if mode == "uniform" and value:
+        return max(1.0, float(value) / max(clip_s, 1e-6))
+    return 4.0
+
+
+def score_video(
+    run: Any,
+    store: FeatureStore,
+    video_id: str,
+    plan: WindowPlan,
+    cfg: TimelineConfig,
+    *,
+    truth: list[Segment] | None = None,
+) -> Timeline:
+    """Timeline of one stored video: window scores from ``run`` (or a feature signal)."""
+    from ..data._windows import frames_in_windows, window_bounds
+
+    seq = store.load(video_id)
+    row = store.rows.get(video_id, {})
+    duration = float(row.get("duration_s") or (seq.times_s[-1] if len(seq.times_s) else 0.0))
+    if run is None:
+        return _signal_timeline(seq, row, duration, cfg, truth)
+    bounds = window_bounds(duration, window_s=plan.window_s, stride_s=plan.stride_s)
+    parts = frames_in_windows(seq.times_s, bounds)
+    scores = run.scores([seq.features[i] for i in parts])
+    classes = run.classes[1:] if run.binary else run.classes
+    scores = scores[:, None] if scores.ndim == 1 else scores
+    threshold = cfg.segments.threshold
+    if threshold is None:
+        threshold = run.threshold if run.binary and run.threshold is not None else 0.5
+    centres = bounds.mean(axis=1)
+    segs = _segments(centres, scores, classes, threshold, cfg.segments, duration)
+    return Timeline(
+        video_id,
+        row.get("path"),
+        duration,
+        centres,
+        scores,
+        classes,
+        window_s=bounds,
+        threshold=threshold,
+        segments=segs,
+        truth=truth or [],
+    )
+
+
+def _signal_timeline(
+    seq: Any, row: dict[str, Any], duration: float, cfg: TimelineConfig, truth: list[Segment] | None
+) -> Timeline:
+    curve = feature_signal(seq.features, cfg.signal or "change")
+    threshold = cfg.segments.threshold
+    if threshold is None:
+        threshold = adaptive_threshold(curve)
+    label = cfg.signal or "change"
+    segs = _segments(seq.times_s, curve[:, None], [label], threshold, cfg.segments, duration)
+    return Timeline(
+        seq.video_id,
+        row.get("path"),
+        duration,
+        seq.times_s,
+        curve[:, None],
+        [label],
+        threshold=threshold,
+        segments=segs,
+        truth=truth or [],
+    )
+
+
+def _segments(
+    times: np.ndarray,
+    scores: np.ndarray,
+    classes: list[str],
+    threshold: float,
+    config: SegmentConfig,
+    duration: float,
+) -> list[Segment]:
+    out: list[Segment] = []
+    for j, label in enumerate(classes):
+        out += curve_to_segments(
+            times,
+            scores[:, j],
+            threshold=threshold,
+            config=config,
+            label=label,
+            duration_s=duration,
+        )
+    return sorted(out, key=lambda s: (s.start_s, s.label))
