@@ -24,3 +24,6 @@ def test_demo_generates_and_extracts(tmp_path, capsys):
     assert "run saved to" in printed and (out / "run" / "model.safetensors").exists()
     metrics = json.loads((out / "run" / "metrics.json").read_text())["val"]
     assert metrics["num_samples"] == 2 and 0 <= metrics["accuracy"] <= 1
+    assert "timeline of the long video" in printed and "true" in printed
+    assert (out / "timeline" / "report.html").exists()
+    assert (out / "timeline" / "long_000" / "segments.csv").exists()

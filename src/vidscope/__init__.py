@@ -11,6 +11,7 @@ The public surface, loaded on first use (``import vidscope`` stays fast)::
     vidscope.train(store, labels, out=RUN)    -> TrainResult      (train/)
     vidscope.load_run(RUN).predict(source)    -> DataFrame
     vidscope.evaluate(RUN, store, labels), vidscope.compare(...), vidscope.TrainConfig
+    vidscope.timeline(RUN, videos, out=OUT)  -> [Timeline]       (localize/)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ _EXPORTS = {
     "load_run": "vidscope.train",
     "evaluate": "vidscope.train",
     "compare": "vidscope.train",
+    "timeline": "vidscope.localize",
 }
 __all__ = [*sorted(_EXPORTS), "__version__"]
 

@@ -43,7 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_extract_options(p: argparse.ArgumentParser) -> None:
     """Flags shared by every command that extracts features."""
-    p.add_argument("--backbone", default="efficientnet_lite0", help="backbone name or timm:<model>")
+    p.add_argument(
+        "--backbone",
+        default="efficientnet_lite0",
+        help="backbone name, timm:<model>, or a fusion like efficientnet_lite0+flow",
+    )
     p.add_argument("--weights", help="local weights file (.pth/.safetensors); never downloaded")
     p.add_argument("--runtime", choices=["auto", "onnx", "torch"], default="auto")
     group = p.add_mutually_exclusive_group()
@@ -82,11 +86,19 @@ def extract_config(args: argparse.Namespace):  # -> ExtractConfig
     else:
         spec = SamplingSpec("uniform", args.frames or 16)
     kw = dict(
-        backbone=args.backbone, weights=args.weights, runtime=args.runtime, sampling=spec,
-        seek=args.seek, keyframe_tolerance_s=args.keyframe_tolerance, batch_size=args.batch_size,
-        decode_threads=args.decode_threads, dtype=args.dtype, timeout_s=args.timeout,
-        image_fps=args.image_fps, strict=args.strict,
-    )  # fmt: skip
+        backbone=args.backbone,
+        weights=args.weights,
+        runtime=args.runtime,
+        sampling=spec,
+        seek=args.seek,
+        keyframe_tolerance_s=args.keyframe_tolerance,
+        batch_size=args.batch_size,
+        decode_threads=args.decode_threads,
+        dtype=args.dtype,
+        timeout_s=args.timeout,
+        image_fps=args.image_fps,
+        strict=args.strict,
+    )
     if args.workers is not None:
         kw["workers"] = args.workers
     return ExtractConfig(**kw)
@@ -112,26 +124,33 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from ._commands_timeline import print_segments
     from ._report import print_train_result
     from .datasets import make_collisions
     from .features import ExtractConfig, extract, open_store
+    from .localize import timeline
     from .train import TrainConfig, train
     from .video import SamplingSpec
 
     console = Console()
     out = Path(args.out)
-    console.print(f"[bold]1/3[/] generating {args.n_videos} example clips in {out}/data")
+    console.print(f"[bold]1/4[/] generating {args.n_videos} example clips in {out}/data")
     data = make_collisions(out / "data", n_videos=args.n_videos, seed=args.seed)
-    console.print(f"[bold]2/3[/] extracting features with the bundled backbone into {out}/store")
+    console.print(f"[bold]2/4[/] extracting features with the bundled backbone into {out}/store")
     cfg = ExtractConfig(sampling=SamplingSpec("uniform", args.frames))
     report = extract(data.videos_dir, out / "store", cfg)
     print_extract_report(report, console)
     print_store_info(open_store(out / "store"), console)
-    console.print(f"[bold]3/3[/] training the {args.head} head on {data.labels_csv.name}")
+    console.print(f"[bold]3/4[/] training the {args.head} head on {data.labels_csv.name}")
     tcfg = TrainConfig(head=args.head, seed=args.seed, tensorboard=False)
     result = train(out / "store", data.labels_csv, out=out / "run", config=tcfg)
     print_train_result(result, console)
-    console.print(f"long video for timelines: {data.long_video} (events {data.long_events_csv})")
+    console.print(f"[bold]4/4[/] timeline of the long video {data.long_video.name}")
+    lines = timeline(
+        out / "run", data.long_video, out=out / "timeline", annotations=data.long_events_csv
+    )
+    print_segments(lines, console)
+    console.print(f"report: {out / 'timeline' / 'report.html'}", highlight=False)
     return 0 if report.ok else 1
 
 

@@ -1,4 +1,9 @@
-"""The one backbone interface: preprocessing record, output width, ``encode(frames)``."""
+"""The one backbone interface: preprocessing record, output width, ``encode(frames)``.
+
+A backbone that measures motion declares ``needs_next_frame = True``: the extractor then also
+decodes, for every sampled frame, the frame shown right after it, and calls
+:meth:`Backbone.encode_pairs` with both and the time between them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-ResizeMode = Literal["squash", "center_crop"]
+ResizeMode = Literal["squash", "center_crop", "keep_aspect"]
 Runtime = Literal["auto", "onnx", "torch"]
 
 
@@ -22,7 +27,9 @@ class Preprocess:
         std: Per-channel RGB standard deviation on the 0–1 scale.
         resize: ``"squash"`` scales the whole frame to ``input_size`` (nothing cropped away,
             aspect not kept); ``"center_crop"`` scales the short side to
-            ``input_size / crop_pct`` and crops the centre.
+            ``input_size / crop_pct`` and crops the centre; ``"keep_aspect"`` scales the long
+            side to ``max(input_size)`` keeping the aspect ratio (nothing cropped; frame size
+            then differs between videos, so ``encode`` must accept any size).
         crop_pct: Fraction kept by ``"center_crop"``.
     """
 
@@ -37,6 +44,9 @@ class Preprocess:
         h, w = self.input_size
         if self.resize == "squash":
             return w, h
+        if self.resize == "keep_aspect":
+            scale = max(h, w) / max(width, height)
+            return max(1, round(width * scale)), max(1, round(height * scale))
         short = round(min(h, w) / self.crop_pct)
         scale = short / min(width, height)
         return max(w, round(width * scale)), max(h, round(height * scale))
@@ -47,6 +57,24 @@ class Preprocess:
         top = (frames.shape[1] - h) // 2
         left = (frames.shape[2] - w) // 2
         return frames[:, top : top + h, left : left + w]
+
+    def prepare(self, frames: np.ndarray, width: int, height: int) -> np.ndarray:
+        """Frames ready for ``encode`` from full-view frames of a ``width x height`` video.
+
+        Args:
+            frames: ``uint8 [N, H', W', 3]`` decoded frames showing the whole picture, at
+                :meth:`decode_size` (returned unchanged, cropped if ``center_crop``) or at
+                any other size (e.g. decoded for another part of a fused backbone), which is
+                resized with OpenCV first (``INTER_AREA`` when shrinking).
+            width: Displayed width of the source video (its aspect ratio is what counts).
+            height: Displayed height of the source video.
+        """
+        frames = resize_frames(frames, self.decode_size(width, height))
+        return self.crop(frames) if self.resize == "center_crop" else frames
+
+    def fit(self, frames: np.ndarray) -> np.ndarray:
+        """:meth:`prepare` for frames whose own aspect ratio is the source's."""
+        return self.prepare(frames, frames.shape[2], frames.shape[1])
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form (sequences as lists, as they read back from JSON)."""
@@ -62,11 +90,26 @@ class Backbone(ABC):
         preprocess: How frames must be sized and normalised.
         layout: ``[(part name, width), ...]`` summing to ``num_features``; fused backbones
             list their parts so heads can find e.g. the appearance part.
+        needs_next_frame: Whether features need the frame shown right after each sampled
+            frame (motion); such backbones are run through :meth:`encode_pairs`.
+        parts: The backbones whose features are joined (``[self]`` unless fused).
     """
 
     name: str
     num_features: int
     preprocess: Preprocess
+    #: True for backbones that compare each frame with the one shown right after it (motion):
+    #: they are run through :meth:`encode_pairs`.
+    needs_next_frame: bool = False
+
+    @property
+    def parts(self) -> list[Backbone]:
+        """Backbones whose features are concatenated, in layout order (``[self]`` unless fused).
+
+        Each part has its own ``preprocess`` and ``needs_next_frame``: the extractor prepares
+        frames for each part and joins their features.
+        """
+        return [self]
 
     @property
     def layout(self) -> list[tuple[str, int]]:
@@ -74,7 +117,28 @@ class Backbone(ABC):
 
     @abstractmethod
     def encode(self, frames: np.ndarray) -> np.ndarray:
-        """Features of ``uint8 [N, h, w, 3]`` frames already at ``preprocess.input_size``."""
+        """Features of ``uint8 [N, h, w, 3]`` frames already at ``preprocess.input_size``.
+
+        (``keep_aspect`` backbones take any size and resize themselves.)
+        """
+
+    def encode_pairs(
+        self, frames: np.ndarray, next_frames: np.ndarray, dt_s: np.ndarray
+    ) -> np.ndarray:
+        """Features of frames given the frame shown right after each one.
+
+        Args:
+            frames: ``uint8 [N, h, w, 3]`` sampled frames, prepared as for :meth:`encode`.
+            next_frames: ``uint8 [N, h, w, 3]``: for each sampled frame the next one in
+                presentation order (the last frame of a video is paired with itself).
+            dt_s: ``float [N]`` seconds from each frame to its next frame (0 when paired
+                with itself).
+
+        Returns:
+            ``float32 [N, num_features]``. Backbones that do not need the next frame ignore
+            ``next_frames`` and ``dt_s`` (the default calls :meth:`encode`).
+        """
+        return self.encode(frames)
 
     @abstractmethod
     def identity(self) -> dict[str, object]:
@@ -90,3 +154,22 @@ def check_frames(frames: np.ndarray) -> None:
     """Raise ``ValueError`` unless ``frames`` is ``uint8 [N, H, W, 3]``."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be uint8 [N, H, W, 3], got {frames.dtype} {frames.shape}")
+
+
+def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``uint8 [N, H, W, C]`` frames resized to ``size`` = ``(width, height)`` with OpenCV.
+
+    ``INTER_AREA`` when shrinking (no aliasing), ``INTER_LINEAR`` when enlarging; frames
+    already at ``size`` are returned as they are.
+    """
+    w, h = size
+    if frames.shape[1:3] == (h, w):
+        return frames
+    import cv2
+
+    shrink = w <= frames.shape[2] and h <= frames.shape[1]
+    mode = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    out = np.empty((len(frames), h, w, *frames.shape[3:]), frames.dtype)
+    for i, frame in enumerate(frames):
+        out[i] = cv2.resize(frame, (w, h), interpolation=mode).reshape(out.shape[1:])
+    return out

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -10,7 +12,9 @@ from ._base import Backbone
 
 #: Modules whose import registers the built-in backbones (imported on first use: they pull
 #: in torch, which decode workers and ``vidscope info`` never need).
-BUILTIN_MODULES = ("vidscope.backbones._timm",)
+BUILTIN_MODULES = ("vidscope.backbones._timm", "vidscope.backbones._flow")
+#: Joins part names into a fused backbone, e.g. ``efficientnet_lite0+flow`` (see ``_fusion``).
+FUSE = "+"
 
 _REGISTRY: dict[str, Callable[..., Backbone]] = {}
 _PREFIXES: dict[str, Callable[..., Backbone]] = {}
@@ -38,20 +42,55 @@ def register_backbone(name: str, *, prefix: bool = False) -> Callable[[F], F]:
 def create_backbone(name: str, **kwargs: Any) -> Backbone:
     """Build a registered backbone. ``None`` keyword arguments are dropped.
 
+    A ``+``-joined name (``efficientnet_lite0+flow``) builds a fused backbone whose features
+    are the parts' features side by side (see :func:`vidscope.backbones._fusion.fuse`).
+
+    Raises:
+        ValueError: for an unknown name, listing the known ones, or an option the backbone
+            does not take (naming its flag).
+    """
+    _load_builtins()
+    kw = {k: v for k, v in kwargs.items() if v is not None}
+    if FUSE in name:
+        from ._fusion import fuse
+
+        return fuse(name, **kw)
+    factory = resolve_factory(name)
+    unknown = [k for k in kw if not accepts(factory, k)]
+    if unknown:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        raise ValueError(f"--backbone {name!r} does not take {flags}; leave it out")
+    return factory(**kw)
+
+
+def resolve_factory(name: str) -> Callable[..., Backbone]:
+    """The factory that builds ``name`` (a prefix family's with its argument bound).
+
     Raises:
         ValueError: for an unknown name, listing the known ones.
     """
     _load_builtins()
-    kw = {k: v for k, v in kwargs.items() if v is not None}
     if name in _REGISTRY:
-        return _REGISTRY[name](**kw)
+        return _REGISTRY[name]
     head, sep, arg = name.partition(":")
     if sep and head in _PREFIXES:
         if not arg:
             raise ValueError(f"--backbone {name!r}: give a model name after '{head}:'")
-        return _PREFIXES[head](arg, **kw)
+        return functools.partial(_PREFIXES[head], arg)
     known = ", ".join(list_backbones())
-    raise ValueError(f"unknown --backbone {name!r}; known: {known}")
+    raise ValueError(
+        f"unknown --backbone {name!r}; known: {known} (join several with '{FUSE}' to fuse them)"
+    )
+
+
+def accepts(factory: Callable[..., Backbone], keyword: str) -> bool:
+    """Whether ``factory`` takes the keyword argument ``keyword`` (by name or ``**kwargs``)."""
+    params = inspect.signature(factory).parameters.values()
+    return any(
+        p.kind is p.VAR_KEYWORD
+        or (p.name == keyword and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+        for p in params
+    )
 
 
 def list_backbones() -> list[str]:

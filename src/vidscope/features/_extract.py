@@ -166,7 +166,10 @@ def _run(
 def _task_template(cfg: ExtractConfig, model: Backbone) -> dict[str, Any]:
     return {
         "sampling": cfg.sampling.to_dict(),
-        "preprocess": model.preprocess.to_dict(),
+        "parts": [
+            {"preprocess": p.preprocess.to_dict(), "needs_next_frame": p.needs_next_frame}
+            for p in model.parts
+        ],
         "seek": cfg.seek,
         "keyframe_tolerance_s": cfg.keyframe_tolerance_s,
         "chunk_size": cfg.batch_size,
@@ -191,10 +194,11 @@ def _handle(
         job.times = np.zeros(num, np.float64)
         job.filled = np.zeros(num, bool)
     elif kind == "frames":
-        frames, times, idx = msg[2], msg[3], msg[4]
-        for s in range(0, len(frames), cfg.batch_size):
+        frames, times, idx, nexts, next_times = msg[2:7]
+        dt = None if next_times is None else next_times - times  # [n] s to the next frame
+        for s in range(0, len(times), cfg.batch_size):
             sl = slice(s, s + cfg.batch_size)
-            job.features[idx[sl]] = model.encode(frames[sl])  # type: ignore[index]
+            job.features[idx[sl]] = encode_parts(model, frames, nexts, dt, sl)  # type: ignore[index]
         job.times[idx] = times  # type: ignore[index]
         job.filled[idx] = True  # type: ignore[index]
     elif kind == "done":
@@ -203,6 +207,33 @@ def _handle(
     else:  # "error"
         worker.job = None
         _record_failure(jobs.pop(n), store, report, bar, msg[2])
+
+
+def encode_parts(
+    model: Backbone,
+    frames: list[np.ndarray],
+    nexts: list[np.ndarray | None],
+    dt_s: np.ndarray | None,
+    rows: slice,
+) -> np.ndarray:
+    """``float32 [n, D]`` features of the ``rows`` of one worker chunk, parts side by side.
+
+    Args:
+        model: The backbone; each of ``model.parts`` encodes its own prepared frames.
+        frames: Per part, ``uint8 [N, h_p, w_p, 3]`` sampled frames.
+        nexts: Per part, the next frames (parts with ``needs_next_frame``) or ``None``.
+        dt_s: ``[N]`` seconds from each sampled frame to its next frame (``None`` if no
+            part needs them).
+        rows: Which rows of the chunk to encode (one inference batch).
+    """
+    feats = []
+    for part, now, after in zip(model.parts, frames, nexts, strict=True):
+        if part.needs_next_frame:
+            assert after is not None and dt_s is not None
+            feats.append(part.encode_pairs(now[rows], after[rows], dt_s[rows]))
+        else:
+            feats.append(part.encode(now[rows]))
+    return feats[0] if len(feats) == 1 else np.concatenate(feats, axis=1)
 
 
 def _finish_ok(

@@ -99,11 +99,56 @@ class VideoReader:
         targets = self._targets(times, seek, keyframe_tolerance_s)
         yield from self._iter_video(targets, size, chunk_size)
 
+    def iter_pairs(
+        self,
+        times_s: np.ndarray,
+        *,
+        size: tuple[int, int] | None = None,
+        seek: SeekMode = "exact",
+        keyframe_tolerance_s: float = 0.5,
+        chunk_size: int = 32,
+    ) -> Iterator[tuple[FrameBatch, FrameBatch]]:
+        """Like :meth:`iter_frames`, with the frame shown right after each sampled frame.
+
+        The next frame is the next presentation timestamp in the packet index (next image
+        in a folder), whatever the sampling rate, so sparse samples still see real
+        frame-to-frame motion. The last frame is paired with itself. Sampled and next
+        frames are decoded in the same single pass (their timestamps form one wanted set),
+        and no frame is decoded twice.
+
+        Yields:
+            ``(frames, next_frames)``: two ``FrameBatch`` aligned row by row, with the same
+            ``indices``; ``next_frames.times_s - frames.times_s`` is the time between them
+            (0 where a frame is paired with itself).
+        """
+        if seek not in ("exact", "keyframe"):
+            raise ValueError(f"--seek must be exact or keyframe, got {seek!r}")
+        times = np.asarray(times_s, dtype=np.float64)
+        if self._images is not None:
+            yield from self._iter_image_pairs(times, size, chunk_size)
+            return
+        assert self._video is not None
+        targets = self._targets(times, seek, keyframe_tolerance_s)
+        yield from self._iter_video_pairs(targets, size, chunk_size)
+
     def read(self, times_s: np.ndarray, **kwargs: object) -> FrameBatch:
         """All frames of :meth:`iter_frames` in the order of ``times_s``, as one batch."""
         parts = list(self.iter_frames(times_s, **kwargs))  # type: ignore[arg-type]
+        return self._merge(parts, kwargs.get("size"))  # type: ignore[arg-type]
+
+    def read_pairs(self, times_s: np.ndarray, **kwargs: object) -> tuple[FrameBatch, FrameBatch]:
+        """All pairs of :meth:`iter_pairs` in the order of ``times_s``, as two batches."""
+        parts = list(self.iter_pairs(times_s, **kwargs))  # type: ignore[arg-type]
+        size = kwargs.get("size")
+        return (
+            self._merge([p[0] for p in parts], size),  # type: ignore[arg-type]
+            self._merge([p[1] for p in parts], size),  # type: ignore[arg-type]
+        )
+
+    def _merge(self, parts: list[FrameBatch], size: tuple[int, int] | None) -> FrameBatch:
+        """Chunks joined into one batch in sample order."""
         if not parts:
-            w, h = kwargs.get("size") or (self.info.width, self.info.height)  # type: ignore[misc]
+            w, h = size or (self.info.width, self.info.height)
             return FrameBatch(np.zeros((0, h, w, 3), np.uint8), np.zeros(0), np.zeros(0))
         frames = np.concatenate([b.frames for b in parts])
         idx = np.concatenate([b.indices for b in parts])
@@ -171,6 +216,60 @@ class VideoReader:
         if len(buf):
             yield buf.take()
 
+    def _iter_video_pairs(
+        self, wanted: np.ndarray, size: tuple[int, int] | None, chunk_size: int
+    ) -> Iterator[tuple[FrameBatch, FrameBatch]]:
+        video = self._video
+        assert video is not None
+        pts = video.index.pts
+        after = pts[np.minimum(np.searchsorted(pts, wanted, side="right"), len(pts) - 1)]
+        order = np.argsort(wanted, kind="stable")  # also orders ``after`` (its successor)
+        pairs = _PairChunker(chunk_size, video.index.to_seconds)
+        held: dict[int, tuple[int, np.ndarray]] = {}  # decoded target -> (pts used, rgb)
+        j = 0
+        try:
+            for target, used, rgb in read_wanted(
+                video, np.union1d(wanted, after), size=size, stats=self.stats
+            ):
+                held[target] = (used, rgb)
+                while j < len(order) and after[order[j]] <= target:
+                    s = int(order[j])
+                    pairs.add(held[int(wanted[s])], (used, rgb), s)
+                    j += 1
+                    if pairs.full():
+                        yield pairs.take()
+                held = {target: held[target]}  # earlier targets have all been paired
+        except av.error.FFmpegError as exc:
+            raise VideoError(
+                self.path, f"decoding failed after {j} samples ({exc.strerror})"
+            ) from None
+        if self.stats["errors"] and not self.damage:
+            self.damage.append(f"{self.stats['errors']} packet(s) failed to decode (damaged data)")
+        if len(pairs):
+            yield pairs.take()
+
+    def _iter_image_pairs(
+        self, times: np.ndarray, size: tuple[int, int] | None, chunk_size: int
+    ) -> Iterator[tuple[FrameBatch, FrameBatch]]:
+        images = self._images
+        assert images is not None
+        idx = images.shown_at(times)
+        after = np.minimum(idx + 1, len(images.files) - 1)
+        pairs = _PairChunker(chunk_size, lambda i: np.asarray(i, dtype=np.float64) / images.fps)
+        cache: dict[int, np.ndarray] = {}
+        for j in np.argsort(idx, kind="stable"):
+            i, k = int(idx[j]), int(after[j])
+            for n in (i, k):
+                if n not in cache:
+                    cache[n] = images.frame(n, size)
+                    self.stats["decoded"] += 1
+            pairs.add((i, cache[i]), (k, cache[k]), int(j))
+            cache = {n: cache[n] for n in (i, k)}  # later samples start at i or after
+            if pairs.full():
+                yield pairs.take()
+        if len(pairs):
+            yield pairs.take()
+
 
 class _Chunker:
     """Collects (frame, pts, sample index) triples into ``FrameBatch`` chunks."""
@@ -197,6 +296,30 @@ class _Chunker:
         batch = FrameBatch(np.stack(self.frames), self.to_seconds(np.array(self.pts)), self.idx)
         self.frames, self.pts, self.idx = [], [], []
         return batch
+
+
+class _PairChunker:
+    """Collects (sampled frame, next frame) pairs into two aligned ``FrameBatch`` chunks."""
+
+    def __init__(self, size: int, to_seconds: object) -> None:
+        self.first = _Chunker(size, to_seconds)
+        self.second = _Chunker(size, to_seconds)
+
+    def add(
+        self, first: tuple[int, np.ndarray], second: tuple[int, np.ndarray], index: int
+    ) -> None:
+        """Add ``(pts, rgb)`` of a sampled frame and of its next frame, for sample ``index``."""
+        self.first.add(first[1], first[0], index)
+        self.second.add(second[1], second[0], index)
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def full(self) -> bool:
+        return self.first.full()
+
+    def take(self) -> tuple[FrameBatch, FrameBatch]:
+        return self.first.take(), self.second.take()
 
 
 def probe(path: str | os.PathLike[str], *, image_fps: float = 25.0) -> VideoInfo:

@@ -1,0 +1,198 @@
+"""``flow``: motion features from OpenCV dense optical flow, no weights needed.
+
+For every sampled frame the extractor also decodes the frame shown right after it (at that
+frame's own timestamp, so sparse sampling still measures real frame-to-frame motion). Both
+are converted to grey at a working size of 160 px on the long side (aspect kept) and compared
+with OpenCV's DIS optical flow (``DISOPTICAL_FLOW_PRESET_FAST``). DIS was chosen over
+Farneback after measuring both on translating synthetic H.264 clips and a real clip: at 160 px
+DIS-fast takes about 1–1.5 ms per pair (about 2 ms with the statistics below) against
+15–20 ms for Farneback, and is within 5 % of the true displacement for shifts of 1–12 px per
+frame (Farneback: within 1 %, but 10x slower).
+
+Feature layout, ``float32 [10]`` per frame (:data:`FLOW_LAYOUT`)::
+
+    0  mean_speed    mean over pixels of the flow magnitude
+    1  p90_speed     90th percentile over pixels of the flow magnitude (the value at
+                     rank floor(0.9 (n - 1)) of the n sorted pixel speeds)
+    2  dir_right     \\
+    3  dir_down_right |
+    4  dir_down       |  direction histogram: 8 bins centred on 0°, 45°, ..., 315° measured
+    5  dir_down_left  |  in image coordinates from +x (right) towards +y (down), so bin 2 is
+    6  dir_left       |  "moving down the screen". Each moving pixel adds its magnitude to the
+    7  dir_up_left    |  two nearest bin centres, split linearly by angle. Normalised to sum
+    8  dir_up         |  1; all 0 when still (see below; also the last frame of a video,
+    9  dir_up_right  /   which is paired with itself).
+
+Unit of the speeds: **frame widths per second**: flow in working-size pixels, divided by the
+working width and by the seconds between the two frames (from their timestamps). The unit is
+thus independent of the video's resolution and frame rate: content crossing the whole picture
+in one second has speed 1. A pixel counts as moving when it shifts at least
+:data:`MIN_SHIFT_PX` (0.1) working pixels between the two frames (below that is decoder noise);
+the direction histogram is left all 0 ("still") unless at least :data:`MIN_MOVING_SHARE` (0.5 %)
+of the pixels move, so near-still frames do not get a histogram of noise directions.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ._base import Backbone, Preprocess, Runtime, check_frames
+from ._registry import register_backbone
+
+#: Names of the 10 flow features, in order.
+FLOW_LAYOUT = (
+    "mean_speed", "p90_speed", "dir_right", "dir_down_right", "dir_down", "dir_down_left",
+    "dir_left", "dir_up_left", "dir_up", "dir_up_right",
+)  # fmt: skip
+NUM_BINS = 8
+#: Smallest shift (working-size pixels between the two frames) that counts as motion.
+MIN_SHIFT_PX = 0.1
+#: Smallest share of moving pixels for the direction histogram to be filled (else all 0).
+MIN_MOVING_SHARE = 0.005
+#: Bumped whenever the features change meaning (part of the store key).
+FEATURE_VERSION = 1
+
+
+class FlowBackbone(Backbone):
+    """Dense optical flow statistics between each frame and the frame right after it.
+
+    Frames of any size are accepted: they are resized (``INTER_AREA``) to ``size`` px on the
+    long side, keeping the aspect ratio, unless already there. See the module docstring for
+    the exact feature layout and unit.
+
+    Args:
+        size: Working size: long side in pixels.
+        threads: OpenCV threads (default: all cores).
+    """
+
+    needs_next_frame = True
+
+    def __init__(self, *, size: int = 160, threads: int | None = None) -> None:
+        import cv2
+
+        if size < 16:
+            raise ValueError(f"flow working size must be >= 16 px, got {size}")
+        self.name = "flow"
+        self.num_features = len(FLOW_LAYOUT)
+        self.size = int(size)
+        self.threads = threads or os.cpu_count() or 1
+        # mean/std are unused: flow works on grey levels
+        self.preprocess = Preprocess(input_size=(self.size, self.size), resize="keep_aspect")
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+
+    @property
+    def runtime(self) -> str:
+        return "opencv"
+
+    def identity(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "weights": None,
+            "num_features": self.num_features,
+            "method": "opencv DIS optical flow, preset fast, grey",
+            "features": list(FLOW_LAYOUT),
+            "unit": "frame widths per second",
+            "min_shift_px": MIN_SHIFT_PX,
+            "min_moving_share": MIN_MOVING_SHARE,
+            "version": FEATURE_VERSION,
+            "preprocess": self.preprocess.to_dict(),
+        }
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        """Not available: motion needs frame pairs.
+
+        Raises:
+            ValueError: always; call :meth:`encode_pairs` (``vidscope extract`` does).
+        """
+        raise ValueError(
+            "the flow backbone measures motion between frame pairs: call "
+            "encode_pairs(frames, next_frames, dt_s) (vidscope extract does this itself)"
+        )
+
+    def encode_pairs(
+        self, frames: np.ndarray, next_frames: np.ndarray, dt_s: np.ndarray
+    ) -> np.ndarray:
+        """``float32 [N, 10]`` motion features (see the module docstring for the layout).
+
+        Args:
+            frames: ``uint8 [N, h, w, 3]`` RGB sampled frames, any size.
+            next_frames: ``uint8 [N, h, w, 3]``: the frame shown right after each one.
+            dt_s: ``[N]`` seconds between each frame and its next frame; pairs with
+                ``dt_s <= 0`` (a frame paired with itself) get all-zero features.
+        """
+        import cv2
+
+        check_frames(frames)
+        check_frames(next_frames)
+        dt = np.asarray(dt_s, dtype=np.float64)
+        if next_frames.shape != frames.shape or dt.shape != (len(frames),):
+            raise ValueError(
+                f"frames {frames.shape}, next_frames {next_frames.shape} and dt_s {dt.shape} "
+                "must describe the same N pairs"
+            )
+        cv2.setNumThreads(self.threads)
+        out = np.zeros((len(frames), self.num_features), np.float32)
+        first, second = self._grey(frames), self._grey(next_frames)  # [N, h, w] uint8
+        for i in np.flatnonzero(dt > 0):
+            flow = self._dis.calc(first[i], second[i], None)  # [h, w, 2] working px
+            out[i] = flow_features(flow, float(dt[i]))
+        return out
+
+    def _grey(self, frames: np.ndarray) -> np.ndarray:
+        """``uint8 [N, h, w]`` grey frames at the working size."""
+        import cv2
+
+        frames = self.preprocess.fit(frames)  # [N, h, w, 3]
+        out = np.empty(frames.shape[:3], np.uint8)
+        for i, frame in enumerate(frames):
+            out[i] = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        return out
+
+
+def flow_features(flow: np.ndarray, dt_s: float) -> np.ndarray:
+    """The 10 features of one flow field (layout and unit in the module docstring).
+
+    Args:
+        flow: ``float32 [h, w, 2]`` displacement (dx, dy) in pixels from the first frame to
+            the second, at the working size.
+        dt_s: Seconds between the two frames (> 0).
+    """
+    import cv2
+
+    shift, angle = cv2.cartToPolar(flow[..., 0], flow[..., 1])  # [h, w] px, radians [0, 2pi)
+    shift, angle = shift.ravel(), angle.ravel()
+    speed = shift * np.float32(1.0 / (flow.shape[1] * dt_s))  # frame widths per second
+    out = np.zeros(len(FLOW_LAYOUT), np.float32)
+    out[0] = speed.mean(dtype=np.float64)
+    rank = int(0.9 * (len(speed) - 1))  # 90th percentile: value at this rank (sorted)
+    out[1] = np.partition(speed, rank)[rank]
+    moving = shift >= MIN_SHIFT_PX
+    if moving.mean() >= MIN_MOVING_SHARE:
+        bins = angle[moving] * np.float32(NUM_BINS / (2 * np.pi))  # [M] in bin units
+        low = np.floor(bins)
+        frac = bins - low  # share of the next bin centre
+        low = low.astype(np.int64) % NUM_BINS
+        weight = speed[moving]
+        hist = np.bincount(low, weight * (1 - frac), NUM_BINS)
+        hist += np.bincount((low + 1) % NUM_BINS, weight * frac, NUM_BINS)
+        total = hist.sum()
+        if total > 0:
+            out[2:] = hist / total
+    return out
+
+
+@register_backbone("flow")
+def flow(*, size: int = 160, runtime: Runtime = "auto", threads: int | None = None) -> Backbone:
+    """Motion features from DIS optical flow (10-d, no weights).
+
+    Args:
+        size: Working size (long side, px).
+        runtime: Accepted so that ``--runtime`` works with fused backbones; flow always runs
+            in OpenCV on the CPU.
+        threads: OpenCV threads.
+    """
+    if runtime not in ("auto", "onnx", "torch"):
+        raise ValueError(f"--runtime must be auto, onnx or torch, got {runtime!r}")
+    return FlowBackbone(size=size, threads=threads)
