@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
+import sys
 import time
+from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
 
 from ..errors import VidscopeError
@@ -13,13 +16,34 @@ from ._worker import worker_main
 STARTUP_TIMEOUT_S = 120.0
 
 
+@contextlib.contextmanager
+def _main_importable() -> Iterator[None]:
+    """Let ``spawn`` start workers from ``python -`` or ``python -c`` sessions.
+
+    ``spawn`` re-runs the parent's ``__main__`` file in the child; when that "file" does not
+    exist (``<stdin>``), the child dies. The workers need nothing from ``__main__``, so its
+    ``__file__`` is hidden while such a worker starts.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or os.path.exists(path):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 class DecodeWorker:
     """One decode process, its pipe, and the job it is on."""
 
     def __init__(self, ctx: mp.context.BaseContext, threads: int) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=worker_main, args=(child, threads), daemon=True)
-        self.proc.start()
+        with _main_importable():
+            self.proc.start()
         child.close()
         self.job: int | None = None
         self.last_seen = time.monotonic()
