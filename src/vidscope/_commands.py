@@ -36,6 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--frames", type=int, default=16, help="frames sampled per clip (default 16)")
     demo.add_argument("--head", default="mlp", help="temporal head to train (default mlp)")
     sub.add_parser("backbones", help="list the registered backbones")
+    conv = sub.add_parser(
+        "convert-weights", help="write a checkpoint's state dict as .safetensors (once)"
+    )
+    conv.add_argument("src", help=".pth/.pt/.bin state dict or pickled whole model")
+    conv.add_argument("dst", help="output .safetensors file")
+    conv.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="allow a pickled whole model (runs the file's code: only files you trust)",
+    )
     add_train_parsers(sub)
     add_timeline_parser(sub)
     return parser
@@ -49,6 +59,11 @@ def add_extract_options(p: argparse.ArgumentParser) -> None:
         help="backbone name, timm:<model>, or a fusion like efficientnet_lite0+flow",
     )
     p.add_argument("--weights", help="local weights file (.pth/.safetensors); never downloaded")
+    p.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="allow --weights to be a pickled whole model (runs its code: only files you trust)",
+    )
     p.add_argument("--runtime", choices=["auto", "onnx", "torch"], default="auto")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--frames", type=int, help="N frames spread uniformly (default 16)")
@@ -88,6 +103,7 @@ def extract_config(args: argparse.Namespace):  # -> ExtractConfig
     kw = dict(
         backbone=args.backbone,
         weights=args.weights,
+        trust_checkpoint=args.trust_checkpoint,
         runtime=args.runtime,
         sampling=spec,
         seek=args.seek,
@@ -162,11 +178,20 @@ def cmd_backbones(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convert_weights(args: argparse.Namespace) -> int:
+    from .backbones._convert import convert_weights
+
+    n = convert_weights(args.src, args.dst, trust_checkpoint=args.trust_checkpoint)
+    print(f"wrote {n} tensors to {args.dst}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "extract": cmd_extract,
     "info": cmd_info,
     "demo": cmd_demo,
     "backbones": cmd_backbones,
+    "convert-weights": cmd_convert_weights,
     **TRAIN_COMMANDS,
     **TIMELINE_COMMANDS,
 }

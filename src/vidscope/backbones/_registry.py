@@ -12,7 +12,13 @@ from ._base import Backbone
 
 #: Modules whose import registers the built-in backbones (imported on first use: they pull
 #: in torch, which decode workers and ``vidscope info`` never need).
-BUILTIN_MODULES = ("vidscope.backbones._timm", "vidscope.backbones._flow")
+BUILTIN_MODULES = (
+    "vidscope.backbones._timm",
+    "vidscope.backbones._torchvision",
+    "vidscope.backbones._flow",
+    "vidscope.backbones._clip",
+    "vidscope.backbones._emotion",
+)
 #: Joins part names into a fused backbone, e.g. ``efficientnet_lite0+flow`` (see ``_fusion``).
 FUSE = "+"
 

