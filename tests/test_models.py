@@ -13,6 +13,7 @@ from sklearn.exceptions import NotFittedError
 
 from vidscope.models import StatsXGBoost, create_head, list_heads, pool_stats
 from vidscope.models._layers import appearance_width
+from vidscope.models._stats import fit_pca, project
 
 D = 16
 LAYOUT = [("appearance", 12), ("flow", 4)]
@@ -200,6 +201,7 @@ def test_stats_xgboost_follows_sklearn_contract():
     assert is_classifier(est) and est.kind == "tree"
     params = est.get_params()
     assert params["n_estimators"] == 5 and params["max_depth"] == 4 and not params["deltas"]
+    assert params["max_dims"] == 128 and params["max_bin"] == 64
     assert est.set_params(max_depth=2) is est and est.max_depth == 2
     copy = clone(est)
     assert copy.get_params() == est.get_params() and copy is not est
@@ -208,16 +210,18 @@ def test_stats_xgboost_follows_sklearn_contract():
         est.predict(x, mask)
     assert est.fit(x, y, mask=mask) is est
     fitted = {k for k in vars(est) if k.endswith("_")}
-    assert {"classes_", "n_features_in_", "booster_"} <= fitted
+    assert {"classes_", "n_features_in_", "booster_", "pca_mean_", "pca_components_"} <= fitted
     assert est.n_features_in_ == D and list(est.classes_) == [0, 1]
     assert not any(k.endswith("_") for k in vars(clone(est)))
 
 
-@pytest.mark.parametrize("classes", [2, 3])
-def test_stats_xgboost_learns_and_round_trips(tmp_path: Path, classes: int):
+@pytest.mark.parametrize(("classes", "max_dims"), [(2, 128), (3, 128), (2, 8), (3, 8)])
+def test_stats_xgboost_learns_and_round_trips(tmp_path: Path, classes: int, max_dims: int):
     x, mask, y = toy_task(160, classes=classes)
     labels = np.array(["crash", "near", "normal"])[y]
-    est = StatsXGBoost(n_estimators=40, n_jobs=1).fit(x[:120], labels[:120], mask=mask[:120])
+    est = StatsXGBoost(n_estimators=40, n_jobs=1, max_dims=max_dims)
+    est.fit(x[:120], labels[:120], mask=mask[:120])
+    assert (est.pca_components_ is None) == (max_dims >= D)  # D = 16: PCA only for 8
     proba = est.predict_proba(x[120:], mask[120:])
     assert proba.shape == (40, classes)
     np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-5)
@@ -228,6 +232,9 @@ def test_stats_xgboost_learns_and_round_trips(tmp_path: Path, classes: int):
     assert not list(tmp_path.glob("**/*.pkl")) and loaded.get_params() == est.get_params()
     np.testing.assert_array_equal(loaded.predict_proba(x[120:], mask[120:]), proba)
     np.testing.assert_array_equal(loaded.classes_, est.classes_)
+    if est.pca_components_ is not None:
+        np.testing.assert_array_equal(loaded.pca_components_, est.pca_components_)
+        np.testing.assert_array_equal(loaded.pca_mean_, est.pca_mean_)
     seqs = [s[m] for s, m in zip(x[120:], mask[120:], strict=True)]
     np.testing.assert_allclose(est.predict_proba(seqs), proba, rtol=1e-6)
 
@@ -244,3 +251,36 @@ def test_stats_xgboost_from_registry_checks_shapes(tmp_path: Path):
         est.predict(x[..., :8], mask)
     with pytest.raises(FileNotFoundError, match="not a saved stats_xgboost model"):
         StatsXGBoost.load(tmp_path)
+
+
+def test_frame_pca_keeps_the_top_axes():
+    rng = np.random.default_rng(0)
+    scales = np.array([5.0, 3.0, 2.0])[:, None]
+    basis = np.linalg.qr(rng.normal(size=(D, 3)))[0].T  # [3, D] orthonormal
+    x = (rng.normal(size=(6, 9, 3)) @ (scales * basis) + 7.0).astype(np.float32)  # rank 3
+    mask = np.ones((6, 9), dtype=bool)
+    mask[:, 7:] = False
+    x[:, 7:] = np.nan  # padding must not reach the fit
+    mean, comps = fit_pca(x, mask, 3)
+    assert mean.shape == (D,) and comps.shape == (3, D) and comps.dtype == np.float32
+    np.testing.assert_allclose(comps @ comps.T, np.eye(3), atol=1e-5)
+    np.testing.assert_allclose(comps.T @ comps, basis.T @ basis, atol=1e-4)  # same span
+    z = project(x, (mean, comps))  # [6, 9, 3]
+    assert z.shape == (6, 9, 3) and np.isnan(z[:, 7:]).all()
+    np.testing.assert_allclose(z[mask] @ comps + mean, x[mask], atol=1e-4)  # lossless
+    assert fit_pca(x, mask, D) is None and fit_pca(x, mask, None) is None
+    assert project(x, None) is x
+    again = fit_pca(x, mask, 3, max_frames=20, seed=1)  # estimated on 20 of the 42 frames
+    np.testing.assert_allclose(again[1].T @ again[1], basis.T @ basis, atol=1e-4)
+
+
+def test_stats_xgboost_reduces_wide_frames(tmp_path: Path):
+    x, mask, y = toy_task(120)
+    est = StatsXGBoost(n_estimators=20, n_jobs=1, max_dims=4, deltas=False).fit(x, y, mask=mask)
+    assert est.pca_components_.shape == (4, D) and est.n_features_in_ == D
+    assert est.booster_.num_features() == 4 * 4  # mean/std/max/min of 4 axes, not of D
+    est.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "estimator.json").read_text())
+    assert meta["pca"]["components"]["shape"] == [4, D]
+    raw = StatsXGBoost(n_estimators=20, n_jobs=1, max_dims=None).fit(x, y, mask=mask)
+    assert raw.pca_components_ is None and raw.booster_.num_features() == 5 * D
