@@ -37,12 +37,15 @@ def build_head(cfg: TrainConfig, data: SequenceSet) -> Any:
 
     torch.manual_seed(cfg.seed)
     outputs = 1 if data.labels.num_classes == 2 else data.labels.num_classes
+    options = dict(cfg.head_options)
+    if cfg.head == "stats_xgboost":  # trees follow the run's seed like the neural heads
+        options.setdefault("random_state", cfg.seed)
     return create_head(
         cfg.head,
         num_features=data.num_features,
         num_outputs=outputs,
         layout=data.layout,
-        **cfg.head_options,
+        **options,
     )
 
 
