@@ -49,8 +49,10 @@ def test_kaggle_layout_with_zero_padded_ids(tmp_path, store2):
     st = open_store(store2)
     ids = st.ids()
     csv = tmp_path / "train.csv"
-    rows = [f"{int(v.split('/')[1])},{'' if i % 2 == 0 else 1.5},{''},{i % 2}"
-            for i, v in enumerate(ids)]  # fmt: skip
+    rows = [
+        f"{int(v.split('/')[1])},{'' if i % 2 == 0 else 1.5},{''},{i % 2}"
+        for i, v in enumerate(ids)
+    ]
     csv.write_text("id,time_of_event,time_of_alert,target\n" + "\n".join(rows) + "\n")
     labels = read_labels(ids, csv)
     assert labels.classes == ["0", "1"] and labels.ids == ids
@@ -91,8 +93,11 @@ def test_folder_labels_and_given_split(tmp_path):
 def test_grouped_folds_never_share_a_group(tmp_path, store2):
     ids = open_store(store2).ids()
     csv = tmp_path / "l.csv"
-    csv.write_text("path,label,source_group\n" + "\n".join(
-        f"{v}.mp4,{v.split('/')[0]},{i // 4}" for i, v in enumerate(ids)) + "\n")  # fmt: skip
+    csv.write_text(
+        "path,label,source_group\n"
+        + "\n".join(f"{v}.mp4,{v.split('/')[0]},{i // 4}" for i, v in enumerate(ids))
+        + "\n"
+    )
     labels = read_labels(ids, csv)
     folds = make_splits(labels, mode="kfold", folds=5, seed=1)
     assert len(folds) == 5
@@ -137,8 +142,14 @@ def test_report_matches_sklearn_on_saved_predictions(tmp_path, store2):
 
 
 def test_resume_continues_exactly(tmp_path, store2):
-    cfg = TrainConfig(head="mlp", head_options={"hidden": 16}, epochs=8, patience=50,
-                      batch_size=8, tensorboard=False)  # fmt: skip
+    cfg = TrainConfig(
+        head="mlp",
+        head_options={"hidden": 16},
+        epochs=8,
+        patience=50,
+        batch_size=8,
+        tensorboard=False,
+    )
     train(store2, out=tmp_path / "straight", config=cfg)
 
     def stop_at_3(epoch, row):
@@ -192,8 +203,9 @@ def test_predict_on_videos_equals_predict_on_their_store(tmp_path, make_video):
     for i in range(12):
         cls = "a" if i % 2 else "b"
         make_video(f"v/{cls}/{i:02d}.mp4", 12, size=(64, 48), seed=100 + i % 2)
-    cfg = ExtractConfig(backbone="timm:test_efficientnet", weights="random",
-                        sampling=SamplingSpec("uniform", 3))  # fmt: skip
+    cfg = ExtractConfig(
+        backbone="timm:test_efficientnet", weights="random", sampling=SamplingSpec("uniform", 3)
+    )
     extract(tmp_path / "v", tmp_path / "store", cfg, progress=False)
     train(tmp_path / "store", out=tmp_path / "run", config=TrainConfig(head="mean_linear", **FAST))
     run = load_run(tmp_path / "run")
@@ -208,8 +220,22 @@ def test_predict_on_videos_equals_predict_on_their_store(tmp_path, make_video):
 def test_cli_train_evaluate_predict_compare(tmp_path, store2, capsys):
     run = str(tmp_path / "run")
     common = ["--epochs", "20", "--lr", "0.01", "--no-tensorboard", "--quiet"]
-    assert main(["train", str(store2), "--out", run, "--head", "mlp",
-                 "--head-option", "hidden=16", *common]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                str(store2),
+                "--out",
+                run,
+                "--head",
+                "mlp",
+                "--head-option",
+                "hidden=16",
+                *common,
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "run saved to" in out and "accuracy" in out
     assert main(["evaluate", run, str(store2), "--out", str(tmp_path / "ev.json")]) == 0
@@ -217,9 +243,47 @@ def test_cli_train_evaluate_predict_compare(tmp_path, store2, capsys):
     assert ev["accuracy"] > 0.75 and ev == evaluate(run, store2)
     assert main(["predict", run, str(store2), "--out", str(tmp_path / "p.csv"), "--quiet"]) == 0
     assert pd.read_csv(tmp_path / "p.csv").columns.tolist() == ["id", "score", "label"]
-    assert main(["compare", str(store2), "--heads", "mean_linear,stats_xgboost", "--out",
-                 str(tmp_path / "cmp"), *common]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "compare",
+                str(store2),
+                "--heads",
+                "mean_linear,stats_xgboost",
+                "--out",
+                str(tmp_path / "cmp"),
+                *common,
+            ]
+        )
+        == 0
+    )
     board = json.loads((tmp_path / "cmp" / "leaderboard.json").read_text())
     assert [r["head"] for r in board] == ["mean_linear", "stats_xgboost"]
     assert main(["train", str(store2), "--out", run, "--head", "nope", "--quiet"]) == 2
     assert "unknown --head 'nope'" in capsys.readouterr().err
+
+
+def test_positive_class_choice(tmp_path, store2):
+    st = open_store(store2)
+    default = read_labels(st.ids(), None, manifest=st.manifest())
+    flipped = read_labels(st.ids(), None, manifest=st.manifest(), positive_class="calm")
+    assert default.classes == ["calm", "fight"] and flipped.classes == ["fight", "calm"]
+    np.testing.assert_array_equal(flipped.y, 1 - default.y)
+    with pytest.raises(LabelError, match="--positive-class 'nope'"):
+        read_labels(st.ids(), None, manifest=st.manifest(), positive_class="nope")
+    args = [
+        "train",
+        str(store2),
+        "--out",
+        str(tmp_path / "r"),
+        "--head",
+        "mean_linear",
+        "--positive-class",
+        "calm",
+        "--epochs",
+        "3",
+        "--no-tensorboard",
+        "--quiet",
+    ]
+    assert main(args) == 0
+    assert load_run(tmp_path / "r").classes == ["fight", "calm"]

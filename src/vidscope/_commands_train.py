@@ -59,6 +59,7 @@ def add_label_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-column")
     p.add_argument("--split-column")
     p.add_argument("--group-column", help="source groups: never split across train and val")
+    p.add_argument("--positive-class", help="binary: the event class (default: sorts last)")
     p.add_argument("--allow-missing", action="store_true", help="skip videos without features")
 
 
@@ -134,7 +135,12 @@ def label_options(args: argparse.Namespace):  # -> LabelOptions
     from .train import LabelOptions
 
     return LabelOptions(
-        args.labels, args.id_column, args.label_column, args.split_column, args.group_column
+        args.labels,
+        args.id_column,
+        args.label_column,
+        args.split_column,
+        args.group_column,
+        args.positive_class,
     )
 
 

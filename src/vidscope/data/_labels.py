@@ -81,6 +81,52 @@ def read_labels(
     split_column: str | None = None,
     group_column: str | None = None,
     manifest: pd.DataFrame | None = None,
+    positive_class: str | None = None,
+) -> LabelSet:
+    """Labels for the videos of a store; see :func:`_read_labels` for the arguments.
+
+    Args:
+        positive_class: For two classes, the one that is class 1 (the event: its F1 is
+            reported and its score is predicted) (``--positive-class``). By default the class
+            that sorts last (``1`` of a 0/1 target).
+
+    Raises:
+        LabelError: also when ``positive_class`` is not one of the two classes.
+    """
+    out = _read_labels(
+        store_ids,
+        labels,
+        id_column=id_column,
+        label_column=label_column,
+        split_column=split_column,
+        group_column=group_column,
+        manifest=manifest,
+    )
+    return out if positive_class is None else _with_positive(out, positive_class)
+
+
+def _with_positive(labels: LabelSet, positive: str) -> LabelSet:
+    if labels.num_classes != 2 or positive not in labels.classes:
+        raise LabelError(
+            f"--positive-class {positive!r} must be one of two classes; the labels have "
+            f"{', '.join(labels.classes)}"
+        )
+    if labels.classes[1] == positive:
+        return labels
+    labels.classes = [labels.classes[1], labels.classes[0]]
+    labels.y = 1 - labels.y
+    return labels
+
+
+def _read_labels(
+    store_ids: list[str],
+    labels: str | os.PathLike[str] | None = None,
+    *,
+    id_column: str | None = None,
+    label_column: str | None = None,
+    split_column: str | None = None,
+    group_column: str | None = None,
+    manifest: pd.DataFrame | None = None,
 ) -> LabelSet:
     """Labels for the videos of a store, from a CSV or (without one) from class folders.
 

@@ -30,6 +30,7 @@ class LabelOptions:
     label_column: str | None = None
     split_column: str | None = None
     group_column: str | None = None
+    positive_class: str | None = None
 
 
 @dataclass
@@ -119,6 +120,7 @@ def load_data(
         split_column=opts.split_column,
         group_column=opts.group_column,
         manifest=st.manifest(),
+        positive_class=opts.positive_class,
     )
     return st, load_sequences(st, labelset, allow_missing=allow_missing)
 
