@@ -151,17 +151,19 @@ def _run(
     task = _task_template(cfg, model)
     try:
         while pending or jobs:
-            for worker in pool.idle():
+            for worker in pool.with_room():
                 if pending:
                     n, item = pending.popleft()
                     jobs[n] = _Job(item, time.monotonic())
                     worker.submit(n, {**task, "path": str(item.path)})
+            requeue: list[int] = []
             for worker, msg in pool.poll(timeout=1.0):
-                _handle(worker, msg, jobs, pool, store, model, cfg, report, bar)
+                requeue += _handle(worker, msg, jobs, pool, store, model, cfg, report, bar)
             for worker in pool.busy():
                 if time.monotonic() - worker.last_seen > cfg.timeout_s:
                     reason = f"no progress for {cfg.timeout_s:g} s (decoder hung); skipped"
-                    _finish_failed(worker, jobs, pool, store, report, bar, reason)
+                    requeue += _finish_failed(worker, jobs, pool, store, report, bar, reason)
+            pending.extendleft((n, jobs.pop(n).item) for n in reversed(requeue))
     except BaseException:
         pool.close(force=True)
         raise
@@ -185,12 +187,12 @@ def _task_template(cfg: ExtractConfig, model: Backbone) -> dict[str, Any]:
 def _handle(
     worker: DecodeWorker, msg: tuple | None, jobs: dict[int, _Job], pool: DecodePool,
     store: FeatureStore, model: Backbone, cfg: ExtractConfig, report: ExtractReport, bar: Progress,
-) -> None:  # fmt: skip
+) -> list[int]:  # fmt: skip
+    """Act on one worker message; returns jobs to resubmit (a dead worker's queued ones)."""
     if msg is None:
         code = worker.proc.exitcode
         reason = f"decoder process crashed (exit code {code}) on this file; skipped"
-        _finish_failed(worker, jobs, pool, store, report, bar, reason)
-        return
+        return _finish_failed(worker, jobs, pool, store, report, bar, reason)
     kind, n = msg[0], msg[1]
     job = jobs[n]
     if kind == "info":
@@ -207,11 +209,12 @@ def _handle(
         job.times[idx] = times  # type: ignore[index]
         job.filled[idx] = True  # type: ignore[index]
     elif kind == "done":
-        worker.job = None
+        worker.finish(n)
         _finish_ok(jobs.pop(n), store, report, bar, damage=msg[2], stats=msg[3])
     else:  # "error"
-        worker.job = None
+        worker.finish(n)
         _record_failure(jobs.pop(n), store, report, bar, msg[2])
+    return []
 
 
 def encode_parts(
@@ -265,11 +268,12 @@ def _finish_ok(
 def _finish_failed(
     worker: DecodeWorker, jobs: dict[int, _Job], pool: DecodePool, store: FeatureStore,
     report: ExtractReport, bar: Progress, reason: str,
-) -> None:  # fmt: skip
+) -> list[int]:  # fmt: skip
     n = worker.job
-    pool.replace(worker)
+    requeue = pool.replace(worker)
     if n is not None and n in jobs:
         _record_failure(jobs.pop(n), store, report, bar, reason)
+    return requeue
 
 
 def _record_failure(

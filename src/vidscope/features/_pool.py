@@ -7,6 +7,7 @@ import multiprocessing as mp
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
 
@@ -14,6 +15,9 @@ from ..errors import VidscopeError
 from ._worker import worker_main
 
 STARTUP_TIMEOUT_S = 120.0
+#: Tasks queued per worker: with 2, a worker decodes the next video while the main process
+#: encodes and stores the current one.
+QUEUE_DEPTH = 2
 
 
 @contextlib.contextmanager
@@ -37,7 +41,7 @@ def _main_importable() -> Iterator[None]:
 
 
 class DecodeWorker:
-    """One decode process, its pipe, and the job it is on."""
+    """One decode process, its pipe, and the jobs queued on it (the first is in progress)."""
 
     def __init__(self, ctx: mp.context.BaseContext, threads: int) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
@@ -45,7 +49,7 @@ class DecodeWorker:
         with _main_importable():
             self.proc.start()
         child.close()
-        self.job: int | None = None
+        self.jobs: deque[int] = deque()
         self.last_seen = time.monotonic()
         self._await_ready()
 
@@ -63,10 +67,22 @@ class DecodeWorker:
                 "from a script or the command line"
             )
 
+    @property
+    def job(self) -> int | None:
+        """The job being decoded now, if any."""
+        return self.jobs[0] if self.jobs else None
+
     def submit(self, job: int, task: dict) -> None:
-        self.job = job
-        self.last_seen = time.monotonic()
+        """Queue a task; the worker starts it when the one before it is done."""
+        if not self.jobs:
+            self.last_seen = time.monotonic()
+        self.jobs.append(job)
         self.conn.send({**task, "job": job})
+
+    def finish(self, job: int) -> None:
+        """``job`` is done (or failed); the next queued job starts now."""
+        self.jobs.remove(job)
+        self.last_seen = time.monotonic()
 
     def kill(self) -> None:
         """Stop the process now (used on hangs and interrupts)."""
@@ -92,11 +108,13 @@ class DecodePool:
         self._threads = threads
         self.workers = [DecodeWorker(self._ctx, threads) for _ in range(size)]
 
-    def idle(self) -> list[DecodeWorker]:
-        return [w for w in self.workers if w.job is None]
+    def with_room(self) -> list[DecodeWorker]:
+        """Workers with fewer than :data:`QUEUE_DEPTH` jobs, emptiest first."""
+        room = [w for w in self.workers if len(w.jobs) < QUEUE_DEPTH]
+        return sorted(room, key=lambda w: len(w.jobs))
 
     def busy(self) -> list[DecodeWorker]:
-        return [w for w in self.workers if w.job is not None]
+        return [w for w in self.workers if w.jobs]
 
     def poll(self, timeout: float) -> list[tuple[DecodeWorker, tuple | None]]:
         """Messages ready within ``timeout`` s; ``None`` means the worker died."""
@@ -112,12 +130,12 @@ class DecodePool:
             out.append((worker, msg))
         return out
 
-    def replace(self, worker: DecodeWorker) -> int | None:
-        """Kill ``worker`` (hung or dead) and start a fresh one; returns the exit code."""
+    def replace(self, worker: DecodeWorker) -> list[int]:
+        """Kill ``worker`` (hung or dead), start a fresh one; returns its queued jobs after
+        the first (the one it was stuck on), which must be resubmitted."""
         worker.kill()
-        code = worker.proc.exitcode
         self.workers[self.workers.index(worker)] = DecodeWorker(self._ctx, self._threads)
-        return code
+        return list(worker.jobs)[1:]
 
     def close(self, *, force: bool = False) -> None:
         for w in self.workers:
