@@ -284,3 +284,19 @@ def test_stats_xgboost_reduces_wide_frames(tmp_path: Path):
     assert meta["pca"]["components"]["shape"] == [4, D]
     raw = StatsXGBoost(n_estimators=20, n_jobs=1, max_dims=None).fit(x, y, mask=mask)
     assert raw.pca_components_ is None and raw.booster_.num_features() == 5 * D
+    off = create_head("stats_xgboost", num_features=D, num_outputs=1, max_dims=0, n_estimators=2)
+    assert off.fit(x, y, mask=mask).pca_components_ is None  # 0 = off (create_head drops None)
+    with pytest.raises(ValueError, match="max_dims must be >= 0"):
+        StatsXGBoost(max_dims=-1).fit(x, y, mask=mask)
+
+
+def test_stats_xgboost_loads_models_saved_before_the_pca(tmp_path: Path):
+    x, mask, y = toy_task(40)
+    est = StatsXGBoost(n_estimators=5, n_jobs=1, max_dims=0, max_bin=256).fit(x, y, mask=mask)
+    meta_path = est.save(tmp_path / "m") / "estimator.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["pca"], meta["params"]["max_dims"], meta["params"]["max_bin"]  # the old format
+    meta_path.write_text(json.dumps(meta))
+    old = StatsXGBoost.load(tmp_path / "m")
+    assert old.get_params() == est.get_params() and old.pca_components_ is None
+    np.testing.assert_array_equal(old.predict_proba(x, mask), est.predict_proba(x, mask))

@@ -121,7 +121,7 @@ def fit_pca(
     Args:
         x: Features ``[N, T, D]``.
         mask: Bool ``[N, T]``, True = real frame.
-        max_dims: Keep this many axes; None, or ``D <= max_dims``, means no reduction.
+        max_dims: Keep this many axes; None or 0, or ``D <= max_dims``, means no reduction.
         max_frames: At most this many valid frames (drawn at random) estimate the axes.
         seed: Seed of that draw.
 
@@ -131,7 +131,9 @@ def fit_pca(
         (also when there are no valid frames).
     """
     width = x.shape[2]
-    if max_dims is None or width <= max_dims:
+    if max_dims is not None and max_dims < 0:
+        raise ValueError(f"max_dims must be >= 0 (0 = no PCA), got {max_dims}")
+    if not max_dims or width <= max_dims:
         return None
     idx = np.flatnonzero(mask.ravel())  # positions of valid frames in [N*T]
     if not len(idx):

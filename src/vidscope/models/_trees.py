@@ -1,9 +1,9 @@
 """Gradient-boosted trees on pooled sequence statistics, as a scikit-learn classifier.
 
 Wide frames (D > ``max_dims``) are first projected on their principal axes, fitted on the
-training frames, so the booster sees 5 x 128 statistics instead of 5 x D: at D = 1280 this fits
-about 10x faster at the same accuracy. XGBoost is imported lazily (on fit and load), so listing
-the heads does not need it.
+training frames, so the booster sees 5 x 128 statistics instead of 5 x D: at D = 1280 a fit is
+over 10x faster with no loss of accuracy (see ``benchmarks/README.md``, ``train_throughput``).
+XGBoost is imported lazily (on fit and load), so listing the heads does not need it.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ class StatsXGBoost(ClassifierMixin, BaseEstimator):
         colsample_bytree: Column fraction sampled per tree.
         deltas: Add the mean absolute frame-to-frame difference (5D instead of 4D features).
         max_dims: Project frames wider than this on their first ``max_dims`` principal axes
-            before pooling; None pools the raw features whatever their width.
+            before pooling; 0 (or None) pools the raw features whatever their width. Use 0
+            in ``create_head``/``--head-option``, which drop None values.
         max_bin: Histogram bins per feature (XGBoost ``max_bin``, ``tree_method="hist"``).
         random_state: Seed of XGBoost's sampling.
         n_jobs: XGBoost threads; None lets XGBoost decide.
@@ -189,7 +190,8 @@ class StatsXGBoost(ClassifierMixin, BaseEstimator):
                     f"{folder / name} is missing: {folder} is not a saved stats_xgboost model"
                 )
         meta = json.loads((folder / PARAMS_FILE).read_text())
-        est = cls(**meta["params"])
+        # Models saved before max_dims/max_bin existed pooled raw frames with 256 bins.
+        est = cls(**{"max_dims": 0, "max_bin": 256, **meta["params"]})
         if meta.get("head_spec"):
             est._head_spec = meta["head_spec"]
         est.booster_ = xgb.Booster()
