@@ -34,7 +34,8 @@ thread (measured on this machine at load 6). So by default the script re-runs it
 ``OMP_WAIT_POLICY=PASSIVE`` (``--omp-wait inherit`` keeps the environment as it is); the policy
 used is recorded.
 
-Prints the tables and writes ``benchmarks/_work/train_throughput.json``.
+Prints the tables and writes ``benchmarks/_work/train_throughput.json`` (``--quick``:
+``train_throughput_quick.json``).
 
 Run::
 
@@ -65,6 +66,7 @@ import numpy as np
 
 WORK = Path(__file__).resolve().parent / "_work"
 RESULTS = WORK / "train_throughput.json"
+QUICK_RESULTS = WORK / "train_throughput_quick.json"  # --quick never overwrites the full run
 RUNS = WORK / "train_runs"
 THREADS = 2
 BATCH = 32  # TrainConfig.batch_size default
@@ -493,8 +495,9 @@ def main(argv: list[str] | None = None) -> int:
         "early_stopping": early,
     }
     WORK.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2))
-    print(f"\nwrote {RESULTS} (whole run {time.perf_counter() - start:.0f} s)")
+    path = QUICK_RESULTS if args.quick else RESULTS
+    path.write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {path} (whole run {time.perf_counter() - start:.0f} s)")
     return 0
 
 
