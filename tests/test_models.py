@@ -300,3 +300,17 @@ def test_stats_xgboost_loads_models_saved_before_the_pca(tmp_path: Path):
     old = StatsXGBoost.load(tmp_path / "m")
     assert old.get_params() == est.get_params() and old.pca_components_ is None
     np.testing.assert_array_equal(old.predict_proba(x, mask), est.predict_proba(x, mask))
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lstm_padding_invariance_both_directions(bidirectional: bool) -> None:
+    torch.manual_seed(0)
+    head = create_head(
+        "lstm", num_features=6, num_outputs=2, hidden=8, bidirectional=bidirectional
+    ).eval()
+    x = torch.randn(1, 5, 6)
+    padded = torch.cat([x, torch.full((1, 4, 6), 1e4)], dim=1)
+    mask = torch.tensor([[True] * 5 + [False] * 4])
+    with torch.no_grad():
+        alone = head(x, torch.ones(1, 5, dtype=torch.bool))
+        torch.testing.assert_close(head(padded, mask), alone, rtol=1e-5, atol=1e-5)

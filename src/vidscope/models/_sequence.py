@@ -89,10 +89,13 @@ class LSTMHead(Head):
         """Logits ``[B, num_outputs]`` from ``x [B, T, D]`` and ``mask [B, T]``."""
         x, mask = valid_first(zero_padding(x, mask), mask)
         x = self.dropout(self.norm(x))  # [B, T, D]
-        lengths = mask.sum(1).clamp_min(1).cpu()  # [B]; an empty sequence runs one zero step
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])  # [B, T, H]
+        if self.lstm.bidirectional:  # the backward pass must start at each sequence's end
+            lengths = mask.sum(1).clamp_min(1).cpu()  # [B]; an empty sequence: one zero step
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out, _ = self.lstm(packed)
+            h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        else:  # valid steps come first, so trailing padding cannot reach their outputs;
+            h, _ = self.lstm(x)  # unpacked is 2x faster on CPU  # [B, T, H]
         return self.classifier(self.dropout(masked_mean(h, mask)))  # [B, C]
 
 
