@@ -251,7 +251,7 @@ def run_head(
         m = json.loads((out / head / f"fold{i}" / "metrics.json").read_text())
         extra = {"seed": seed, "fold": i, "best_epoch": m["best_epoch"]}
         extra["epochs_run"] = m["epochs_run"]
-        folds.append(fold_metrics(m["val"], extra))
+        folds.append(fold_metrics(m["test"] or m["val"], extra))  # held-out fold
     return {"folds": folds, "params": row["params"], "train_s": row["train_s"], "dir": out}
 
 

@@ -101,10 +101,17 @@ def test_grouped_folds_never_share_a_group(tmp_path, store2):
     labels = read_labels(ids, csv)
     folds = make_splits(labels, mode="kfold", folds=5, seed=1)
     assert len(folds) == 5
-    seen = np.concatenate([f.val for f in folds])
+    seen = np.concatenate([f.test for f in folds])  # held-out folds partition the videos
     assert sorted(seen) == list(range(len(ids)))
     for f in folds:
-        assert not set(labels.groups[f.train]) & set(labels.groups[f.val])
+        parts = [set(labels.groups[p]) for p in (f.train, f.val, f.test)]
+        assert all(parts) and not parts[0] & parts[1] and not (parts[0] | parts[1]) & parts[2]
+        assert len(f.train) + len(f.val) + len(f.test) == len(ids)
+    # --no-inner-val: the held-out fold is the validation part, nothing is left for test
+    plain = make_splits(labels, mode="kfold", folds=5, seed=1, inner_val=False)
+    assert sorted(np.concatenate([f.val for f in plain])) == list(range(len(ids)))
+    assert all(len(f.test) == 0 for f in plain)
+    assert [f.test.tolist() for f in folds] == [f.val.tolist() for f in plain]
 
 
 def test_holdout_is_stratified(store2):
@@ -178,7 +185,16 @@ def test_multiclass_kfold_and_evaluate(tmp_path):
     cfg = TrainConfig(head="mean_linear", split="kfold", folds=3, **FAST)
     result = train(root, out=tmp_path / "run", config=cfg)
     assert result.report["num_folds"] == 3 and result.report["accuracy"] > 0.9
-    assert "accuracy_std" in result.report
+    assert "accuracy_std" in result.report and result.scope == "test"
+    # the quoted figures are the held-out folds' (every video scored once, by the fold that
+    # never saw it), not the inner validation splits that picked the epoch
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["scope"] == "test" and metrics["test"]["accuracy"] == result.report["accuracy"]
+    oof = pd.read_csv(tmp_path / "run" / "oof_predictions.csv", dtype={"id": str})
+    assert sorted(oof["id"]) == sorted(open_store(root).ids())
+    for i, split in enumerate(result.splits):
+        part = oof[oof["fold"] == f"fold{i}"]
+        assert (part["true"] == part["pred"]).mean() == pytest.approx(split.test_report["accuracy"])
     run = load_run(tmp_path / "run")
     assert len(run.members) == 3 and run.classes == ["a", "b", "c"]
     df = run.predict(open_store(root))

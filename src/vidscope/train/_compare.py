@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..features._io import atomic_write_json
-from ._api import LabelOptions, StoreLike, load_data
+from ._api import LabelOptions, StoreLike, headline_report, load_data, splits_for
 from ._config import TrainConfig
 from ._fit import fit_split
 
@@ -27,22 +27,14 @@ def compare(
 ) -> list[dict[str, Any]]:
     """Train each head on the same splits and return one leaderboard row per head.
 
-    Every head sees identical data and folds (same seed). Rows hold the validation metrics
-    (k-fold: mean and ``<metric>_std``), ``params`` and ``train_s``; each head's run is
-    written to ``out/<head>`` and the leaderboard to ``out/leaderboard.json``.
+    Every head sees identical data and folds (same seed). Rows hold the metrics of
+    :func:`~vidscope.train.headline_report` (k-fold: held-out folds, mean and ``<metric>_std``;
+    ``scope`` says whether they are test or validation figures), ``params`` and ``train_s``;
+    each head's run is written to ``out/<head>`` and the leaderboard to ``out/leaderboard.json``.
     """
-    from ..data import make_splits
-    from ..evaluate import aggregate_folds
-
     base = config or TrainConfig()
     _, data = load_data(store, labels, allow_missing=base.allow_missing)
-    splits = make_splits(
-        data.labels,
-        mode=base.split,
-        val_fraction=base.val_fraction,
-        folds=base.folds,
-        seed=base.seed,
-    )
+    splits = splits_for(data, base)
     rows = []
     for head in heads:
         cfg = replace(base, head=head, tensorboard=False)
@@ -51,11 +43,10 @@ def compare(
             fit_split(data, s, cfg, Path(out) / head / (s.name if len(splits) > 1 else ""))
             for s in splits
         ]
-        rep = (
-            results[0].report if len(results) == 1 else aggregate_folds([r.report for r in results])
-        )
+        rep, scope = headline_report(results)
         row = {
             "head": head,
+            "scope": scope,
             "params": results[0].num_params,
             "train_s": round(time.monotonic() - start, 2),
         }

@@ -44,6 +44,10 @@ class TrainConfig:
     """Validation share for a holdout split (``--val-fraction``)."""
     folds: int = 5
     """Folds for ``--split kfold`` (``--folds``)."""
+    inner_val: bool = True
+    """k-fold: score each held-out fold as a test part and pick the epoch and threshold on an
+    inner ``val_fraction`` split of the other folds; ``False`` (``--no-inner-val``) picks them
+    on the scored fold itself (faster, optimistic)."""
     seed: int = 0
     """Seed of splits, initialisation, shuffling and dropout (``--seed``)."""
     allow_missing: bool = False

@@ -91,16 +91,16 @@ def fit_split(
             else choose_threshold(y_val, val_scores, metric=cfg.threshold)
         )
     report = classification_report(y_val, val_scores, labels=classes, threshold=threshold)
-    test_report = None
+    test_report = test_scores = None
     if len(split.test):
         test_scores = _member_scores(model, data, split.test, cfg)
         test_report = classification_report(
             data.labels.y[split.test], test_scores, labels=classes, threshold=threshold
         )
-    _write_outputs(out, data, split, val_scores, report, test_report, threshold, fit)
-    plot_confusion_matrix(
-        np.array(report["confusion_matrix"]), classes, out / "confusion_matrix.png"
-    )
+    _write_outputs(out, data, split, val_scores, report, test_report, threshold, fit, test_scores)
+    shown = test_report or report  # the unseen videos when there are any
+    cm = np.array(shown["confusion_matrix"])
+    plot_confusion_matrix(cm, classes, out / "confusion_matrix.png")
     return SplitResult(split.name, model, report, test_report, fit, _count_params(model))
 
 
@@ -146,18 +146,14 @@ def _write_outputs(
     test_report: dict[str, Any] | None,
     threshold: float | None,
     fit: FitResult,
+    test_scores: np.ndarray | None,
 ) -> None:
-    ids = [data.labels.ids[i] for i in split.val]
-    classes = data.labels.classes
-    df = pd.DataFrame({"id": ids, "true": [classes[i] for i in data.labels.y[split.val]]})
-    if scores.ndim == 1:
-        df["score"] = scores
-        df["pred"] = np.where(scores >= threshold, classes[1], classes[0])
-    else:
-        df["pred"] = [classes[i] for i in scores.argmax(1)]
-        for j, c in enumerate(classes):
-            df[f"score_{c}"] = scores[:, j]
-    df.to_csv(out / "predictions.csv", index=False)
+    """Write ``predictions.csv`` (validation), ``test_predictions.csv`` (when there is a test
+    part), ``metrics.json`` and ``member.json``."""
+    _predictions(data, split.val, scores, threshold).to_csv(out / "predictions.csv", index=False)
+    if test_scores is not None:
+        frame = _predictions(data, split.test, test_scores, threshold)
+        frame.to_csv(out / "test_predictions.csv", index=False)
     metrics = {
         "split": split.name,
         "val": report,
@@ -169,6 +165,23 @@ def _write_outputs(
     }
     atomic_write_json(out / "metrics.json", metrics)
     atomic_write_json(out / "member.json", {"threshold": threshold, "split": split.name})
+
+
+def _predictions(
+    data: SequenceSet, idx: np.ndarray, scores: np.ndarray, threshold: float | None
+) -> pd.DataFrame:
+    """One row per video: id, true class, predicted class and score(s)."""
+    classes = data.labels.classes
+    ids = [data.labels.ids[i] for i in idx]
+    df = pd.DataFrame({"id": ids, "true": [classes[i] for i in data.labels.y[idx]]})
+    if scores.ndim == 1:
+        df["score"] = scores
+        df["pred"] = np.where(scores >= threshold, classes[1], classes[0])
+    else:
+        df["pred"] = [classes[i] for i in scores.argmax(1)]
+        for j, c in enumerate(classes):
+            df[f"score_{c}"] = scores[:, j]
+    return df
 
 
 def _count_params(model: Any) -> int:
