@@ -1,7 +1,8 @@
 """``emotion``: per-frame facial affect of the largest face, HSEmotion style.
 
-Each frame is searched for faces with mediapipe's bundled BlazeFace (see ``_faces``); the
-largest face is rotated so its eyes are level, cropped square with a margin and resized to
+Each frame is searched for faces with MTCNN, whose weights ship in the ``mtcnn`` wheel (see
+``_faces``; it runs in torch, TensorFlow is not needed); the largest face is rotated so its
+eyes are level, cropped square with a margin and resized to
 224 x 224, normalised with ImageNet mean/std, and run through timm's ``efficientnet_b0`` with a
 10-output head (the HSEmotion ``enet_b0_8_va_mtl`` layout). Feature layout, ``float32 [11]``::
 
@@ -35,8 +36,8 @@ CROP_SIZE = 224
 CROP_MARGIN = 0.2
 #: Frames are decoded with this long side (px): enough for faces of ~40 px in wide shots.
 WORK_SIZE = 1280
-#: Bumped whenever the features change meaning (part of the store key).
-FEATURE_VERSION = 1
+#: Bumped whenever the features change meaning (part of the store key); 2: MTCNN detector.
+FEATURE_VERSION = 2
 RANDOM = "random"
 
 
@@ -47,7 +48,8 @@ class EmotionBackbone(Backbone):
         classifier: ``torch.nn.Module`` mapping normalised ``[N, 3, 224, 224]`` to ``[N, 10]``.
         weights_id: Digest of the classifier weights.
         work_size: Long side (px) frames are decoded at for detection.
-        min_score: Smallest face detector confidence.
+        min_score: Smallest face confidence (MTCNN's last stage; 0.8 as upstream: at 0.7-0.8
+            window panes and blurry background shapes start to pass).
         threads: torch intra-op threads.
     """
 
@@ -57,7 +59,7 @@ class EmotionBackbone(Backbone):
         weights_id: str,
         *,
         work_size: int = WORK_SIZE,
-        min_score: float = 0.7,
+        min_score: float = 0.8,
         threads: int | None = None,
     ) -> None:
         from ._faces import FaceDetector
@@ -84,8 +86,7 @@ class EmotionBackbone(Backbone):
             "name": self.name,
             "weights": self.weights_id,
             "num_features": self.num_features,
-            "detector": "mediapipe BlazeFace full range, whole frame + tiles, "
-            f"min_score={self.detector.min_score}",
+            "detector": self.detector.identity,
             "crop": {"size": CROP_SIZE, "margin": CROP_MARGIN, "align": "eye line"},
             "features": [*EMOTIONS, "valence", "arousal", "face_present"],
             "version": FEATURE_VERSION,
