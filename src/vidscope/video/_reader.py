@@ -178,23 +178,28 @@ class VideoReader:
         order = np.argsort(wanted, kind="stable")
         buf = _Chunker(chunk_size, video.index.to_seconds)
         j = 0
-        try:
-            for target, used, rgb in read_wanted(
-                video, np.unique(wanted), size=size, stats=self.stats
-            ):
-                while j < len(order) and wanted[order[j]] <= target:
-                    buf.add(rgb, used, int(order[j]))
-                    j += 1
-                    if buf.full():
-                        yield buf.take()
-        except av.error.FFmpegError as exc:
-            raise VideoError(
-                self.path, f"decoding failed after {j} samples ({exc.strerror})"
-            ) from None
-        if self.stats["errors"] and not self.damage:
-            self.damage.append(f"{self.stats['errors']} packet(s) failed to decode (damaged data)")
+        for target, used, rgb in self._decode(np.unique(wanted), size):
+            while j < len(order) and wanted[order[j]] <= target:
+                buf.add(rgb, used, int(order[j]))
+                j += 1
+                if buf.full():
+                    yield buf.take()
         if len(buf):
             yield buf.take()
+
+    def _decode(
+        self, targets: np.ndarray, size: tuple[int, int] | None
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
+        """:func:`read_wanted` of ``targets``; an FFmpeg failure becomes a :class:`VideoError`
+        saying how many frames were decoded first, and damaged packets a note."""
+        assert self._video is not None
+        try:
+            yield from read_wanted(self._video, targets, size=size, stats=self.stats)
+        except av.error.FFmpegError as exc:
+            message = f"decoding failed after {self.stats['decoded']} frames ({exc.strerror})"
+            raise VideoError(self.path, message) from None
+        if self.stats["errors"] and not self.damage:
+            self.damage.append(f"{self.stats['errors']} packet(s) failed to decode (damaged data)")
 
     def _iter_images(
         self, times: np.ndarray, size: tuple[int, int] | None, chunk_size: int
@@ -227,24 +232,15 @@ class VideoReader:
         pairs = _PairChunker(chunk_size, video.index.to_seconds)
         held: dict[int, tuple[int, np.ndarray]] = {}  # decoded target -> (pts used, rgb)
         j = 0
-        try:
-            for target, used, rgb in read_wanted(
-                video, np.union1d(wanted, after), size=size, stats=self.stats
-            ):
-                held[target] = (used, rgb)
-                while j < len(order) and after[order[j]] <= target:
-                    s = int(order[j])
-                    pairs.add(held[int(wanted[s])], (used, rgb), s)
-                    j += 1
-                    if pairs.full():
-                        yield pairs.take()
-                held = {target: held[target]}  # earlier targets have all been paired
-        except av.error.FFmpegError as exc:
-            raise VideoError(
-                self.path, f"decoding failed after {j} samples ({exc.strerror})"
-            ) from None
-        if self.stats["errors"] and not self.damage:
-            self.damage.append(f"{self.stats['errors']} packet(s) failed to decode (damaged data)")
+        for target, used, rgb in self._decode(np.union1d(wanted, after), size):
+            held[target] = (used, rgb)
+            while j < len(order) and after[order[j]] <= target:
+                s = int(order[j])
+                pairs.add(held[int(wanted[s])], (used, rgb), s)
+                j += 1
+                if pairs.full():
+                    yield pairs.take()
+            held = {target: held[target]}  # earlier targets have all been paired
         if len(pairs):
             yield pairs.take()
 
