@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from vidscope.datasets import CollisionDataset, make_collisions
 from vidscope.datasets._collisions import _plan_dataset
 from vidscope.datasets._draw import flash_strength
-from vidscope.datasets._layout import ScenePlan
+from vidscope.datasets._layout import CLIP_REACTION_S, REACTION_S, ScenePlan
 from vidscope.datasets._scene import MIN_CLEARANCE_PX, on_screen, shape_gap
 
 SMALL = {
@@ -90,7 +91,7 @@ def test_long_events_layout(dataset: CollisionDataset) -> None:
     assert list(zip(df["start_time"], df["end_time"], strict=True)) == dataset.long_events
     starts = df["start_time"].to_numpy()
     assert np.all(np.diff(starts) >= 5.0 - 1e-6)
-    assert np.allclose(df["end_time"] - df["start_time"], 1.0)
+    assert np.allclose(df["end_time"] - df["start_time"], REACTION_S)
     assert starts[0] > 0 and df["end_time"].iloc[-1] < SMALL["long_duration_s"]
 
 
@@ -170,14 +171,39 @@ def test_event_is_visible_in_decoded_frames(dataset: CollisionDataset) -> None:
             continue
         frames = _decode(dataset.video_path(video_id))
         after = int(np.ceil(t_event * fps - 1e-9))
-        before = after - 2
-        actor = plan.actors[0]
-        assert flash_strength(actor, np.array([after / fps]))[0] > 0.7
-        colors = []
-        for k in (before, after):
-            x, y = np.rint(actor.track.at(k / fps)).astype(int)
-            colors.append(frames[k][y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).mean(axis=0))
-        assert np.linalg.norm(colors[1] - colors[0]) > 40.0
+        assert flash_strength(plan.actors[0], np.array([after / fps]))[0] > 0.7
+        (burst,) = plan.bursts
+        # A few frames into the reaction the crash effect covers the contact point.
+        k = min(after + 2, len(frames) - 1)
+        x, y = np.rint(burst.center).astype(int)
+        box = np.s_[max(y - 6, 0) : y + 7, max(x - 6, 0) : x + 7]
+        before = frames[after - 2][box].astype(float)
+        assert np.abs(frames[k][box].astype(float) - before).mean() > 40.0
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_crash_effect_only_during_reaction(seed: int) -> None:
+    clips, long = _plan(seed)
+    for plan in [*clips, long]:
+        assert len(plan.bursts) == len(plan.events)
+        for burst, (start, end) in zip(plan.bursts, plan.events, strict=True):
+            assert burst.start_s == start
+            assert burst.start_s + burst.duration_s == pytest.approx(end, abs=1e-9)
+            lo, hi = (REACTION_S, REACTION_S) if plan is long else CLIP_REACTION_S
+            assert lo - 1e-9 <= burst.duration_s <= hi + 1e-9
+        if not plan.events:
+            continue
+        bare = dataclasses.replace(plan, bursts=())
+        changed = [
+            float(np.abs(a.astype(float) - b.astype(float)).mean())
+            for a, b in zip(plan.frames(), bare.frames(), strict=True)
+        ]
+        during = np.zeros(plan.n_frames, dtype=bool)
+        for start, end in plan.events:
+            during |= (plan.times >= start) & (plan.times < end)
+        assert all(c == 0.0 for c in np.asarray(changed)[~during])
+        # The effect is large: it changes a sizeable part of the frame, not a few pixels.
+        assert np.median(np.asarray(changed)[during]) > 5.0
 
 
 @pytest.mark.parametrize(

@@ -143,6 +143,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ._commands_timeline import print_segments
     from ._report import print_train_result
     from .datasets import make_collisions
+    from .evaluate import tiou
     from .features import ExtractConfig, extract, open_store
     from .localize import timeline
     from .train import TrainConfig, train
@@ -166,6 +167,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         out / "run", data.long_video, out=out / "timeline", annotations=data.long_events_csv
     )
     print_segments(lines, console)
+    for t in lines:  # tIoU 0.1: the loosest threshold of the usual 0.1:0.1:0.7 range
+        found = sum(any(tiou(d, g) >= 0.1 for d in t.segments) for g in t.truth)
+        false = sum(all(tiou(d, g) < 0.1 for g in t.truth) for d in t.segments)
+        console.print(
+            f"{t.video_id}: {found} of {len(t.truth)} true events detected, "
+            f"{false} false detection(s) (tIoU >= 0.1)"
+        )
     console.print(f"report: {out / 'timeline' / 'report.html'}", highlight=False)
     return 0 if report.ok else 1
 

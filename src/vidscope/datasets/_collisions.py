@@ -38,7 +38,8 @@ class CollisionDataset:
         event_times_s: Clip id (zero-padded, e.g. ``"00042"``) -> contact time in seconds
             from the clip start, or None for clips without a collision.
         long_events: ``(start_s, end_s)`` of every collision in the long video, in time
-            order; start is the first contact, end the end of the objects' reaction.
+            order; start is the first contact, end the end of the objects' reaction (the
+            crash effect is visible exactly in between).
     """
 
     root: Path
@@ -224,9 +225,13 @@ def make_collisions(
     In every clip two (sometimes three) objects move across a random background (solid,
     gradient, texture or tiles, with static scenery) under camera noise and jitter. In
     ``round(n_videos * collide_fraction)`` clips, in shuffled order, two of them touch at a
-    random moment in 30-80% of the clip and visibly react (bounce or stop, and flash); in
-    the rest they pass at least 3 px apart. The long video holds ``n_long_events``
-    collisions at least 5 s apart with passing and drifting objects in between.
+    random moment in 30-80% of the clip and visibly react for 1.2-1.8 s: they bounce or
+    stop and flash, and a large crash effect (star-shaped fireball, smoke cloud, flying
+    debris) bursts from the contact point and is gone when the reaction ends. In the rest
+    they pass at least 3 px apart (near misses, no effect). Clip length, backgrounds and
+    objects are drawn the same way for both classes: only the collision and its reaction
+    tell them apart. The long video holds ``n_long_events`` collisions at least 5 s apart,
+    each with a 1.5 s reaction, with passing and drifting objects in between.
 
     Files written under ``out_dir`` (existing ones with these names are overwritten, other
     files are left alone):
@@ -237,8 +242,8 @@ def make_collisions(
       collision data; times in seconds (3 decimals), ``time_of_alert`` is 0.5 s before the
       event (clipped at 0); both are empty when ``target`` is 0.
     - ``long/long_000.mp4`` and ``long/events.csv``
-      (``file_name,start_time,end_time,label``; start is the contact, end 1 s later when
-      the objects' reaction ends; label ``collision``).
+      (``file_name,start_time,end_time,label``; start is the contact, end 1.5 s later when
+      the objects' reaction and the crash effect end; label ``collision``).
 
     Videos are rendered and encoded on up to 4 threads; the result does not depend on it.
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from vidscope.datasets._effects import Burst, draw_fire, draw_smoke, shard_positions
 from vidscope.datasets._scene import Actor, Shape, rounded_box_sdf
 
 #: Border (pixels) around backgrounds, the largest camera jitter supported.
@@ -118,6 +119,7 @@ def render_frames(
     noise_sigma: float,
     jitter: int,
     rng: np.random.Generator,
+    bursts: Sequence[Burst] = (),
 ) -> Iterator[np.ndarray]:
     """Yields the uint8 RGB frames of a scene, one per entry of ``times``.
 
@@ -128,6 +130,7 @@ def render_frames(
         noise_sigma: Standard deviation of the additive Gaussian pixel noise.
         jitter: Largest global camera shift per frame, pixels (<= ``JITTER_PAD``).
         rng: Random generator for noise and jitter.
+        bursts: Crash effects; smoke goes under the objects, fire and debris on top.
     """
     height = background.shape[0] - 2 * JITTER_PAD
     width = background.shape[1] - 2 * JITTER_PAD
@@ -145,11 +148,19 @@ def render_frames(
         ox, oy = int(jolts[i, 0]), int(jolts[i, 1])
         frame = background[oy : oy + height, ox : ox + width].copy()
         dx, dy = ox - JITTER_PAD, oy - JITTER_PAD
+        showing = [(b, b.phase(float(times[i]))) for b in bursts]
+        showing = [(b, p, b.center[0] - dx, b.center[1] - dy) for b, p in showing if p is not None]
+        for burst, p, cx, cy in showing:
+            draw_smoke(frame, burst, p, cx, cy)
         for actor, pos, s, c, tgt in zip(
             actors, positions, strengths, colors, targets, strict=True
         ):
             color = c + s[i] * (tgt - c) if s[i] > 0.0 else c
             paint(frame, actor.shape, pos[i, 0] - dx, pos[i, 1] - dy, color)
+        for burst, p, cx, cy in showing:
+            draw_fire(frame, burst, p, cx, cy)
+            for shard, (x, y) in zip(burst.shards, shard_positions(burst, p, cx, cy), strict=True):
+                paint(frame, shard, x, y, np.asarray(shard.color, dtype=np.float32))
         sy, sx = int(shifts[i, 0]), int(shifts[i, 1])
         frame += bank[picks[i], sy : sy + height, sx : sx + width]
         np.clip(frame, 0.0, 255.0, out=frame)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from vidscope.datasets._draw import render_frames, sample_background
+from vidscope.datasets._effects import Burst, sample_burst
 from vidscope.datasets._scene import (
     Actor,
     Encounter,
@@ -28,8 +29,11 @@ from vidscope.datasets._scene import (
 EVENT_EDGE_S = 3.0
 #: Smallest spacing (s) between the contact times of consecutive long-video events.
 EVENT_SPACING_S = 5.0
-#: Duration (s) of the reaction (flash, then objects leave) after a long-video contact.
-REACTION_S = 1.0
+#: Duration (s) of the reaction (crash effect, objects bounce) after a long-video contact;
+#: then the objects leave.
+REACTION_S = 1.5
+#: Range of reaction durations (s) after a contact in the short clips.
+CLIP_REACTION_S = (1.2, 1.8)
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +49,7 @@ class ScenePlan:
         jitter: Largest camera shift per frame, pixels.
         render_seed: Seed of the noise / jitter generator.
         events: ``(contact_s, reaction_end_s)`` per collision, in time order.
+        bursts: Crash effect of every collision, shown from contact to reaction end.
     """
 
     background: np.ndarray
@@ -55,6 +60,7 @@ class ScenePlan:
     jitter: int
     render_seed: int
     events: tuple[tuple[float, float], ...]
+    bursts: tuple[Burst, ...] = ()
 
     @property
     def times(self) -> np.ndarray:
@@ -70,6 +76,7 @@ class ScenePlan:
             noise_sigma=self.noise_sigma,
             jitter=self.jitter,
             rng=np.random.default_rng(self.render_seed),
+            bursts=self.bursts,
         )
 
 
@@ -93,6 +100,7 @@ def _finish_plan(
     n_frames: int,
     fps: int,
     events: list[tuple[float, float]],
+    bursts: list[Burst] | None = None,
 ) -> ScenePlan:
     """Draws the camera settings and packs a plan."""
     return ScenePlan(
@@ -104,6 +112,7 @@ def _finish_plan(
         jitter=int(rng.integers(0, 3)),
         render_seed=int(rng.integers(0, 2**63)),
         events=tuple(events),
+        bursts=tuple(bursts or ()),
     )
 
 
@@ -113,8 +122,9 @@ def plan_clip(
     """A short clip where two objects collide (and react) or pass each other.
 
     The contact (or closest approach) happens at a random time in 30-80% of the clip,
-    rounded to milliseconds. A colliding pair bounces off (65%) or stops dead (35%) and
-    flashes for 0.5-1 s. With probability 0.3 a third object crosses without touching.
+    rounded to milliseconds. A colliding pair bounces off (65%) or stops dead (35%), flashes
+    and sets off a crash effect (fireball, smoke, debris) for a 1.2-1.8 s reaction. With
+    probability 0.3 a third object crosses without touching.
     """
     background = sample_background(rng, size)
     avoid = background.mean(axis=(0, 1))
@@ -123,11 +133,13 @@ def plan_clip(
     speed = (0.15 * size[0], 0.45 * size[0])
     enc = sample_encounter(rng, collide=collide, t_ref=t_ref, size=size, speed=speed, avoid=avoid)
     events: list[tuple[float, float]] = []
+    bursts: list[Burst] = []
     if collide:
         bounces = rng.random() < 0.65
         after = bounce(enc, float(rng.uniform(0.6, 1.0))) if bounces else np.zeros((2, 2))
-        flash = (t_ref, round(float(rng.uniform(0.5, 1.0)), 3))
+        flash = (t_ref, round(float(rng.uniform(*CLIP_REACTION_S)), 3))
         events.append((t_ref, round(t_ref + flash[1], 3)))
+        bursts.append(sample_burst(rng, enc, flash[1], size))
         actors = [
             Actor(shape, Track.build([t_ref], c, np.stack([v, va])), flash)
             for shape, c, v, va in zip(enc.shapes, enc.centers, enc.velocities, after, strict=True)
@@ -136,7 +148,7 @@ def plan_clip(
         actors = _straight(enc)
     if rng.random() < 0.3:
         _add_crosser(rng, actors, duration * rng.random(), size, avoid, _check_times(n_frames, fps))
-    return _finish_plan(rng, background, actors, n_frames, fps, events)
+    return _finish_plan(rng, background, actors, n_frames, fps, events, bursts)
 
 
 def _add_crosser(
@@ -173,8 +185,9 @@ def _exit_drift(rng: np.random.Generator, velocities: np.ndarray, magnitude: flo
 
 def _long_event(
     rng: np.random.Generator, t_event: float, size: tuple[int, int], avoid: np.ndarray
-) -> list[Actor]:
-    """Two objects that enter the frame, collide at ``t_event``, flash, bounce and leave."""
+) -> tuple[list[Actor], Burst]:
+    """Two objects that enter the frame, collide at ``t_event``, flash and burst, bounce and
+    leave; returns them and their crash effect."""
     enc = sample_encounter(
         rng,
         collide=True,
@@ -192,12 +205,13 @@ def _long_event(
     after = bounce(enc, float(rng.uniform(0.7, 1.0)))
     leave = after + _exit_drift(rng, after, 0.35 * size[0])
     knots = [t_event, t_event + REACTION_S]
-    return [
+    actors = [
         Actor(shape, Track.build(knots, c, np.stack([v, va, vl])), (t_event, REACTION_S))
         for shape, c, v, va, vl in zip(
             enc.shapes, enc.centers, enc.velocities, after, leave, strict=True
         )
     ]
+    return actors, sample_burst(rng, enc, REACTION_S, size)
 
 
 def long_event_times(rng: np.random.Generator, duration_s: float, n_events: int) -> list[float]:
@@ -226,14 +240,16 @@ def plan_long(
     times = _check_times(n_frames, fps)
     actors: list[Actor] = []
     events = []
+    bursts = []
     for t_event in long_event_times(rng, duration, n_events):
         for _ in range(200):
-            pair = _long_event(rng, t_event, size, avoid)
+            pair, burst = _long_event(rng, t_event, size, avoid)
             if all(is_clear(actor, actors, times, size) for actor in pair):
                 break
         else:
             raise RuntimeError(f"could not place the long-video event at {t_event:.3f} s")
         actors.extend(pair)
+        bursts.append(burst)
         events.append((t_event, round(t_event + REACTION_S, 3)))
     for _ in range(max(1, int(duration / 6.0))):
         t_mid = duration * float(rng.random())
@@ -245,4 +261,4 @@ def plan_long(
         pair = _straight(enc)
         if all(is_clear(actor, actors, times, size) for actor in pair):
             actors.extend(pair)
-    return _finish_plan(rng, background, actors, n_frames, fps, events)
+    return _finish_plan(rng, background, actors, n_frames, fps, events, bursts)
