@@ -314,3 +314,24 @@ def test_lstm_padding_invariance_both_directions(bidirectional: bool) -> None:
     with torch.no_grad():
         alone = head(x, torch.ones(1, 5, dtype=torch.bool))
         torch.testing.assert_close(head(padded, mask), alone, rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------------------ fused layouts
+def test_stats_xgboost_keeps_narrow_fused_parts_out_of_the_pca(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    width = 40
+    x = rng.normal(0, 5.0, (60, 6, width)).astype(np.float32)
+    y = rng.integers(0, 2, 60)
+    x[:, :, -4:] = 0.01 * rng.normal(size=(60, 6, 4)) + 0.05 * y[:, None, None]
+    head = create_head("stats_xgboost", num_features=width, num_outputs=1,
+                       layout=[("appearance", width - 4), ("flow", 4)], max_dims=8,
+                       n_estimators=20)  # fmt: skip
+    assert head.keep_last == 4
+    head.fit(x, y, mask=np.ones((60, 6), bool))
+    assert head.pca_components_.shape == (8, width - 4)  # the PCA saw the wide part only
+    assert (head.predict(x, np.ones((60, 6), bool)) == y).mean() > 0.9
+    loaded = StatsXGBoost.load(head.save(tmp_path / "m.json"))
+    assert loaded.keep_last == 4
+    np.testing.assert_allclose(loaded.predict_proba(x), head.predict_proba(x), rtol=1e-6)
+    with pytest.raises(ValueError, match="keep_last"):
+        StatsXGBoost(keep_last=width).fit(x, y)
