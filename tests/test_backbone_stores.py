@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from vidscope.backbones import create_backbone
+from vidscope.errors import StoreError
 from vidscope.features import ExtractConfig, extract, open_store
 from vidscope.models import list_heads
 from vidscope.train import TrainConfig, load_run, train
@@ -92,3 +93,21 @@ def test_motion_stores_learn_the_direction(tmp_path, videos, stores, name):
                       val_fraction=1 / 3, tensorboard=False)  # fmt: skip
     result = train(stores(name), videos[1], out=tmp_path / "run", config=cfg)
     assert result.report["accuracy"] == 1.0, result.report
+
+
+def test_features_of_another_backbone_setting_are_refused(tmp_path, videos, stores):
+    """Same width, other settings (flow at 320 px instead of 160): a clear error, not scores."""
+    wide = tmp_path / "flow320"
+    cfg = ExtractConfig(backbone="flow", workers=1, sampling=SamplingSpec("uniform", 4))
+    extract(videos[0], wide, cfg, backbone=create_backbone("flow", size=320), progress=False)
+    train_cfg = TrainConfig(head="mean_linear", epochs=2, patience=2, split="holdout",
+                            val_fraction=1 / 3, tensorboard=False)  # fmt: skip
+    train(stores("flow"), videos[1], out=tmp_path / "run", config=train_cfg)
+    run = load_run(tmp_path / "run")
+    assert open_store(wide).num_features == run.config["num_features"]  # widths agree
+    with pytest.raises(StoreError, match=r"another backbone.*preprocess"):
+        run.predict(open_store(wide))
+    train(wide, videos[1], out=tmp_path / "run320", config=train_cfg)
+    with pytest.raises(StoreError, match=r"backbone built here.*preprocess"):
+        load_run(tmp_path / "run320").predict([str(videos[0] / "v00.mp4")])
+    assert len(run.predict([str(videos[0] / "v00.mp4")])) == 1  # the matching one still works

@@ -76,7 +76,10 @@ def _features(
     progress: bool,
 ) -> FeatureStore:
     if store is not None:
-        return store if isinstance(store, FeatureStore) else open_store(store)
+        st = store if isinstance(store, FeatureStore) else open_store(store)
+        if run is not None:
+            run.check_backbone(st.meta.get("backbone"), f"store {st.root}")
+        return st
     if videos is None:
         raise ValueError("give VIDEOS to score, or --store with their features")
     from ..backbones import create_backbone
@@ -85,11 +88,10 @@ def _features(
 
     name = run.config["backbone"]["name"] if run is not None else backbone
     model = create_backbone(name, weights=weights)
-    if run is not None and model.identity().get("weights") != run.config["backbone"].get("weights"):
-        raise ValueError(
-            f"run {run.path} expects {name} weights {run.config['backbone'].get('weights')}; "
-            "pass the same --weights file"
-        )
+    if run is not None:
+        from ..train._predict import check_weights
+
+        check_weights(run, model.identity())
     cfg = ExtractConfig(backbone=name, sampling=SamplingSpec("fps", plan.fps))
     extract(videos, root / "features", cfg, backbone=model, progress=progress)
     return open_store(root / "features")

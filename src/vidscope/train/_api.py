@@ -286,6 +286,7 @@ def evaluate(
 
     r = run if isinstance(run, Run) else load_run(run)
     st, data = load_data(store, labels, allow_missing=allow_missing)
+    r.check_backbone(st.meta.get("backbone"), f"store {st.root}")
     _check_classes(r, data)
     scores = r.scores(data.features)
     y = np.array([r.classes.index(data.labels.classes[i]) for i in data.labels.y])

@@ -55,6 +55,7 @@ def _is_store(source: Any) -> bool:
 
 
 def _predict_store(run: Run, store: FeatureStore) -> pd.DataFrame:
+    run.check_backbone(store.meta.get("backbone"), f"store {store.root}")
     ids = store.ids()
     if not ids:
         raise VidscopeError(f"{store.root}: no videos with features to predict")
@@ -72,12 +73,7 @@ def _extract_for(
     cfg = run.config
     backbone_id = cfg["backbone"]
     backbone = create_backbone(backbone_id["name"], weights=weights)
-    if backbone.identity().get("weights") != backbone_id.get("weights"):
-        raise VidscopeError(
-            f"run {run.path} was trained on {backbone_id['name']} features with weights "
-            f"{backbone_id.get('weights')}, but the backbone built here has weights "
-            f"{backbone.identity().get('weights')}; pass the same --weights file"
-        )
+    check_weights(run, backbone.identity())
     ecfg = ExtractConfig(
         backbone=backbone_id["name"],
         sampling=SamplingSpec(**cfg["sampling"]),
@@ -89,3 +85,20 @@ def _extract_for(
     if report.failed and progress:
         print(f"{len(report.failed)} video(s) failed to extract and get no prediction")
     return open_store(out)
+
+
+def check_weights(run: Run, identity: dict[str, Any]) -> None:
+    """The backbone rebuilt for ``run`` must have the run's weights, then all of its identity.
+
+    Raises:
+        VidscopeError: weights differ (pass the same ``--weights`` file).
+        StoreError: anything else differs (see :meth:`Run.check_backbone`).
+    """
+    expected = run.config["backbone"]
+    if identity.get("weights") != expected.get("weights"):
+        raise VidscopeError(
+            f"run {run.path} was trained on {expected['name']} features with weights "
+            f"{expected.get('weights')}, but the backbone built here has weights "
+            f"{identity.get('weights')}; pass the same --weights file"
+        )
+    run.check_backbone(identity, f"the {expected['name']} backbone built here")

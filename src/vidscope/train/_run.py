@@ -55,6 +55,31 @@ class Run:
         values = [m.threshold for m in self.members if m.threshold is not None]
         return float(np.mean(values)) if values else None
 
+    def check_backbone(self, identity: dict[str, Any] | None, where: str) -> None:
+        """Refuse features made by another backbone than the run's, even of the same width.
+
+        Args:
+            identity: The backbone identity that made the features (a store's
+                ``meta["backbone"]``, or a rebuilt backbone's ``identity()``); ``None`` or
+                empty (e.g. a plain ``.npy`` folder) is not checked.
+            where: Names the features in the error (a store path, "the rebuilt backbone").
+
+        Raises:
+            StoreError: listing the first fields that differ (name, weights, preprocessing,
+                feature version, ...).
+        """
+        mine = self.config.get("backbone") or {}
+        if not identity or not mine.get("name"):
+            return
+        theirs = json.loads(json.dumps(identity))  # tuples -> lists, as config.json has them
+        diff = [k for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)]
+        if diff:
+            shown = "; ".join(f"{k}: {theirs.get(k)!r} vs {mine.get(k)!r}" for k in diff[:3])
+            raise StoreError(
+                f"{where} holds features of another backbone than run {self.path} was trained "
+                f"on ({shown}); extract them with the run's backbone and settings"
+            )
+
     def scores(self, sequences: list[np.ndarray]) -> np.ndarray:
         """Probabilities for ``[T_i, D]`` sequences: ``[N]`` (binary) or ``[N, C]``.
 
