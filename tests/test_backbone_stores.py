@@ -111,3 +111,18 @@ def test_features_of_another_backbone_setting_are_refused(tmp_path, videos, stor
     with pytest.raises(StoreError, match=r"backbone built here.*preprocess"):
         load_run(tmp_path / "run320").predict([str(videos[0] / "v00.mp4")])
     assert len(run.predict([str(videos[0] / "v00.mp4")])) == 1  # the matching one still works
+
+
+def test_backbone_options_travel_from_store_to_run_to_prediction(tmp_path, videos):
+    cfg = ExtractConfig(backbone="flow", backbone_options={"gap": 0.12}, workers=1,
+                        sampling=SamplingSpec("uniform", 4))  # fmt: skip
+    assert extract(videos[0], tmp_path / "s", cfg, progress=False).ok
+    train_cfg = TrainConfig(head="mean_linear", epochs=2, patience=2, split="holdout",
+                            val_fraction=1 / 3, tensorboard=False)  # fmt: skip
+    train(tmp_path / "s", videos[1], out=tmp_path / "run", config=train_cfg)
+    run = load_run(tmp_path / "run")
+    assert run.config["backbone_options"] == {"gap": 0.12}
+    clips = [str(videos[0] / f"v0{i}.mp4") for i in range(3)]
+    from_videos = run.predict(clips)  # rebuilds flow with gap=0.12 (else: a clear error)
+    from_store = run.predict(open_store(tmp_path / "s")).set_index("id").loc[from_videos["id"]]
+    np.testing.assert_allclose(from_videos["score"], from_store["score"], rtol=1e-5)

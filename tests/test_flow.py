@@ -155,6 +155,45 @@ def test_image_folder_pairs_use_the_next_image(tmp_path):
         np.testing.assert_array_equal(after.frames[2], first.frames[2])
 
 
+def test_pairs_with_a_gap_use_the_frame_shown_that_much_later(make_video, tmp_path):
+    path = make_video("n.mp4", 50, gop=10)
+    with VideoReader(path) as reader:
+        times = np.array([1.0, 0.3, 1.9, 0.31, 0.0])  # any order, repeats, runs past the end
+        first, after = reader.read_pairs(times, gap_s=0.12)
+        np.testing.assert_allclose(first.times_s, [1.0, 0.28, 1.88, 0.28, 0.0])
+        np.testing.assert_allclose(after.times_s, [1.12, 0.40, 1.96, 0.40, 0.12])
+        np.testing.assert_array_equal(after.frames, reader.read(after.times_s).frames)
+        np.testing.assert_array_equal(first.frames, reader.read(first.times_s).frames)
+    with VideoReader(path) as reader:
+        nearest = reader.read_pairs(np.array([0.3]), gap_s=0.001)[1]  # never the frame itself
+        np.testing.assert_allclose(nearest.times_s, 0.32)
+        with pytest.raises(ValueError, match="gap"):
+            reader.read_pairs(np.array([0.3]), gap_s=-1)
+    folder = tmp_path / "seq"
+    folder.mkdir()
+    for i, img in enumerate(numbered_frames(8)):
+        Image.fromarray(img).save(folder / f"{i + 1:05d}.png")
+    with VideoReader(folder, image_fps=10) as reader:
+        first, after = reader.read_pairs(np.array([0.0, 0.25, 0.65]), gap_s=0.3)
+        np.testing.assert_allclose(after.times_s - first.times_s, [0.3, 0.3, 0.1])  # end: 0.7
+
+
+def test_flow_gap_keeps_the_speed_unit_and_is_a_setting_of_the_store(tmp_path):
+    clip(tmp_path / "in", "right.mp4", (2, 0), n=100)
+    base = ["extract", str(tmp_path / "in"), "--frames", "4", "--backbone", "flow",
+            "--quiet", "--workers", "1"]  # fmt: skip
+    assert main([*base, "--out", str(tmp_path / "next")]) == 0
+    assert main([*base, "--out", str(tmp_path / "gap"), "--backbone-option", "gap=0.12"]) == 0
+    near, far = open_store(tmp_path / "next"), open_store(tmp_path / "gap")
+    assert far.meta["backbone_options"] == {"gap": 0.12}
+    assert far.meta["backbone"]["pair_gap_s"] == 0.12 and "pair_gap_s" not in near.meta["backbone"]
+    # 3 frames apart instead of 1, the same speed in frame widths per second
+    np.testing.assert_allclose(far.load("right").features[:, 0], 2 * 25 / 320, rtol=0.1)
+    np.testing.assert_allclose(near.load("right").features[:, 0], 2 * 25 / 320, rtol=0.1)
+    with pytest.raises(ValueError, match="between 0 and 2"):
+        create_backbone("flow", gap=5)
+
+
 def test_cli_extract_flow_with_sparse_sampling(tmp_path):
     clip(tmp_path / "in", "right.mp4", (4, 0), n=100)
     args = ["extract", str(tmp_path / "in"), "--out", str(tmp_path / "s"), "--frames", "4",

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ._commands_timeline import TIMELINE_COMMANDS, add_timeline_parser
-from ._commands_train import TRAIN_COMMANDS, add_train_parsers
+from ._commands_train import TRAIN_COMMANDS, add_train_parsers, key_values
 from ._summary import print_extract_report, print_store_info
 
 
@@ -64,6 +64,13 @@ def add_extract_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow --weights to be a pickled whole model (runs its code: only files you trust)",
     )
+    p.add_argument(
+        "--backbone-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="backbone setting, e.g. gap=0.12 for flow (recorded in the store and the run)",
+    )
     p.add_argument("--runtime", choices=["auto", "onnx", "torch"], default="auto")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--frames", type=int, help="N frames spread uniformly (default 16)")
@@ -104,6 +111,7 @@ def extract_config(args: argparse.Namespace):  # -> ExtractConfig
         backbone=args.backbone,
         weights=args.weights,
         trust_checkpoint=args.trust_checkpoint,
+        backbone_options=key_values(args.backbone_option, "--backbone-option"),
         runtime=args.runtime,
         sampling=spec,
         seek=args.seek,

@@ -125,11 +125,17 @@ def train_config(args: argparse.Namespace, head: str):  # -> TrainConfig
 
 
 def _head_options(items: list[str]) -> dict[str, Any]:
+    return key_values(items, "--head-option")
+
+
+def key_values(items: list[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` flags as a dict; values are parsed as JSON when they can be (``3``,
+    ``0.5``, ``true``), else kept as text."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"--head-option expects KEY=VALUE, got {item!r}")
+            raise ValueError(f"{flag} expects KEY=VALUE, got {item!r}")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:

@@ -101,6 +101,9 @@ class Backbone(ABC):
     #: True for backbones that compare each frame with the one shown right after it (motion):
     #: they are run through :meth:`encode_pairs`.
     needs_next_frame: bool = False
+    #: With ``needs_next_frame``: the partner frame is the first one shown at least this many
+    #: seconds after the sampled frame (0 = the very next frame).
+    pair_gap_s: float = 0.0
 
     @property
     def parts(self) -> list[Backbone]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from ..video import SamplingSpec, SeekMode
 
@@ -27,6 +27,10 @@ class ExtractConfig:
     trust_checkpoint: bool = False
     """Allow ``weights`` to be a pickled whole model, which runs its code when loaded
     (``--trust-checkpoint``); passed to ``create_backbone`` as ``trust_checkpoint=True``."""
+    backbone_options: dict[str, Any] = field(default_factory=dict)
+    """Extra keyword arguments of the backbone, e.g. ``{"gap": 0.12}`` for ``flow``
+    (``--backbone-option KEY=VALUE``); recorded in the store and the run, so ``predict`` and
+    ``timeline`` rebuild the same backbone."""
     runtime: Literal["auto", "onnx", "torch"] = "auto"
     """Inference engine: ONNX Runtime on CPU, torch on GPU (``--runtime``)."""
     sampling: SamplingSpec = field(default_factory=SamplingSpec)

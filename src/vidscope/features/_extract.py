@@ -89,6 +89,7 @@ def extract(
         weights=cfg.weights,
         trust_checkpoint=cfg.trust_checkpoint or None,
         runtime=cfg.runtime,
+        **cfg.backbone_options,
     )
     store = FeatureStore.create(out, store_meta(cfg, model))
     report = ExtractReport(store=Path(out))
@@ -115,6 +116,7 @@ def store_meta(cfg: ExtractConfig, model: Backbone) -> dict[str, Any]:
         "dtype": cfg.dtype,
         "image_fps": cfg.image_fps,
         "runtime": model.runtime,
+        "backbone_options": dict(cfg.backbone_options),
         "vidscope_version": __version__,
     }
 
@@ -174,7 +176,11 @@ def _task_template(cfg: ExtractConfig, model: Backbone) -> dict[str, Any]:
     return {
         "sampling": cfg.sampling.to_dict(),
         "parts": [
-            {"preprocess": p.preprocess.to_dict(), "needs_next_frame": p.needs_next_frame}
+            {
+                "preprocess": p.preprocess.to_dict(),
+                "needs_next_frame": p.needs_next_frame,
+                "pair_gap_s": p.pair_gap_s,
+            }
             for p in model.parts
         ],
         "seek": cfg.seek,

@@ -70,7 +70,8 @@ def _decode(conn: Connection, task: dict, threads: int) -> None:
             "chunk_size": task["chunk_size"],
         }
         if any(paired):
-            chunks = reader.iter_pairs(times, **options)
+            gap = max(float(p.get("pair_gap_s", 0.0)) for p in task["parts"])
+            chunks = reader.iter_pairs(times, gap_s=gap, **options)
         else:
             chunks = ((batch, None) for batch in reader.iter_frames(times, **options))
         for batch, after in chunks:

@@ -87,12 +87,15 @@ def _features(
     from ..video import SamplingSpec
 
     name = run.config["backbone"]["name"] if run is not None else backbone
-    model = create_backbone(name, weights=weights)
+    options = (run.config.get("backbone_options") or {}) if run is not None else {}
+    model = create_backbone(name, weights=weights, **options)
     if run is not None:
         from ..train._predict import check_weights
 
         check_weights(run, model.identity())
-    cfg = ExtractConfig(backbone=name, sampling=SamplingSpec("fps", plan.fps))
+    cfg = ExtractConfig(
+        backbone=name, backbone_options=options, sampling=SamplingSpec("fps", plan.fps)
+    )
     extract(videos, root / "features", cfg, backbone=model, progress=progress)
     return open_store(root / "features")
 

@@ -256,6 +256,7 @@ def _write_config(
             "layout": data.layout,
             "classes": data.labels.classes,
             "backbone": meta.get("backbone", {}),
+            "backbone_options": meta.get("backbone_options", {}),
             "sampling": meta.get("sampling"),
             "seek": meta.get("seek", "exact"),
             "keyframe_tolerance_s": meta.get("keyframe_tolerance_s"),

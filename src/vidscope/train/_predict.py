@@ -72,10 +72,12 @@ def _extract_for(
 
     cfg = run.config
     backbone_id = cfg["backbone"]
-    backbone = create_backbone(backbone_id["name"], weights=weights)
+    options = cfg.get("backbone_options") or {}
+    backbone = create_backbone(backbone_id["name"], weights=weights, **options)
     check_weights(run, backbone.identity())
     ecfg = ExtractConfig(
         backbone=backbone_id["name"],
+        backbone_options=dict(options),
         sampling=SamplingSpec(**cfg["sampling"]),
         seek=cfg.get("seek", "exact"),
         keyframe_tolerance_s=cfg.get("keyframe_tolerance_s") or 0.5,

@@ -107,14 +107,16 @@ class VideoReader:
         seek: SeekMode = "exact",
         keyframe_tolerance_s: float = 0.5,
         chunk_size: int = 32,
+        gap_s: float = 0.0,
     ) -> Iterator[tuple[FrameBatch, FrameBatch]]:
         """Like :meth:`iter_frames`, with the frame shown right after each sampled frame.
 
         The next frame is the next presentation timestamp in the packet index (next image
         in a folder), whatever the sampling rate, so sparse samples still see real
-        frame-to-frame motion. The last frame is paired with itself. Sampled and next
-        frames are decoded in the same single pass (their timestamps form one wanted set),
-        and no frame is decoded twice.
+        frame-to-frame motion; with ``gap_s > 0`` it is the frame on screen ``gap_s``
+        seconds after the sampled frame's timestamp (still at least the next one). The last
+        frame is paired with itself. Sampled and next frames are decoded in the same single
+        pass (their timestamps form one wanted set), and no frame is decoded twice.
 
         Yields:
             ``(frames, next_frames)``: two ``FrameBatch`` aligned row by row, with the same
@@ -123,13 +125,15 @@ class VideoReader:
         """
         if seek not in ("exact", "keyframe"):
             raise ValueError(f"--seek must be exact or keyframe, got {seek!r}")
+        if not gap_s >= 0:
+            raise ValueError(f"pair gap must be >= 0 seconds, got {gap_s}")
         times = np.asarray(times_s, dtype=np.float64)
         if self._images is not None:
-            yield from self._iter_image_pairs(times, size, chunk_size)
+            yield from self._iter_image_pairs(times, size, chunk_size, gap_s)
             return
         assert self._video is not None
         targets = self._targets(times, seek, keyframe_tolerance_s)
-        yield from self._iter_video_pairs(targets, size, chunk_size)
+        yield from self._iter_video_pairs(targets, size, chunk_size, gap_s)
 
     def read(self, times_s: np.ndarray, **kwargs: object) -> FrameBatch:
         """All frames of :meth:`iter_frames` in the order of ``times_s``, as one batch."""
@@ -222,13 +226,17 @@ class VideoReader:
             yield buf.take()
 
     def _iter_video_pairs(
-        self, wanted: np.ndarray, size: tuple[int, int] | None, chunk_size: int
+        self, wanted: np.ndarray, size: tuple[int, int] | None, chunk_size: int, gap_s: float
     ) -> Iterator[tuple[FrameBatch, FrameBatch]]:
         video = self._video
         assert video is not None
         pts = video.index.pts
-        after = pts[np.minimum(np.searchsorted(pts, wanted, side="right"), len(pts) - 1)]
-        order = np.argsort(wanted, kind="stable")  # also orders ``after`` (its successor)
+        nxt = np.searchsorted(pts, wanted, side="right")  # position of the next frame
+        if gap_s > 0:  # the frame on screen gap_s later, if that is later still
+            later = wanted + round(gap_s / float(video.index.time_base))
+            nxt = np.maximum(nxt, np.searchsorted(pts, later, side="right") - 1)
+        after = pts[np.minimum(nxt, len(pts) - 1)]
+        order = np.argsort(wanted, kind="stable")  # also orders ``after`` (monotone in it)
         pairs = _PairChunker(chunk_size, video.index.to_seconds)
         held: dict[int, tuple[int, np.ndarray]] = {}  # decoded target -> (pts used, rgb)
         j = 0
@@ -240,17 +248,19 @@ class VideoReader:
                 j += 1
                 if pairs.full():
                     yield pairs.take()
-            held = {target: held[target]}  # earlier targets have all been paired
+            first = int(wanted[order[j]]) if j < len(order) else target
+            held = {t: v for t, v in held.items() if t >= first}  # drop frames all paired
         if len(pairs):
             yield pairs.take()
 
     def _iter_image_pairs(
-        self, times: np.ndarray, size: tuple[int, int] | None, chunk_size: int
+        self, times: np.ndarray, size: tuple[int, int] | None, chunk_size: int, gap_s: float
     ) -> Iterator[tuple[FrameBatch, FrameBatch]]:
         images = self._images
         assert images is not None
         idx = images.shown_at(times)
-        after = np.minimum(idx + 1, len(images.files) - 1)
+        step = max(1, int(np.floor(gap_s * images.fps + 1e-9)))  # frames ahead
+        after = np.minimum(idx + step, len(images.files) - 1)
         pairs = _PairChunker(chunk_size, lambda i: np.asarray(i, dtype=np.float64) / images.fps)
         cache: dict[int, np.ndarray] = {}
         for j in np.argsort(idx, kind="stable"):
@@ -260,7 +270,7 @@ class VideoReader:
                     cache[n] = images.frame(n, size)
                     self.stats["decoded"] += 1
             pairs.add((i, cache[i]), (k, cache[k]), int(j))
-            cache = {n: cache[n] for n in (i, k)}  # later samples start at i or after
+            cache = {n: f for n, f in cache.items() if n >= i}  # later samples start at i or after
             if pairs.full():
                 yield pairs.take()
         if len(pairs):
