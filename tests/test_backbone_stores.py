@@ -126,3 +126,36 @@ def test_backbone_options_travel_from_store_to_run_to_prediction(tmp_path, video
     from_videos = run.predict(clips)  # rebuilds flow with gap=0.12 (else: a clear error)
     from_store = run.predict(open_store(tmp_path / "s")).set_index("id").loc[from_videos["id"]]
     np.testing.assert_allclose(from_videos["score"], from_store["score"], rtol=1e-5)
+
+
+def test_npy_folders_are_not_refused_either_way(tmp_path, videos, stores):
+    """A plain .npy folder records no backbone: it is checked by width only."""
+    st = open_store(stores("flow"))
+    for vid in st.ids():
+        (tmp_path / "npy").mkdir(exist_ok=True)
+        np.save(tmp_path / "npy" / f"{vid}.npy", st.load(vid).features)
+    cfg = TrainConfig(head="mean_linear", epochs=2, patience=2, split="holdout",
+                      val_fraction=1 / 3, tensorboard=False)  # fmt: skip
+    train(st, videos[1], out=tmp_path / "run", config=cfg)
+    assert len(load_run(tmp_path / "run").predict(open_store(tmp_path / "npy"))) == len(st.ids())
+    train(tmp_path / "npy", videos[1], out=tmp_path / "run_npy", config=cfg)
+    assert len(load_run(tmp_path / "run_npy").predict(st)) == len(st.ids())
+
+
+def test_backbone_options_are_part_of_the_store_key(tmp_path, videos):
+    cfg = ExtractConfig(backbone="flow", workers=1, sampling=SamplingSpec("uniform", 2))
+    extract(videos[0], tmp_path / "s", cfg, progress=False)
+    other = ExtractConfig(backbone="flow", backbone_options={"gap": 0.2}, workers=1,
+                          sampling=SamplingSpec("uniform", 2))  # fmt: skip
+    with pytest.raises(StoreError, match=r"different settings.*backbone"):
+        extract(videos[0], tmp_path / "s", other, progress=False)
+    with pytest.raises(ValueError, match="--backbone-option weights: use --weights"):
+        ExtractConfig(backbone_options={"weights": "x.pth"})
+    with pytest.raises(ValueError, match="number of seconds"):
+        create_backbone("flow", gap=".12x")
+
+
+def test_fused_options_go_to_the_part_that_names_them():
+    fused = create_backbone(f"{TINY}+flow", weights="random", gap=0.12)  # timm takes **kwargs
+    assert [p.pair_gap_s for p in fused.parts] == [0.0, 0.12]
+    assert fused.parts[0].identity()["weights"] == "random(seed=0)"

@@ -141,3 +141,13 @@ def test_finds_both_fighters(detector, mma_frames):
             assert 15 < face.box[2] - face.box[0] < 80  # small faces of a wide shot
             assert face.right_eye[0] < face.left_eye[0]
     assert detector.min_score == 0.8 and "MTCNN" in detector.identity
+
+
+def test_larger_min_face_size_never_shrinks_below_the_pnet_window():
+    from vidscope.backbones._mtcnn import MTCNN
+
+    detector = MTCNN(min_face_size=40)
+    for h in (26, 50, 97, 194):
+        assert (min(h, h + 5) * detector.scales(h + 5, h) >= 12).all()
+        boxes, _ = detector.detect(np.zeros((h, h + 5, 3), np.uint8))  # used to crash
+        assert len(boxes) == 0

@@ -114,6 +114,21 @@ def test_grouped_folds_never_share_a_group(tmp_path, store2):
     assert [f.test.tolist() for f in folds] == [f.val.tolist() for f in plain]
 
 
+def test_inner_split_stays_grouped_with_few_groups(tmp_path, store2):
+    ids = open_store(store2).ids()
+    csv = tmp_path / "l.csv"
+    groups = [i % 6 for i in range(len(ids))]  # 6 groups: 4-5 left inside each outer fold
+    csv.write_text(
+        "path,label,source_group\n"
+        + "\n".join(f"{v}.mp4,{v.split('/')[0]},{g}" for v, g in zip(ids, groups, strict=True))
+        + "\n"
+    )
+    labels = read_labels(ids, csv)
+    for f in make_splits(labels, mode="kfold", folds=5, seed=0):
+        assert not set(labels.groups[f.train]) & set(labels.groups[f.val])
+    assert not any("inner" in n for n in labels.notes)
+
+
 def test_holdout_is_stratified(store2):
     st = open_store(store2)
     labels = read_labels(st.ids(), None, manifest=st.manifest())

@@ -75,6 +75,10 @@ class FlowBackbone(Backbone):
 
         if size < 16:
             raise ValueError(f"flow working size must be >= 16 px, got {size}")
+        try:
+            gap = float(gap)
+        except (TypeError, ValueError):
+            raise ValueError(f"flow gap must be a number of seconds, got {gap!r}") from None
         if not 0 <= gap <= 2:
             raise ValueError(f"flow gap must be between 0 and 2 seconds, got {gap}")
         self.pair_gap_s = float(gap)

@@ -8,9 +8,10 @@ parts' identities, so a store made with ``efficientnet_lite0+flow`` never mixes 
 with ``efficientnet_lite0``.
 
 Options are routed to the parts: ``runtime`` and ``threads`` go to every part that takes
-them; any other option (``weights``, ...) goes to the first part, in the given order, that
-takes it. ``--weights`` thus applies to the appearance part of ``timm:resnet50+flow``; one
-weights file serves only one part.
+them; any other option (``weights``, ``gap``, ...) goes to the first part, in the given order,
+that names it, else to the first that takes any keyword (``timm:`` passes those on to the
+model). ``--weights`` thus applies to the appearance part of ``timm:resnet50+flow``, and
+``gap`` to its flow part; one weights file serves only one part.
 """
 
 from __future__ import annotations
@@ -130,6 +131,9 @@ def route_options(
     routed: list[dict[str, Any]] = [{} for _ in factories]
     for key, value in options.items():
         takers = [i for i, f in enumerate(factories) if accepts(f, key)]
+        named = [i for i in takers if accepts(factories[i], key, by_name=True)]
+        if key not in SHARED_OPTIONS and named:  # a part that names it beats a **kwargs one
+            takers = named
         if not takers:
             flag = "--" + key.replace("_", "-")
             raise ValueError(f"no part of --backbone {name!r} takes {flag}; leave it out")

@@ -306,7 +306,9 @@ class MTCNN:
     def scales(self, width: int, height: int) -> np.ndarray:
         """Pyramid scales, computed as upstream (``min_size`` 12 px, P-Net's window)."""
         n = round(-((np.log(min(width, height) / 12) / np.log(self.scale_factor)) + 1))
-        return 12 / self.min_face_size * self.scale_factor ** np.arange(n)
+        scales = 12 / self.min_face_size * self.scale_factor ** np.arange(max(n, 0))
+        # upstream's count ignores min_face_size: drop levels smaller than P-Net's 12 px window
+        return scales[min(width, height) * scales >= 12]
 
     @torch.inference_mode()
     def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

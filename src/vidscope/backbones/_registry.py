@@ -89,11 +89,12 @@ def resolve_factory(name: str) -> Callable[..., Backbone]:
     )
 
 
-def accepts(factory: Callable[..., Backbone], keyword: str) -> bool:
-    """Whether ``factory`` takes the keyword argument ``keyword`` (by name or ``**kwargs``)."""
+def accepts(factory: Callable[..., Backbone], keyword: str, *, by_name: bool = False) -> bool:
+    """Whether ``factory`` takes the keyword argument ``keyword``: by name, or (unless
+    ``by_name``) through ``**kwargs``."""
     params = inspect.signature(factory).parameters.values()
     return any(
-        p.kind is p.VAR_KEYWORD
+        (p.kind is p.VAR_KEYWORD and not by_name)
         or (p.name == keyword and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
         for p in params
     )

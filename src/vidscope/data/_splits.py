@@ -89,8 +89,14 @@ def _given(labels: LabelSet) -> Split:
 def _with_inner_val(labels: LabelSet, split: Split, val_fraction: float, seed: int) -> Split:
     """``split`` with its validation part moved to ``test`` and a new ``val`` cut from ``train``."""
     inner = labels.subset(split.train)
-    inner.notes = []  # notes about the inner split would repeat the outer one's
-    first = _kfold(inner, max(2, round(1 / val_fraction)), seed)[0]
+    inner.notes = []
+    folds = max(2, round(1 / val_fraction))
+    if inner.groups is not None:  # few groups left: fewer, larger inner folds, still grouped
+        folds = max(2, min(folds, len(np.unique(inner.groups))))
+    first = _kfold(inner, folds, seed)[0]
+    for note in inner.notes:  # e.g. too few groups even for 2 folds: say so, once
+        if f"inner validation split: {note}" not in labels.notes:
+            labels.notes.append(f"inner validation split: {note}")
     return Split(split.name, split.train[first.train], split.train[first.val], split.val)
 
 

@@ -9,6 +9,8 @@ from typing import Any, Literal
 from ..video import SamplingSpec, SeekMode
 
 Dtype = Literal["float32", "float16"]
+#: Backbone arguments that have their own ExtractConfig fields (and flags).
+RESERVED_OPTIONS = {"weights", "trust_checkpoint", "runtime"}
 
 
 def default_workers() -> int:
@@ -71,6 +73,9 @@ class ExtractConfig:
             (self.keyframe_tolerance_s >= 0, "--keyframe-tolerance must be >= 0"),
             (self.image_fps > 0, f"--image-fps must be > 0, got {self.image_fps}"),
         ]
+        for key in sorted(set(self.backbone_options) & RESERVED_OPTIONS):
+            flag = "--" + key.replace("_", "-")
+            checks.append((False, f"--backbone-option {key}: use {flag} instead"))
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)

@@ -9,6 +9,9 @@ import numpy as np
 from ..errors import StoreError
 from ._store import FeatureStore
 
+#: Backbone name recorded for a plain ``.npy`` folder (which says nothing of its backbone).
+NPY_BACKBONE = "unknown (npy folder)"
+
 
 def open_npy_folder(root: Path) -> FeatureStore:
     """Index every ``*.npy`` under ``root`` (no ``store.json`` needed, nothing re-extracted).
@@ -47,7 +50,7 @@ def open_npy_folder(root: Path) -> FeatureStore:
         seen = ", ".join(f"D={d} (e.g. {p})" for d, p in widths.items())
         raise StoreError(f"{root}: arrays have different feature widths: {seen}")
     (d,) = widths
-    meta = {"backbone": {"name": "unknown (npy folder)"}, "layout": [["npy", d]], "format": "npy"}
+    meta = {"backbone": {"name": NPY_BACKBONE}, "layout": [["npy", d]], "format": "npy"}
     store = FeatureStore(root, meta)
     store._rows = rows
     return store

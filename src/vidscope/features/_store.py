@@ -39,7 +39,10 @@ KEY_FIELDS = (
     "keyframe_tolerance_s",
     "dtype",
     "image_fps",
+    "backbone_options",
 )
+#: Key fields added later, and the value a store written before them implies.
+KEY_DEFAULTS: dict[str, object] = {"backbone_options": {}}
 
 
 class FeatureStore:
@@ -66,7 +69,7 @@ class FeatureStore:
         path = root / "store.json"
         if path.exists():
             old = _read_json(path)
-            diff = [k for k in KEY_FIELDS if _norm(old.get(k)) != _norm(meta.get(k))]
+            diff = [k for k in KEY_FIELDS if _norm(_key(old, k)) != _norm(_key(meta, k))]
             if diff:
                 lines = "; ".join(
                     f"{k}: store has {old.get(k)!r}, asked {meta.get(k)!r}" for k in diff
@@ -205,6 +208,11 @@ def _read_json(path: Path) -> dict[str, object]:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise StoreError(f"{path}: unreadable store file ({exc})") from None
+
+
+def _key(meta: dict, field: str) -> object:
+    """``meta[field]``, or what a store written before ``field`` existed implies."""
+    return meta.get(field, KEY_DEFAULTS.get(field))
 
 
 def _norm(value: object) -> str:

@@ -78,7 +78,7 @@ def _features(
     if store is not None:
         st = store if isinstance(store, FeatureStore) else open_store(store)
         if run is not None:
-            run.check_backbone(st.meta.get("backbone"), f"store {st.root}")
+            run.check_store(st.meta, f"store {st.root}")
         return st
     if videos is None:
         raise ValueError("give VIDEOS to score, or --store with their features")

@@ -220,7 +220,11 @@ def headline_report(results: list[SplitResult]) -> tuple[dict[str, Any], str]:
 
 def _write_out_of_fold(root: Path, folds: list[str]) -> None:
     """``root/oof_predictions.csv``: every video's score from the fold that held it out."""
-    parts = [pd.read_csv(root / f / "test_predictions.csv", dtype={"id": str}) for f in folds]
+    text = {"id": str, "true": str, "pred": str}  # class names stay as written ("NA", "01")
+    parts = [
+        pd.read_csv(root / f / "test_predictions.csv", dtype=text, keep_default_na=False)
+        for f in folds
+    ]
     for f, df in zip(folds, parts, strict=True):
         df.insert(1, "fold", f)
     pd.concat(parts, ignore_index=True).to_csv(root / "oof_predictions.csv", index=False)
@@ -257,6 +261,7 @@ def _write_config(
             "classes": data.labels.classes,
             "backbone": meta.get("backbone", {}),
             "backbone_options": meta.get("backbone_options", {}),
+            "store_format": meta.get("format", "store"),
             "sampling": meta.get("sampling"),
             "seek": meta.get("seek", "exact"),
             "keyframe_tolerance_s": meta.get("keyframe_tolerance_s"),
@@ -287,7 +292,7 @@ def evaluate(
 
     r = run if isinstance(run, Run) else load_run(run)
     st, data = load_data(store, labels, allow_missing=allow_missing)
-    r.check_backbone(st.meta.get("backbone"), f"store {st.root}")
+    r.check_store(st.meta, f"store {st.root}")
     _check_classes(r, data)
     scores = r.scores(data.features)
     y = np.array([r.classes.index(data.labels.classes[i]) for i in data.labels.y])

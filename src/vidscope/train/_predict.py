@@ -55,7 +55,7 @@ def _is_store(source: Any) -> bool:
 
 
 def _predict_store(run: Run, store: FeatureStore) -> pd.DataFrame:
-    run.check_backbone(store.meta.get("backbone"), f"store {store.root}")
+    run.check_store(store.meta, f"store {store.root}")
     ids = store.ids()
     if not ids:
         raise VidscopeError(f"{store.root}: no videos with features to predict")

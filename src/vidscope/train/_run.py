@@ -55,6 +55,23 @@ class Run:
         values = [m.threshold for m in self.members if m.threshold is not None]
         return float(np.mean(values)) if values else None
 
+    def check_store(self, meta: dict[str, Any], where: str) -> None:
+        """:meth:`check_backbone` for a store's ``meta``, including its backbone options.
+
+        A plain ``.npy`` folder (``meta["format"] == "npy"``) records no backbone and is not
+        checked, nor is a run trained on one.
+        """
+        if meta.get("format") == "npy" or self.config.get("store_format") == "npy":
+            return
+        mine = self.config.get("backbone_options") or {}
+        theirs = json.loads(json.dumps(meta.get("backbone_options") or {}))
+        if mine != theirs:
+            raise StoreError(
+                f"{where} was extracted with backbone options {theirs}, but run {self.path} "
+                f"with {mine}; extract them with the run's --backbone-option settings"
+            )
+        self.check_backbone(meta.get("backbone"), where)
+
     def check_backbone(self, identity: dict[str, Any] | None, where: str) -> None:
         """Refuse features made by another backbone than the run's, even of the same width.
 
@@ -68,8 +85,11 @@ class Run:
             StoreError: listing the first fields that differ (name, weights, preprocessing,
                 feature version, ...).
         """
+        from ..features._npy_folder import NPY_BACKBONE
+
         mine = self.config.get("backbone") or {}
-        if not identity or not mine.get("name"):
+        names = (mine.get("name"), (identity or {}).get("name"))
+        if not identity or not names[0] or NPY_BACKBONE in names:
             return
         theirs = json.loads(json.dumps(identity))  # tuples -> lists, as config.json has them
         diff = [k for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)]
