@@ -49,6 +49,7 @@ def run_floor(data: Any, splits: list[Any], seed: int) -> dict[str, list[dict[st
     import time
 
     from vidscope.evaluate import choose_threshold, classification_report
+    from vidscope.train import TrainConfig
 
     x = np.stack([f.mean(axis=0) for f in data.features])  # [N, D]
     y, classes = data.labels.y, data.labels.classes
@@ -61,7 +62,8 @@ def run_floor(data: Any, splits: list[Any], seed: int) -> dict[str, list[dict[st
         report = classification_report(y[s.test], p, labels=classes, threshold=0.5)
         out[FLOOR].append(fold_metrics(report, extra))
         model = logreg().fit(x[s.train], y[s.train])
-        thr = choose_threshold(y[s.val], model.predict_proba(x[s.val])[:, 1])
+        val_p = model.predict_proba(x[s.val])[:, 1]
+        thr = choose_threshold(y[s.val], val_p, metric=TrainConfig().threshold)  # as the heads
         p = model.predict_proba(x[s.test])[:, 1]
         report = classification_report(y[s.test], p, labels=classes, threshold=thr)
         out[f"{FLOOR}@valthr"].append(fold_metrics(report, extra))

@@ -422,7 +422,7 @@ def main(argv: list[str] | None = None) -> None:
         rec = res["recommendation"]
         print(
             f"{FLOOR}: fit on train + inner val, threshold 0.5. @valthr and the heads: fit on "
-            "train; threshold (max F1 of noFight) and, for neural heads, best epoch (max ROC-AUC) "
+            "train; threshold (max balanced accuracy) and, for neural heads, best epoch (ROC-AUC) "
             "picked on the inner val. F1 is that of 'fight'. stats_xgboost 'params' = trees. "
             f"ΔAUC: paired vs the best, mean ± SE.\nrecommended: {rec.get('recommended')} "
             f"({rec.get('rule')}; tied: {', '.join(rec.get('tied_with_best', []))})"
