@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +194,9 @@ def test_resume_continues_exactly(tmp_path, store2):
     ma = json.loads((tmp_path / "straight" / "metrics.json").read_text())["val"]
     mb = json.loads((tmp_path / "cut" / "metrics.json").read_text())["val"]
     assert ma["roc_auc"] == mb["roc_auc"] and ma["accuracy"] == mb["accuracy"]
+    # resuming on other splits would score videos the checkpoints were selected on
+    with pytest.raises(ValueError, match="other train/val/test videos"):
+        train(store2, out=tmp_path / "cut", config=replace(cfg, seed=1), resume=True)
 
 
 def test_multiclass_kfold_and_evaluate(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ def fit_split(
     from ..evaluate import choose_threshold, classification_report, plot_confusion_matrix
 
     out.mkdir(parents=True, exist_ok=True)
+    _pin_split(data, split, out, resume=resume)
     model = build_head(cfg, data)
     if getattr(model, "kind", "torch") == "tree":
         fit, val_scores = _fit_tree(model, data, split, out)
@@ -102,6 +104,27 @@ def fit_split(
     cm = np.array(shown["confusion_matrix"])
     plot_confusion_matrix(cm, classes, out / "confusion_matrix.png")
     return SplitResult(split.name, model, report, test_report, fit, _count_params(model))
+
+
+def _pin_split(data: SequenceSet, split: Split, out: Path, *, resume: bool) -> None:
+    """Write ``out/split.json`` (the ids of each part); a resumed fit must see the same split.
+
+    Raises:
+        ValueError: when resuming on other splits (other labels, seed, folds, or splits made
+            by another vidscope version), or on a run that recorded none, since its
+            checkpoints were selected on videos that may now be scored.
+    """
+    parts = {k: [data.labels.ids[i] for i in getattr(split, k)] for k in ("train", "val", "test")}
+    path = out / "split.json"
+    if resume and (out / "checkpoints").exists():
+        saved = json.loads(path.read_text()) if path.exists() else None
+        if saved != parts:
+            raise ValueError(
+                f"--resume: {out} was trained on other train/val/test videos than this run "
+                "would use (labels, --seed, --folds or vidscope's split rules changed); "
+                "train into a new --out instead"
+            )
+    atomic_write_json(path, parts)
 
 
 def _fit_tree(
