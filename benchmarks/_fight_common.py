@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import _common
 import numpy as np
 
 TARGET = "fight"  # the class whose F1 the table shows
@@ -170,19 +168,7 @@ def environment() -> dict[str, Any]:
     import sklearn
     import torch
 
-    import vidscope
-
-    return {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_avg_start": os.getloadavg(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),  # after --threads
-        "sklearn": sklearn.__version__,
-        "vidscope": vidscope.__version__,
-    }
+    return _common.environment(torch, sklearn, torch_threads=torch.get_num_threads())
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

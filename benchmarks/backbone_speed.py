@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -39,9 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).parent))
-from extract_throughput import _cpu_seconds, _machine_busy_seconds
+from _common import cpu_seconds, environment, foreign_share, machine_busy_seconds
 
 WORK = Path(__file__).parent / "_work"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -109,18 +105,17 @@ def face_frames(count: int) -> tuple[np.ndarray, str]:
 def timed(run: Callable[[], Any], n_frames: int, seconds: float) -> dict[str, float]:
     """Median frames/s over batches (after one warm-up) and the other processes' CPU share."""
     run()
-    busy, own, start = _machine_busy_seconds(), _cpu_seconds(), time.perf_counter()
+    busy, own, start = machine_busy_seconds(), cpu_seconds(), time.perf_counter()
     times: list[float] = []
     while len(times) < 3 or time.perf_counter() - start < seconds:
         t0 = time.perf_counter()
         run()
         times.append(time.perf_counter() - t0)
     wall = time.perf_counter() - start
-    foreign = _machine_busy_seconds() - busy - (_cpu_seconds() - own)
     return {
         "frames_per_s": n_frames / statistics.median(times),
         "batches": len(times),
-        "others_cpu_share": max(0.0, foreign / (wall * (os.cpu_count() or 1))),
+        "others_cpu_share": foreign_share(busy, own, wall),
     }
 
 
@@ -168,8 +163,7 @@ def main() -> int:
         rows.append(row)
         print(_line(row), flush=True)
     WORK.mkdir(exist_ok=True)
-    meta = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
-    meta |= {"batch": args.batch, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    meta = environment(batch=args.batch)
     (WORK / "backbone_speed.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     return 0
 

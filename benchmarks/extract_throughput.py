@@ -48,7 +48,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -58,13 +57,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
+from _common import QuietGate, cpu_seconds, environment, machine_busy_seconds
 
 WORK = Path(__file__).resolve().parent / "_work"
 VIDEO_DIR = WORK / "videos_v1"
@@ -236,37 +235,6 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
         self.mib = (_hwm_kib() + sum(self._kids.values())) / 1024
-
-
-def _cpu_seconds() -> float:
-    """User + system CPU time of this process and its finished children."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
-def _machine_busy_seconds() -> float:
-    """CPU time the whole machine spent busy (all processes, plus hypervisor steal)."""
-    with open("/proc/stat") as f:
-        ticks = [int(x) for x in f.readline().split()[1:9]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
-
-
-class QuietGate:
-    """Waits, before each measurement, until other processes leave the CPUs (nearly) idle,
-    spending at most ``budget_s`` seconds waiting over the whole child process."""
-
-    def __init__(self, budget_s: float, threshold: float = 0.15) -> None:
-        self.left = budget_s
-        self.threshold = threshold
-
-    def wait(self) -> None:
-        while self.left > 0:
-            busy, own = _machine_busy_seconds(), _cpu_seconds()
-            time.sleep(0.5)
-            foreign = _machine_busy_seconds() - busy - (_cpu_seconds() - own)
-            if foreign / (0.5 * (os.cpu_count() or 1)) < self.threshold:
-                return
-            self.left -= 0.5
 
 
 def make_backbone(runtime: str = "auto") -> Any:
@@ -454,11 +422,11 @@ ORDER = ("a", "a_kf", "a_kf4", "b", "c", "d")
 def measure(method: Method, paths: list[Path], model: Any) -> dict[str, Any]:
     """One timed run of ``method`` over ``paths``, with its peak RSS and CPU time, and the
     share of the machine that other processes took meanwhile (the machine may be shared)."""
-    cpu, busy, start = _cpu_seconds(), _machine_busy_seconds(), time.perf_counter()
+    cpu, busy, start = cpu_seconds(), machine_busy_seconds(), time.perf_counter()
     with PeakMemory() as mem:
         result = method.run(paths, model, **method.options)
-    own, wall = _cpu_seconds() - cpu, time.perf_counter() - start
-    foreign = max(0.0, _machine_busy_seconds() - busy - own)
+    own, wall = cpu_seconds() - cpu, time.perf_counter() - start
+    foreign = max(0.0, machine_busy_seconds() - busy - own)
     result["cpu_s_per_video"] = own / len(paths)
     result["other_processes_cpu_share"] = foreign / (wall * (os.cpu_count() or 1))
     result["peak_rss_mib"] = mem.mib
@@ -597,25 +565,12 @@ def print_set(name: str, data: dict[str, Any]) -> None:
     )
 
 
-def environment() -> dict[str, Any]:
-    """What the figures were measured on."""
+def _environment() -> dict[str, Any]:
     import cv2
     import onnxruntime
     import torch
 
-    return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "versions": {
-            "av": av.__version__,
-            "opencv": cv2.__version__,
-            "torch": torch.__version__,
-            "onnxruntime": onnxruntime.__version__,
-        },
-        "loadavg_at_end": os.getloadavg(),
-    }
+    return environment(av, cv2, torch, onnxruntime)
 
 
 def collect(paths: dict[str, list[Path]], rounds: int, max_wait_s: float) -> dict[str, Any]:
@@ -678,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         f"extract call; 12-frame ONNX batch {d['encode_12_frames_s']:.3f} s"
     )
     report = {
-        "environment": environment(),
+        "environment": _environment(),
         "videos_per_set": count,
         "rounds": rounds,
         "frames": FRAMES,
