@@ -46,8 +46,8 @@ def run_floor(data: Any, splits: list[Any], seed: int) -> dict[str, list[dict[st
     heads do."""
     import time
 
-    from vidscope.evaluate import choose_threshold, classification_report
-    from vidscope.train import TrainConfig
+    from vidscope.metrics import choose_threshold, classification_report
+    from vidscope.training import TrainConfig
 
     x = np.stack([f.mean(axis=0) for f in data.features])  # [N, D]
     y, classes = data.labels.y, data.labels.classes
@@ -71,7 +71,7 @@ def run_floor(data: Any, splits: list[Any], seed: int) -> dict[str, list[dict[st
 def part_floor(data: Any, splits: list[Any], seed: int) -> dict[str, list[float]]:
     """Test-fold ROC-AUC of logistic regression (fit on train + val) on mean/max/std-pooled
     features of each part of a fused layout alone and of all parts together."""
-    from vidscope.evaluate import classification_report
+    from vidscope.metrics import classification_report
 
     pooled = np.stack(
         [np.concatenate([f.mean(0), f.max(0), f.std(0)]) for f in data.features]
@@ -100,7 +100,7 @@ def last_epoch_folds(
     from safetensors.torch import load_file
 
     from vidscope.data import pad
-    from vidscope.evaluate import classification_report
+    from vidscope.metrics import classification_report
     from vidscope.models import create_head
 
     folds = []

@@ -10,7 +10,7 @@ What it does, for each backbone in ``--backbone`` (default ``efficientnet_lite0`
    ``benchmarks/_work/fight_store_<frames><suffix>/`` (no suffix for ``efficientnet_lite0``,
    ``_flow`` for ``efficientnet_lite0+flow``, else ``_<backbone>``). A later run reuses the store.
 2. Every head (``vidscope.models.list_heads()``, or ``--heads``) through
-   ``vidscope.train.compare`` with ``split="kfold", folds=5``, the label file's ``source_group``
+   ``vidscope.training.compare`` with ``split="kfold", folds=5``, the label file's ``source_group``
    as groups, once per fold seed in ``--seeds``; all else library defaults.
 3. The floor: scikit-learn ``LogisticRegression`` (C=1.0) on standardised mean-pooled features
    on the same folds: ``logreg_mean`` fit on train + inner val at threshold 0.5, and
@@ -205,7 +205,7 @@ def ensure_store(labels_csv: Path, frames: int, backbone: str) -> dict[str, Any]
 
 
 def label_options(labels_csv: Path) -> Any:
-    from vidscope.train import LabelOptions
+    from vidscope.training import LabelOptions
 
     return LabelOptions(labels=labels_csv, group_column=GROUP_COLUMN)
 
@@ -247,7 +247,7 @@ def run_head(
     store: Path, labels_csv: Path, head: str, seed: int, cfg: Any, out: Path
 ) -> dict[str, Any]:
     """One head through ``compare`` on the grouped folds of ``seed``; per-fold test metrics."""
-    from vidscope.train import compare
+    from vidscope.training import compare
 
     out = out / f"seed{seed}"
     shutil.rmtree(out / head, ignore_errors=True)
@@ -294,7 +294,7 @@ def main_table(
 ) -> dict[str, Any]:
     """Every head and the floor on one backbone's store, over ``--seeds``."""
     from vidscope.models import list_heads
-    from vidscope.train import TrainConfig, load_data
+    from vidscope.training import TrainConfig, load_data
 
     heads = [h for h in args.heads.split(",") if h] or list_heads()
     _, data = load_data(store, label_options(labels_csv), allow_missing=False)
@@ -358,7 +358,7 @@ def sweep_variant(
     v: Variant, args: argparse.Namespace, labels_csv: Path, stores: dict[int, Path]
 ) -> list[dict[str, Any]]:
     """One sweep variant for each of its heads, over ``--seeds``."""
-    from vidscope.train import TrainConfig, load_data
+    from vidscope.training import TrainConfig, load_data
 
     frames = v.frames or args.frames
     store = stores[frames]

@@ -10,7 +10,7 @@ features) and 30x512 (30 frames of CLIP-B-wide features), on CPU with 2 threads:
   overstates it: the PCA and the per-round overhead do not grow with the sequences);
 * inference sequences/s: batches of 64 in eval mode (``predict_proba`` for the trees);
 * seconds per epoch extrapolated linearly to 10,000 sequences; the goal is <= 60 s;
-* with ``vidscope.train.train`` and a default ``TrainConfig`` (60 epochs at most, patience 15,
+* with ``vidscope.training.train`` and a default ``TrainConfig`` (60 epochs at most, patience 15,
   holdout split 80/20): the wall time to early stopping on 2,000 synthetic 12x1280 sequences
   (``--early-shapes all``: 30x512 too), the epochs run and the validation ROC AUC.
 
@@ -270,8 +270,8 @@ def epoch_seconds(row: dict[str, Any]) -> dict[str, float]:
 # Early stopping with the library
 # ---------------------------------------------------------------------------------------------
 def train_to_early_stop(head: str, shape: Shape, store: Path) -> dict[str, Any]:
-    """``vidscope.train.train`` with a default ``TrainConfig``: wall time, epochs, val AUC."""
-    from vidscope.train import TrainConfig, train
+    """``vidscope.training.train`` with a default ``TrainConfig``: wall time, epochs, val AUC."""
+    from vidscope.training import TrainConfig, train
 
     out = RUNS / shape.name / head
     shutil.rmtree(out, ignore_errors=True)

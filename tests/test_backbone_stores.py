@@ -20,7 +20,7 @@ from vidscope.backbones import create_backbone
 from vidscope.errors import StoreError
 from vidscope.features import ExtractConfig, extract, open_store
 from vidscope.models import list_heads
-from vidscope.train import TrainConfig, load_run, train
+from vidscope.training import TrainConfig, load_run, train
 from vidscope.video import SamplingSpec
 
 from .test_flow import clip

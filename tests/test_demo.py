@@ -7,7 +7,7 @@ import json
 import pandas as pd
 
 from vidscope.cli import main
-from vidscope.evaluate import frame_level_metrics
+from vidscope.metrics import frame_level_metrics
 from vidscope.features import open_store
 from vidscope.localize import Segment
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from vidscope.evaluate import (
+from vidscope.metrics import (
     cut_before_event,
     frame_level_metrics,
     frame_level_scores,

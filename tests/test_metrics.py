@@ -15,7 +15,7 @@ from rich.console import Console
 from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
-from vidscope.evaluate import (
+from vidscope.metrics import (
     aggregate_folds,
     choose_threshold,
     classification_report,
@@ -309,7 +309,7 @@ def test_leaderboard_sorts_and_shows_std() -> None:
 
 def test_metrics_do_not_import_plotting() -> None:
     code = (
-        "import sys, numpy as np; from vidscope.evaluate import classification_report;"
+        "import sys, numpy as np; from vidscope.metrics import classification_report;"
         "classification_report(np.array([0, 1]), np.array([0.2, 0.9]), labels=['a', 'b']);"
         "assert 'matplotlib' not in sys.modules and 'rich' not in sys.modules"
     )

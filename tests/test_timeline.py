@@ -12,7 +12,7 @@ from vidscope.cli import main
 from vidscope.datasets import make_collisions
 from vidscope.features import ExtractConfig, extract, open_store
 from vidscope.localize import TimelineConfig, plan_windows, timeline
-from vidscope.train import TrainConfig, WindowOptions, evaluate_events, load_run, train
+from vidscope.training import TrainConfig, WindowOptions, evaluate_events, load_run, train
 from vidscope.video import SamplingSpec
 
 FAST = dict(epochs=25, patience=25, lr=1e-2, batch_size=8, tensorboard=False)

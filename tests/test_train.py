@@ -14,7 +14,7 @@ import torch
 from vidscope.cli import main
 from vidscope.data import LabelError, make_splits, read_labels
 from vidscope.features import open_store
-from vidscope.train import TrainConfig, evaluate, load_run, train
+from vidscope.training import TrainConfig, evaluate, load_run, train
 
 TINY = {
     "mean_linear": {},

@@ -33,11 +33,11 @@ _EXPORTS = {
     "create_backbone": "vidscope.backbones",
     "list_backbones": "vidscope.backbones",
     "make_collisions": "vidscope.datasets",
-    "train": "vidscope.train",
-    "TrainConfig": "vidscope.train",
-    "load_run": "vidscope.train",
-    "evaluate": "vidscope.train",
-    "compare": "vidscope.train",
+    "train": "vidscope.training",
+    "TrainConfig": "vidscope.training",
+    "load_run": "vidscope.training",
+    "evaluate": "vidscope.training",
+    "compare": "vidscope.training",
     "timeline": "vidscope.localize",
 }
 __all__ = [*sorted(_EXPORTS), "__version__"]

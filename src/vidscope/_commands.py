@@ -151,10 +151,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ._commands_timeline import print_segments
     from ._report import print_train_result
     from .datasets import make_collisions
-    from .evaluate import tiou
+    from .metrics import tiou
     from .features import ExtractConfig, extract, open_store
     from .localize import timeline
-    from .train import TrainConfig, train
+    from .training import TrainConfig, train
     from .video import SamplingSpec
 
     console = Console()

@@ -93,7 +93,7 @@ def add_fit_options(p: argparse.ArgumentParser) -> None:
 
 def train_config(args: argparse.Namespace, head: str):  # -> TrainConfig
     """TrainConfig from flags; unset flags keep the dataclass defaults."""
-    from .train import TrainConfig
+    from .training import TrainConfig
 
     names = {
         "epochs": "epochs",
@@ -144,7 +144,7 @@ def key_values(items: list[str], flag: str) -> dict[str, Any]:
 
 
 def label_options(args: argparse.Namespace):  # -> LabelOptions
-    from .train import LabelOptions
+    from .training import LabelOptions
 
     return LabelOptions(
         args.labels,
@@ -183,7 +183,7 @@ def epoch_progress(total: int, enabled: bool, label: str = "train"):
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ._report import print_train_result
-    from .train import WindowOptions, train
+    from .training import WindowOptions, train
 
     cfg = train_config(args, args.head)
     windows = None
@@ -208,11 +208,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ._report import print_report
     from .features._io import atomic_write_json
-    from .train import evaluate
+    from .training import evaluate
 
     if args.annotations:
         from ._report import print_event_report
-        from .train import evaluate_events
+        from .training import evaluate_events
 
         report = evaluate_events(args.run, args.store, args.annotations)
         print_event_report(report, Console())
@@ -227,7 +227,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .train import load_run
+    from .training import load_run
 
     run = load_run(args.run)
     df = run.predict(
@@ -244,7 +244,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from ._report import print_leaderboard
-    from .train import compare
+    from .training import compare
 
     heads = [h.strip() for h in args.heads.split(",") if h.strip()]
     base = train_config(args, heads[0])

@@ -9,7 +9,7 @@ from rich.console import Console
 
 def print_report(report: dict[str, Any], console: Console, *, title: str | None = None) -> None:
     """Main metrics and the per-class table of a classification report."""
-    from .evaluate import metrics_table, per_class_table
+    from .metrics import metrics_table, per_class_table
 
     console.print(metrics_table(report, title=title))
     if report.get("per_class"):
@@ -43,7 +43,7 @@ def print_train_result(result: Any, console: Console) -> None:
 
 def print_leaderboard(rows: list[dict[str, Any]], console: Console) -> None:
     """Heads side by side."""
-    from .evaluate import leaderboard_table
+    from .metrics import leaderboard_table
 
     console.print(leaderboard_table(rows))
 

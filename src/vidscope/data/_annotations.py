@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..localize import Segment
+from ..types import Segment
 from ._labels import ID_COLUMNS, LabelError, _key, _unique
 
 START_COLUMNS = ("start_time", "start", "start_s", "t_start", "onset", "begin")

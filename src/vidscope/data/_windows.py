@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import StoreError
 from ..features import FeatureSequence, FeatureStore
-from ..localize import Segment
+from ..types import Segment
 from ._annotations import merge_segments
 from ._labels import LabelError, LabelSet
 from ._sequences import SequenceSet

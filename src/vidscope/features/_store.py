@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..errors import StoreError
 from ._io import atomic_save_npy, atomic_write_bytes, atomic_write_json
-from ._types import FeatureSequence
+from ..types import FeatureSequence
 
 MANIFEST_COLUMNS = [
     "video_id", "path", "status", "error", "duration_s", "fps", "num_frames", "width", "height",

@@ -4,7 +4,7 @@ from ._api import timeline, write_outputs
 from ._postprocess import SegmentConfig, curve_to_segments, nms, smooth_curve
 from ._signals import feature_signal
 from ._timeline import TimelineConfig, WindowPlan, plan_windows, score_video
-from ._types import Segment, Timeline
+from ..types import Segment, Timeline
 
 __all__ = [
     "Segment",

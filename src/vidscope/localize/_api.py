@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..features import FeatureStore, open_store
 from ._timeline import TimelineConfig, WindowPlan, plan_windows, score_video
-from ._types import Timeline
+from ..types import Timeline
 
 
 def timeline(
@@ -44,7 +44,7 @@ def timeline(
         report: Write ``report.html``.
         progress: Show extraction progress.
     """
-    from ..train import Run, load_run
+    from ..training import Run, load_run
 
     cfg = config or TimelineConfig()
     r = run if run is None or isinstance(run, Run) else load_run(run)
@@ -90,7 +90,7 @@ def _features(
     options = (run.config.get("backbone_options") or {}) if run is not None else {}
     model = create_backbone(name, weights=weights, **options)
     if run is not None:
-        from ..train._predict import check_weights
+        from ..training._predict import check_weights
 
         check_weights(run, model.identity())
     cfg = ExtractConfig(

@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from ._types import Segment
+from ..types import Segment
 
 Smoothing = Literal["none", "mean", "median"]
 

@@ -12,7 +12,7 @@ import numpy as np
 from ..features import FeatureStore
 from ._postprocess import SegmentConfig, curve_to_segments
 from ._signals import adaptive_threshold, feature_signal
-from ._types import Segment, Timeline
+from ..types import Segment, Timeline
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ..localize import Timeline
+from ..types import Timeline
 
 # Candidate tick steps in seconds, from a tenth of a second to a day.
 _STEPS_S = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)

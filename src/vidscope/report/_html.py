@@ -9,7 +9,7 @@ from html import escape
 from pathlib import Path
 from typing import IO, Any
 
-from ..localize import Segment, Timeline
+from ..types import Segment, Timeline
 from ._assets import CSS, JS
 from ._axis import class_color, format_time, thresholds
 from ._source import VideoSource, choose_source, write_data_uri

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ..localize import Segment, Timeline
+from ..types import Segment, Timeline
 from ._axis import (
     class_color,
     downsample_max,

@@ -8,7 +8,7 @@ from html import escape
 
 import numpy as np
 
-from ..localize import Segment, Timeline
+from ..types import Segment, Timeline
 from ._axis import (
     class_color,
     downsample_max,

@@ -180,7 +180,7 @@ def train(
     metrics = {"val": combined([r.report for r in results]), "test": test, "scope": scope}
     atomic_write_json(root / "metrics.json", {**metrics, "splits": [r.name for r in results]})
     if many:
-        from ..evaluate import plot_confusion_matrix
+        from ..metrics import plot_confusion_matrix
 
         cm = np.array(report["confusion_matrix"])  # summed over the folds
         plot_confusion_matrix(cm, data.labels.classes, root / "confusion_matrix.png")
@@ -205,7 +205,7 @@ def combined(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """One report as is; several (folds) as mean and ``<metric>_std``."""
     if len(reports) == 1:
         return reports[0]
-    from ..evaluate import aggregate_folds
+    from ..metrics import aggregate_folds
 
     return aggregate_folds(reports)
 
@@ -286,9 +286,9 @@ def evaluate(
     """Score a saved run on a labelled store with the run's own threshold.
 
     Returns:
-        The classification report (see :func:`vidscope.evaluate.classification_report`).
+        The classification report (see :func:`vidscope.metrics.classification_report`).
     """
-    from ..evaluate import classification_report
+    from ..metrics import classification_report
 
     r = run if isinstance(run, Run) else load_run(run)
     st, data = load_data(store, labels, allow_missing=allow_missing)

@@ -32,7 +32,7 @@ def evaluate_events(
         "window": {...}}``.
     """
     from ..data._annotations import read_annotations
-    from ..evaluate import frame_level_metrics, segment_map
+    from ..metrics import frame_level_metrics, segment_map
     from ..localize import TimelineConfig, plan_windows, score_video
 
     r = run if isinstance(run, Run) else load_run(run)
@@ -69,8 +69,8 @@ def lead_time_ap(
     same relative point (the positives' median event time over duration), so clip length
     gives nothing away. Features are the stored frames of each clip (no re-extraction).
     """
-    from ..evaluate import cut_before_event
-    from ..evaluate import lead_time_ap as ap_by_lead
+    from ..metrics import cut_before_event
+    from ..metrics import lead_time_ap as ap_by_lead
 
     seqs = [store.load(v) for v in ids]
     durations = np.array(

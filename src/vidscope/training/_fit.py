@@ -61,7 +61,7 @@ def fit_split(
     on_epoch_end: EpochHook | None = None,
 ) -> SplitResult:
     """Fit on ``split.train``, keep the best on ``split.val``, write ``out``'s files."""
-    from ..evaluate import choose_threshold, classification_report, plot_confusion_matrix
+    from ..metrics import choose_threshold, classification_report, plot_confusion_matrix
 
     out.mkdir(parents=True, exist_ok=True)
     _pin_split(data, split, out, resume=resume)

@@ -19,7 +19,7 @@ def monitor_value(
     """The named validation metric (``loss`` or any key of the classification report)."""
     if name == "loss":
         return float(loss)
-    from ..evaluate import classification_report
+    from ..metrics import classification_report
 
     value = classification_report(y, scores, labels=classes).get(name)
     if value is None:  # e.g. ROC-AUC with one class in validation: fall back to -loss

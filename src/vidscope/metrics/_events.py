@@ -8,7 +8,7 @@ unmatched ground-truth segment of its video with the highest tIoU at or above th
 curve with interpolated (monotone) precision, as ``interpolated_prec_rec`` computes it.
 
 Frame-level ROC-AUC/AP, as anomaly-detection papers report them, reuse
-:mod:`vidscope.evaluate._ranking` on per-frame (or per-window) targets from
+:mod:`vidscope.metrics._ranking` on per-frame (or per-window) targets from
 :func:`frame_level_scores`. Lead-time AP scores clips cut ``lead_s`` before each event, as
 the dashcam collision-prediction benchmark does (:func:`cut_before_event`).
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..localize import Segment
+from ..types import Segment
 from ._ranking import average_precision, roc_auc
 
 #: tIoU thresholds 0.1:0.1:0.7.

@@ -28,7 +28,7 @@ def compare(
     """Train each head on the same splits and return one leaderboard row per head.
 
     Every head sees identical data and folds (same seed). Rows hold the metrics of
-    :func:`~vidscope.train.headline_report` (k-fold: held-out folds, mean and ``<metric>_std``;
+    :func:`~vidscope.training.headline_report` (k-fold: held-out folds, mean and ``<metric>_std``;
     ``scope`` says whether they are test or validation figures), ``params`` and ``train_s``;
     each head's run is written to ``out/<head>`` and the leaderboard to ``out/leaderboard.json``.
     """

@@ -148,7 +148,7 @@ class Run:
     def predict(self, source: Any, **kwargs: Any) -> pd.DataFrame:
         """Predictions for a feature store, or for videos extracted on the fly.
 
-        See :func:`vidscope.train.predict` for the arguments.
+        See :func:`vidscope.training.predict` for the arguments.
         """
         from ._predict import predict
 
