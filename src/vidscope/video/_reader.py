@@ -65,6 +65,17 @@ class VideoReader:
         if self._video is not None:
             self._video.close()
 
+    def frame_times_s(self) -> np.ndarray:
+        """``float64 [N]`` presentation time of every readable frame, seconds from the first.
+
+        From the packet index (no decoding): the times :meth:`iter_frames` can return, so a
+        player stepping frame by frame lands on exactly the frames the extractor samples.
+        """
+        if self._images is not None:
+            return np.arange(len(self._images.files), dtype=np.float64) / self._images.fps
+        assert self._video is not None
+        return self._video.index.to_seconds(self._video.index.pts)
+
     def iter_frames(
         self,
         times_s: np.ndarray,
