@@ -92,6 +92,9 @@ class Timeline:
         threshold: Decision threshold drawn on plots (per class or one for all).
         segments: Detected segments.
         truth: Ground-truth segments, when annotations were given.
+        curve: ``float32 [N, C]`` the curve that was thresholded into ``segments`` (the
+            smoothed scores), or ``None`` when it is ``scores`` itself. Plots draw it, with the
+            raw ``scores`` faint behind it.
     """
 
     video_id: str
@@ -104,12 +107,15 @@ class Timeline:
     threshold: float | None = None
     segments: list[Segment] = field(default_factory=list)
     truth: list[Segment] = field(default_factory=list)
+    curve: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.times_s = np.asarray(self.times_s, dtype=np.float64)
         self.scores = np.asarray(self.scores, dtype=np.float32)
         if self.scores.ndim == 1:
             self.scores = self.scores[:, None]
+        if self.curve is not None:
+            self.curve = np.asarray(self.curve, dtype=np.float32).reshape(self.scores.shape)
         if self.scores.shape != (len(self.times_s), len(self.classes)):
             raise ValueError(
                 f"{self.video_id}: scores {self.scores.shape} do not match "
