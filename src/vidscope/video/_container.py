@@ -84,8 +84,8 @@ def _open_stream(p: Path, container: av.container.InputContainer, threads: int) 
         rotation=rotation,
         codec=ctx.name,
         pix_fmt=ctx.pix_fmt or "",
-        num_keyframes=len(index.key_pts),
-        declared_frames=int(stream.frames or 0),
+        num_keyframes=len(index.shown_key_pts),
+        declared_frames=max(int(stream.frames or 0) - index.discarded, 0),
     )
     container.seek(int(index.key_dts[0]), stream=stream, backward=True, any_frame=False)
     return OpenVideo(container, stream, info, index)

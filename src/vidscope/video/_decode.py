@@ -20,6 +20,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from ._container import OpenVideo
+from ._recover import StandIns
 
 #: ``(wanted pts, pts of the frame used, upright RGB uint8 [H, W, 3])``
 Answer = tuple[int, int, np.ndarray]
@@ -39,14 +40,19 @@ def read_wanted(
         wanted: ``int64`` sorted unique presentation timestamps, all present in the index.
         size: Displayed output ``(width, height)``; ``None`` keeps the displayed size.
         stats: Counters updated in place: ``decoded`` frames, ``errors`` (packets that failed
-            to decode), ``seeks``.
+            to decode), ``seeks``, ``lost`` (wanted frames that could not be decoded).
 
     Yields:
         One :data:`Answer` per wanted timestamp, in order. Where a wanted frame cannot be
-        decoded, the closest earlier decoded frame stands in (or the next one if there is
-        none), and the answer carries the stand-in's own timestamp.
+        decoded, the latest decodable frame shown before it stands in, whatever else is
+        wanted (see :mod:`._recover`); the next decoded frame if no earlier one decodes. The
+        answer carries the stand-in's own timestamp.
     """
-    yield from _Decoder(video, wanted, size, stats).run()
+    decoder = _Decoder(video, wanted, size, stats)
+    try:
+        yield from decoder.run()
+    finally:
+        decoder.stand_ins.close()
 
 
 class _Decoder:
@@ -68,6 +74,8 @@ class _Decoder:
         self.cursor = _Cursor(video)
         self.scaler = VideoReformatter()  # one converter for the whole pass (set-up is costly)
         self.fed_key: int | None = None  # pts of the last keyframe packet sent to the decoder
+        self.stand_ins = StandIns(video)
+        stats.setdefault("lost", 0)
 
     def run(self) -> Iterator[Answer]:
         index = self.video.index
@@ -113,20 +121,40 @@ class _Decoder:
         if pts is None:
             return
         queue, prev = self.queue, self.cursor.prev
-        while queue and pts > queue[0]:  # wanted frame was lost: use the one before, else this
-            stand_in = prev if prev is not None else frame
-            yield queue.popleft(), int(stand_in.pts), self._rgb(stand_in)
+        while queue and pts > queue[0]:  # wanted frame was lost
+            t = queue.popleft()
+            stand_in = self._stand_in(t, prev) or frame
+            yield t, int(stand_in.pts), self._rgb(stand_in)
         if queue and pts == queue[0]:
             yield queue.popleft(), int(pts), self._rgb(frame)
 
     def _drain(self) -> Iterator[Answer]:
+        """End of stream: the targets still queued were not decoded."""
         self.cursor.key_pos = None
         prev = self.cursor.prev
-        if prev is None:  # nothing decodable from that keyframe on
-            raise av.error.InvalidDataError(0, "no frame could be decoded")
-        rgb = self._rgb(prev)
+        last: tuple[int, np.ndarray] | None = None
         while self.queue:
-            yield self.queue.popleft(), int(prev.pts), rgb
+            t = self.queue.popleft()
+            stand_in = self._stand_in(t, prev)
+            if stand_in is None:  # nothing decodable at or before t
+                raise av.error.InvalidDataError(0, "no frame could be decoded")
+            if last is None or last[0] != stand_in.pts:
+                last = (int(stand_in.pts), self._rgb(stand_in))
+            yield t, last[0], last[1]
+
+    def _stand_in(self, t: int, prev: av.VideoFrame | None) -> av.VideoFrame | None:
+        """The latest decodable frame shown before lost target ``t`` (``None``: there is none).
+
+        ``prev`` (the last frame this pass decoded) is the answer when it is the frame shown
+        right before ``t``; otherwise skipped frames in between may decode, so ask
+        :class:`StandIns`.
+        """
+        self.stats["lost"] += 1
+        pts = self.video.index.pts
+        i = int(np.searchsorted(pts, t))
+        if prev is not None and i > 0 and prev.pts == pts[i - 1]:
+            return prev
+        return self.stand_ins.find(t) or prev
 
     def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
         return to_rgb(frame, self.size, self.video.info.rotation, self.scaler)

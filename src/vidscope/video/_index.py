@@ -3,6 +3,10 @@
 Built by demuxing (reading packets without decoding them), which costs a small fraction
 of decoding. It tells the sampler, before any decoding, exactly which frame is shown at a
 requested time and which keyframe to seek to for it.
+
+Packets an edit list marks for discard (``ffmpeg -ss ... -c copy`` cuts keep the GOP before
+the cut point and hide it) are decoded but never shown: they are not frames of the video, but
+a discarded keyframe is still where decoding of the first shown frames must start.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ class PacketIndex:
 
     Attributes:
         pts: ``int64 [N]`` sorted, unique presentation timestamps of all readable frames.
-        key_pts: ``int64 [K]`` sorted presentation timestamps of keyframes (K >= 1).
+        key_pts: ``int64 [K]`` sorted presentation timestamps of keyframes (K >= 1), including
+            discarded ones (decoded, not shown) that shown frames depend on.
         key_dts: ``int64 [K]`` decode timestamps of the same keyframes (what seeking uses).
         time_base: Seconds per timestamp unit.
         end_pts: Timestamp at which the last frame stops being shown.
         damage: Why the index is incomplete (demux error, corrupt packets), or ``None``.
+        discarded: Packets the container marks for discard (decoded only as references).
     """
 
     pts: np.ndarray
@@ -33,6 +39,13 @@ class PacketIndex:
     time_base: Fraction
     end_pts: int
     damage: str | None = None
+    discarded: int = 0
+
+    @property
+    def shown_key_pts(self) -> np.ndarray:
+        """``int64`` timestamps of the keyframes that are shown (what keyframe seeking may
+        snap to); discarded keyframes are left out."""
+        return self.key_pts[np.isin(self.key_pts, self.pts)]
 
     @property
     def origin(self) -> int:
@@ -79,50 +92,43 @@ def build_index(
     Raises:
         ValueError: if the stream has no packet with a timestamp (nothing decodable).
     """
-    pts: list[int] = []
-    dts: list[int] = []
-    key: list[bool] = []
-    dur: list[int] = []
+    rows: list[tuple[int, int, bool, int, bool]] = []  # pts, dts, key, duration, shown
     damage = None
     corrupt = 0
     try:
         for packet in container.demux(stream):
-            if packet.pts is None or packet.is_discard:
+            if packet.pts is None:
                 continue
             if packet.is_corrupt:
                 corrupt += 1
                 continue
-            pts.append(packet.pts)
-            dts.append(packet.dts if packet.dts is not None else packet.pts)
-            key.append(bool(packet.is_keyframe))
-            dur.append(packet.duration or 0)
+            dts = packet.dts if packet.dts is not None else packet.pts
+            key = bool(packet.is_keyframe)
+            rows.append((packet.pts, dts, key, packet.duration or 0, not packet.is_discard))
     except av.error.FFmpegError as exc:  # truncated or damaged container: keep what was read
-        damage = f"container stops being readable after {len(pts)} frames ({exc.strerror})"
+        shown = sum(r[4] for r in rows)
+        damage = f"container stops being readable after {shown} frames ({exc.strerror})"
     if corrupt and damage is None:
         damage = f"{corrupt} corrupt packet(s) (file cut short or damaged)"
-    if not pts:
+    if not any(r[4] for r in rows):
         raise ValueError("no readable video frames")
-    return _assemble(np.array(pts), np.array(dts), np.array(key), np.array(dur), stream, damage)
+    return _assemble(np.array(rows, dtype=np.int64).reshape(-1, 5), stream, damage)
 
 
-def _assemble(
-    pts: np.ndarray,
-    dts: np.ndarray,
-    key: np.ndarray,
-    dur: np.ndarray,
-    stream: av.video.VideoStream,
-    damage: str | None,
-) -> PacketIndex:
+def _assemble(rows: np.ndarray, stream: av.video.VideoStream, damage: str | None) -> PacketIndex:
+    """Index from ``int64 [P, 5]`` packet rows (pts, dts, keyframe, duration, shown)."""
+    shown = rows[:, 4].astype(bool)
+    pts, dur = rows[shown, 0], rows[shown, 3]
     order = np.argsort(pts, kind="stable")
     spts = pts[order]
     keep = np.concatenate([[True], np.diff(spts) > 0])  # duplicate pts: keep the first
     spts = spts[keep]
+    key = rows[:, 2].astype(bool)
     if not key.any():  # some streams flag nothing: treat the first packet as the keyframe
-        key = key.copy()
         key[0] = True
     kpos = np.flatnonzero(key)
-    korder = np.argsort(pts[kpos], kind="stable")
-    key_pts, key_dts = pts[kpos][korder], dts[kpos][korder]
+    korder = np.argsort(rows[kpos, 0], kind="stable")
+    key_pts, key_dts = rows[kpos, 0][korder], rows[kpos, 1][korder]
     last = int(order[-1])
     gap = int(spts[-1] - spts[-2]) if len(spts) > 1 else 0
     step = max(int(dur[last]), gap) or _frame_step(spts, stream)
@@ -133,6 +139,7 @@ def _assemble(
         time_base=stream.time_base,
         end_pts=int(spts[-1]) + step,
         damage=damage,
+        discarded=int((~shown).sum()),
     )
 
 

@@ -36,7 +36,7 @@ class VideoReader:
         self, path: str | os.PathLike[str], *, threads: int = 0, image_fps: float = 25.0
     ) -> None:
         self.path = Path(path)
-        self.stats = {"decoded": 0, "errors": 0, "seeks": 0}
+        self.stats = {"decoded": 0, "errors": 0, "seeks": 0, "lost": 0}
         self._video: OpenVideo | None = None
         self._images: ImageFolder | None = None
         if self.path.is_dir():
@@ -175,11 +175,12 @@ class VideoReader:
     def _targets(self, times: np.ndarray, seek: SeekMode, tol_s: float) -> np.ndarray:
         index = self._video.index  # type: ignore[union-attr]
         wanted = index.shown_at(times)
-        if seek == "keyframe" and len(index.key_pts):
+        keys = index.shown_key_pts
+        if seek == "keyframe" and len(keys):
             t_pts = index.to_pts(times)
-            pos = np.searchsorted(index.key_pts, t_pts)
-            lo = index.key_pts[np.clip(pos - 1, 0, len(index.key_pts) - 1)]
-            hi = index.key_pts[np.clip(pos, 0, len(index.key_pts) - 1)]
+            pos = np.searchsorted(keys, t_pts)
+            lo = keys[np.clip(pos - 1, 0, len(keys) - 1)]
+            hi = keys[np.clip(pos, 0, len(keys) - 1)]
             near = np.where(np.abs(lo - t_pts) <= np.abs(hi - t_pts), lo, hi)
             close = np.abs(near - t_pts) * float(index.time_base) <= tol_s
             wanted = np.where(close, near, wanted)
@@ -215,6 +216,11 @@ class VideoReader:
             raise VideoError(self.path, message) from None
         if self.stats["errors"] and not self.damage:
             self.damage.append(f"{self.stats['errors']} packet(s) failed to decode (damaged data)")
+        if self.stats["lost"] and not self.damage:
+            self.damage.append(
+                f"{self.stats['lost']} requested frame(s) could not be decoded (damaged data); "
+                "the latest decodable frame before each stands in"
+            )
 
     def _iter_images(
         self, times: np.ndarray, size: tuple[int, int] | None, chunk_size: int

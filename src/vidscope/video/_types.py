@@ -21,8 +21,9 @@ class VideoInfo:
         rotation: Counter-clockwise rotation in degrees applied to decoded frames (0/90/180/270).
         codec: Codec name (``"h264"``, ``"vp9"``, ``"image"`` for frame folders).
         pix_fmt: Source pixel format, e.g. ``"yuv420p"``.
-        num_keyframes: Keyframes in the index (0 if unknown).
-        declared_frames: Frame count the container header claims (0 if it claims none).
+        num_keyframes: Shown keyframes in the index (0 if unknown).
+        declared_frames: Frame count the container header claims (0 if it claims none), less
+            the packets its edit list discards (decoded as references, never shown).
     """
 
     path: str
