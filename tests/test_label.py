@@ -68,8 +68,8 @@ def gray_level(i: int) -> int:
     return 16 + (i * 37) % 224
 
 
-def make_clips(folder: Path, n: int, **kw) -> list[Path]:
-    return [gray_clip(folder / f"c{i:03d}.mp4", **kw) for i in range(n)]
+def make_clips(folder: Path, count: int, **kw) -> list[Path]:
+    return [gray_clip(folder / f"c{i:03d}.mp4", **kw) for i in range(count)]
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ def render_page(config: dict[str, Any]) -> str:
     return (
         "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        "<meta name='referrer' content='no-referrer'>"
+        "<meta name='referrer' content='no-referrer'><link rel='icon' href='data:,'>"
         f"<title>vidscope label</title><style>{CSS}</style></head><body>{BODY}"
         f"<script type='application/json' id='cfg'>{data}</script>"
         f"<script>{SCRIPT}</script></body></html>\n"
