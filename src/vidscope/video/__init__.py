@@ -1,6 +1,6 @@
 """Video probing and timestamp-true frame sampling (PyAV)."""
 
-from ._reader import SeekMode, VideoReader, probe
+from ._reader import SeekMode, VideoReader, probe, snap_windows
 from ._sampling import SamplingMode, SamplingSpec
 from ._types import FrameBatch, VideoInfo
 
@@ -12,4 +12,5 @@ __all__ = [
     "VideoInfo",
     "VideoReader",
     "probe",
+    "snap_windows",
 ]

@@ -24,7 +24,9 @@ class VideoReader:
 
     Use as a context manager. ``damage`` collects human-readable warnings about damaged
     input found while reading (the frames around the damage are still returned); ``stats``
-    counts decoded frames, decode errors and seeks.
+    counts decoded frames, decode errors, seeks and wanted frames that could not be decoded
+    (``lost``), and keeps ``max_displacement_s``: the largest distance so far between a
+    requested time and the presentation time of the frame returned for it.
 
     Args:
         path: Video file, or folder of image frames.
@@ -36,7 +38,13 @@ class VideoReader:
         self, path: str | os.PathLike[str], *, threads: int = 0, image_fps: float = 25.0
     ) -> None:
         self.path = Path(path)
-        self.stats = {"decoded": 0, "errors": 0, "seeks": 0, "lost": 0}
+        self.stats: dict[str, float] = {
+            "decoded": 0,
+            "errors": 0,
+            "seeks": 0,
+            "lost": 0,
+            "max_displacement_s": 0.0,
+        }
         self._video: OpenVideo | None = None
         self._images: ImageFolder | None = None
         if self.path.is_dir():
@@ -82,7 +90,7 @@ class VideoReader:
         *,
         size: tuple[int, int] | None = None,
         seek: SeekMode = "exact",
-        keyframe_tolerance_s: float = 0.5,
+        keyframe_tolerance_s: float | None = None,
         chunk_size: int = 32,
     ) -> Iterator[FrameBatch]:
         """Yield the frames shown at ``times_s`` in chunks of at most ``chunk_size``.
@@ -93,7 +101,9 @@ class VideoReader:
             seek: ``"exact"`` returns the frame on screen at each time; ``"keyframe"`` snaps
                 a time to the nearest keyframe when one lies within ``keyframe_tolerance_s``
                 (decoding only that keyframe), and reads the exact frame otherwise.
-            keyframe_tolerance_s: How far ``"keyframe"`` mode may move a sample.
+            keyframe_tolerance_s: How far ``"keyframe"`` mode may move a sample, in seconds;
+                ``None`` (default) follows the sampling: a sample may move at most halfway
+                to the requested time before or after it (see :func:`snap_windows`).
             chunk_size: Frames per yielded batch; bounds memory on long videos.
 
         Yields:
@@ -104,11 +114,13 @@ class VideoReader:
             raise ValueError(f"--seek must be exact or keyframe, got {seek!r}")
         times = np.asarray(times_s, dtype=np.float64)
         if self._images is not None:
-            yield from self._iter_images(times, size, chunk_size)
-            return
-        assert self._video is not None
-        targets = self._targets(times, seek, keyframe_tolerance_s)
-        yield from self._iter_video(targets, size, chunk_size)
+            chunks = self._iter_images(times, size, chunk_size)
+        else:
+            targets = self._targets(times, seek, keyframe_tolerance_s)
+            chunks = self._iter_video(targets, size, chunk_size)
+        for batch in chunks:
+            self._note_displacement(times, batch)
+            yield batch
 
     def iter_pairs(
         self,
@@ -116,7 +128,7 @@ class VideoReader:
         *,
         size: tuple[int, int] | None = None,
         seek: SeekMode = "exact",
-        keyframe_tolerance_s: float = 0.5,
+        keyframe_tolerance_s: float | None = None,
         chunk_size: int = 32,
         gap_s: float = 0.0,
     ) -> Iterator[tuple[FrameBatch, FrameBatch]]:
@@ -140,11 +152,13 @@ class VideoReader:
             raise ValueError(f"pair gap must be >= 0 seconds, got {gap_s}")
         times = np.asarray(times_s, dtype=np.float64)
         if self._images is not None:
-            yield from self._iter_image_pairs(times, size, chunk_size, gap_s)
-            return
-        assert self._video is not None
-        targets = self._targets(times, seek, keyframe_tolerance_s)
-        yield from self._iter_video_pairs(targets, size, chunk_size, gap_s)
+            chunks = self._iter_image_pairs(times, size, chunk_size, gap_s)
+        else:
+            targets = self._targets(times, seek, keyframe_tolerance_s)
+            chunks = self._iter_video_pairs(targets, size, chunk_size, gap_s)
+        for first, after in chunks:
+            self._note_displacement(times, first)
+            yield first, after
 
     def read(self, times_s: np.ndarray, **kwargs: object) -> FrameBatch:
         """All frames of :meth:`iter_frames` in the order of ``times_s``, as one batch."""
@@ -172,19 +186,32 @@ class VideoReader:
             frames[order], np.concatenate([b.times_s for b in parts])[order], idx[order]
         )
 
-    def _targets(self, times: np.ndarray, seek: SeekMode, tol_s: float) -> np.ndarray:
+    def _note_displacement(self, times: np.ndarray, batch: FrameBatch) -> None:
+        if len(batch):
+            moved = float(np.abs(batch.times_s - times[batch.indices]).max())
+            self.stats["max_displacement_s"] = max(self.stats["max_displacement_s"], moved)
+
+    def _targets(self, times: np.ndarray, seek: SeekMode, tol_s: float | None) -> np.ndarray:
+        """Timestamp of the frame to return for each time (``int64``, in the index)."""
         index = self._video.index  # type: ignore[union-attr]
         wanted = index.shown_at(times)
         keys = index.shown_key_pts
-        if seek == "keyframe" and len(keys):
-            t_pts = index.to_pts(times)
-            pos = np.searchsorted(keys, t_pts)
-            lo = keys[np.clip(pos - 1, 0, len(keys) - 1)]
-            hi = keys[np.clip(pos, 0, len(keys) - 1)]
-            near = np.where(np.abs(lo - t_pts) <= np.abs(hi - t_pts), lo, hi)
-            close = np.abs(near - t_pts) * float(index.time_base) <= tol_s
-            wanted = np.where(close, near, wanted)
-        return wanted
+        if seek != "keyframe" or not len(keys) or not len(times):
+            return wanted
+        if tol_s is None:
+            before, after = snap_windows(times, self.info.duration_s)
+        else:
+            before = after = np.full(len(times), float(tol_s))
+        t_pts = index.to_pts(times)
+        tb = float(index.time_base)
+        pos = np.searchsorted(keys, t_pts)  # keys[pos - 1] < t <= keys[pos]
+        lo = keys[np.clip(pos - 1, 0, len(keys) - 1)]
+        hi = keys[np.clip(pos, 0, len(keys) - 1)]
+        lo_ok = (lo <= t_pts) & ((t_pts - lo) * tb <= before + 1e-9)
+        hi_ok = (hi >= t_pts) & ((hi - t_pts) * tb <= after + 1e-9)
+        use_lo = lo_ok & (~hi_ok | (t_pts - lo <= hi - t_pts))
+        wanted = np.where(hi_ok & ~use_lo, hi, wanted)
+        return np.where(use_lo, lo, wanted)
 
     def _iter_video(
         self, wanted: np.ndarray, size: tuple[int, int] | None, chunk_size: int
@@ -343,6 +370,30 @@ class _PairChunker:
 
     def take(self) -> tuple[FrameBatch, FrameBatch]:
         return self.first.take(), self.second.take()
+
+
+def snap_windows(times_s: np.ndarray, duration_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """How far ``--seek keyframe`` may move each sample by default: halfway to its neighbours.
+
+    Args:
+        times_s: Requested times in seconds (any order, repeats allowed).
+        duration_s: Video duration, the window of a lone sample (half of it either way).
+
+    Returns:
+        ``(before, after)``: ``float64 [T]`` seconds each time may move earlier and later:
+        half the gap to the previous and the next distinct requested time. The first and last
+        times mirror their one gap, so a uniform grid gets the same window everywhere.
+    """
+    t = np.asarray(times_s, dtype=np.float64)
+    u = np.unique(t)
+    if len(u) < 2:
+        half = np.full(len(t), max(float(duration_s), 0.0) / 2)
+        return half, half.copy()
+    half_gaps = np.diff(u) / 2
+    before_u = np.concatenate([[half_gaps[0]], half_gaps])
+    after_u = np.concatenate([half_gaps, [half_gaps[-1]]])
+    i = np.searchsorted(u, t)
+    return before_u[i], after_u[i]
 
 
 def probe(path: str | os.PathLike[str], *, image_fps: float = 25.0) -> VideoInfo:

@@ -1,0 +1,99 @@
+"""``--seek keyframe`` at its default tolerance, which follows the sampling, and displacement.
+
+By default a sample may move to a keyframe at most halfway to the requested time before or
+after it, so samples never swap places or merge with a neighbour's; the reader records the
+largest distance it moved a sample (``stats["max_displacement_s"]``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vidscope.video import SamplingSpec, VideoReader, snap_windows
+
+from ._video_helpers import assert_shown, decode_all, encode, pattern, read
+
+
+@pytest.fixture(scope="module")
+def gop50(tmp_path_factory: pytest.TempPathFactory):
+    """150 frames at 25 fps (6 s), keyframes at exactly 0, 2 and 4 s."""
+    path = tmp_path_factory.mktemp("kf") / "gop50.mp4"
+    encode(path, [pattern(i) for i in range(150)], gop=50)
+    return path, decode_all(path)
+
+
+@pytest.mark.parametrize(
+    ("times", "before", "after"),
+    [
+        ([0.75, 2.25, 3.75, 5.25], [0.75] * 4, [0.75] * 4),  # uniform grid: same everywhere
+        ([1.0, 0.0, 4.0], [0.5, 0.5, 1.5], [1.5, 0.5, 1.5]),  # any order, uneven gaps
+        ([2.0, 2.0, 3.0], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]),  # repeats share a window
+        ([2.0], [3.0], [3.0]),  # a lone sample: half the video either way
+        ([], [], []),
+    ],
+)
+def test_snap_windows(times: list[float], before: list[float], after: list[float]) -> None:
+    b, a = snap_windows(np.array(times, dtype=np.float64), 6.0)
+    np.testing.assert_allclose(b, before)
+    np.testing.assert_allclose(a, after)
+
+
+def test_default_moves_a_sample_at_most_halfway_to_its_neighbour(gop50) -> None:
+    path, ref = gop50
+    times = SamplingSpec("uniform", 4).times(6.0)  # 0.75 2.25 3.75 5.25: windows of 0.75 s
+    batch, stats, _ = read(path, times, seek="keyframe")
+    # 0.75 -> key 0 (0.75 away: allowed), 2.25 -> key 2, 3.75 -> key 4, 5.25: exact (no key
+    # within 0.75 s)
+    np.testing.assert_allclose(batch.times_s, [0.0, 2.0, 4.0, 5.24], atol=1e-9)
+    assert np.array_equal(batch.frames[3], ref.frames[131])
+    assert stats["max_displacement_s"] == pytest.approx(0.75)
+
+
+def test_default_keeps_samples_in_order_and_apart(gop50) -> None:
+    path, _ = gop50
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        times = np.sort(rng.uniform(0, 6, 9))
+        batch, _, _ = read(path, times, seek="keyframe")
+        before, after = snap_windows(times, 6.0)
+        moved = batch.times_s - times
+        assert np.all(moved >= -before - 0.04 - 1e-9)  # shown frame may start a frame earlier
+        assert np.all(moved <= after + 1e-9)
+        assert np.all(np.diff(batch.times_s) >= 0)
+
+
+def test_default_is_exact_when_sampling_is_dense(gop50) -> None:
+    """At 25 fps every sample is its own frame: keyframe mode must not move any."""
+    path, ref = gop50
+    times = SamplingSpec("fps", 25).times(6.0) + 0.01
+    batch, stats, _ = read(path, times, seek="keyframe")
+    assert_shown(batch, times, ref.times, ref.frames)
+    assert stats["max_displacement_s"] == pytest.approx(0.01, abs=1e-6)
+
+
+def test_default_decodes_less_than_exact_on_sparse_sampling(gop50) -> None:
+    path, _ = gop50
+    times = SamplingSpec("uniform", 3).times(6.0)  # 1, 3, 5 s; windows of 1 s
+    batch, stats, _ = read(path, times, seek="keyframe")
+    np.testing.assert_allclose(batch.times_s, [0.0, 2.0, 4.0], atol=1e-9)
+    _, exact, _ = read(path, times)
+    assert stats["decoded"] == 3 and exact["decoded"] > 3 * stats["decoded"]
+
+
+def test_explicit_tolerance_is_symmetric_and_absolute(gop50) -> None:
+    path, _ = gop50
+    times = np.array([1.0, 1.3])  # neighbours 0.3 s apart; tolerance 0.7 s still applies
+    batch, stats, _ = read(path, times, seek="keyframe", keyframe_tolerance_s=0.7)
+    np.testing.assert_allclose(batch.times_s, [1.0, 2.0], atol=1e-9)
+    assert stats["max_displacement_s"] == pytest.approx(0.7)
+
+
+def test_exact_mode_displacement_is_under_one_frame(gop50) -> None:
+    path, _ = gop50
+    times = np.array([0.5, 1.013, 4.039])
+    with VideoReader(path) as r:
+        r.read(times)
+        assert r.stats["max_displacement_s"] == pytest.approx(0.039, abs=1e-9)
+        r.read_pairs(np.array([0.03]))  # pairs count too; the maximum is kept
+        assert r.stats["max_displacement_s"] == pytest.approx(0.039, abs=1e-9)
