@@ -11,6 +11,7 @@ from vidscope.localize._postprocess import (
     curve_to_segments,
     merge_close,
     nms,
+    off_level,
     smooth_curve,
 )
 from vidscope.localize._signals import adaptive_threshold, feature_signal
@@ -31,7 +32,8 @@ def test_hysteresis_keeps_an_event_through_a_dip():
     v = np.array([0, 0.9, 0.6, 0.75, 0.9, 0.2, 0, 0])
     plain = curve_to_segments(t, v, threshold=0.8, config=PLAIN)
     assert len(plain) == 2
-    hyst = SegmentConfig(smooth="none", hysteresis=0.3, min_duration_s=0, merge_gap_s=0)
+    # median 0.4: the off level is 60 % of the way from 0.8 down to it, 0.56: the dip holds
+    hyst = SegmentConfig(smooth="none", hysteresis=0.6, min_duration_s=0, merge_gap_s=0)
     (one,) = curve_to_segments(t, v, threshold=0.8, config=hyst)
     assert (one.start_s, one.end_s) == (0.5, 4.5)
 
@@ -75,6 +77,10 @@ def test_config_validation_names_flags():
         SegmentConfig(min_duration_s=-1)
     with pytest.raises(ValueError, match="--top-k"):
         SegmentConfig(top_k=0)
+    with pytest.raises(ValueError, match="--hysteresis is a fraction"):
+        SegmentConfig(hysteresis=1.5)
+    with pytest.raises(ValueError, match="--refine"):
+        SegmentConfig(refine="max")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="start_s < end_s"):
         Segment(3, 2)
 
@@ -90,4 +96,91 @@ def test_feature_signals():
         feature_signal(f, "loud")
     assert adaptive_threshold(np.array([0.0, 0.0, 3.0, 1.0])) == pytest.approx(
         1.0 + 2 * np.std([0, 0, 3, 1])
+    )
+
+
+def _change_curve(seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """10 minutes of a scene-change curve at 4 samples/s: noise around 0.04 and five cuts,
+    each one sample high (0.63-0.82), as ``--signal change`` draws them."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(0, 600, 0.25) + 0.12
+    v = np.clip(rng.normal(0.04, 0.015, len(t)), 0, None)
+    cuts = [37.12, 150.62, 311.37, 402.12, 555.87]
+    for c, h in zip(cuts, [0.63, 0.82, 0.7, 0.75, 0.66], strict=True):
+        v[np.argmin(np.abs(t - c))] = h
+    return t, v, cuts
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_defaults_find_every_single_sample_spike(seed):
+    t, v, cuts = _change_curve(seed)
+    cfg = SegmentConfig()  # library defaults: smoothing and min duration in samples
+    smoothed = smooth_curve(t, v, kind=cfg.smooth, width_s=cfg.smooth_s)
+    thr = adaptive_threshold(smoothed)  # what --signal uses without --threshold
+    segs = curve_to_segments(t, v, threshold=thr, config=cfg, duration_s=600)
+    assert len(segs) == len(cuts)
+    for seg, cut in zip(segs, cuts, strict=True):
+        assert seg.start_s <= cut <= seg.end_s and seg.duration_s <= 1.5
+        # the score is the peak of the thresholded (smoothed) curve inside the segment
+        inside = (t >= seg.start_s) & (t <= seg.end_s)
+        assert seg.score == pytest.approx(smoothed[inside].max())
+        assert seg.score > thr
+
+
+def test_default_smoothing_and_min_duration_scale_with_the_sample_spacing():
+    for step in (0.1, 2.0):  # 10 samples/s and one sample per 2 s
+        t = np.arange(200) * step
+        v = np.zeros(200)
+        v[100] = 1.0
+        segs = curve_to_segments(t, v, threshold=0.2, config=SegmentConfig(), duration_s=t[-1])
+        assert len(segs) == 1 and segs[0].start_s <= t[100] <= segs[0].end_s
+        assert segs[0].duration_s == pytest.approx(3 * step)  # 3-sample mean: 3 cells
+        assert segs[0].score == pytest.approx(1 / 3)
+
+
+def test_low_threshold_curve_has_no_run_away_segment():
+    """A run's curve on a 10-minute video with an automatic threshold of 0.082: an absolute
+    hysteresis of 0.1 put the off level below 0 and one segment covered the whole video."""
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 600, 0.5) + 0.25
+    v = np.clip(rng.normal(0.03, 0.01, len(t)), 0, 1)
+    events = [(60, 66), (200, 204), (400, 409)]
+    for a, b in events:
+        v[(t >= a) & (t < b)] = 0.35
+    for h, slack in ((0.0, 1), (0.25, 1), (0.5, 1), (1.0, 10)):
+        cfg = SegmentConfig(hysteresis=h)
+        assert 0.03 - 0.01 < off_level(v, 0.082, h) <= 0.082
+        segs = curve_to_segments(t, v, threshold=0.082, config=cfg, duration_s=600)
+        assert len(segs) == len(events)
+        for seg, (a, b) in zip(segs, events, strict=True):
+            assert a - slack <= seg.start_s and seg.end_s <= b + slack
+
+
+@pytest.mark.parametrize("h", [0.0, 0.3, 1.0])
+def test_off_level_is_never_below_the_median(h):
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        v = rng.normal(0, 1, 50)
+        thr = float(rng.normal(0, 2))
+        off = off_level(v, thr, h)
+        assert min(thr, float(np.median(v))) - 1e-12 <= off <= thr + 1e-12
+
+
+def test_half_max_refinement_recovers_the_event_from_window_blur():
+    """Window scores (2 s windows, stride 0.25 s) of a 6 s event rise linearly over one
+    window length; a low threshold widens the segment, half-maximum puts it back."""
+    step, window = 0.25, 2.0
+    centres = np.arange(0, 30, step) + window / 2
+    start, end = 10.0, 16.0
+    overlap = np.clip(
+        np.minimum(centres + window / 2, end) - np.maximum(centres - window / 2, start), 0, None
+    )
+    v = 0.05 + 0.9 * overlap / window
+    plain = SegmentConfig(smooth="none", hysteresis=0)
+    (wide,) = curve_to_segments(centres, v, threshold=0.15, config=plain, duration_s=31)
+    assert wide.end_s - wide.start_s > 7.2
+    refined = SegmentConfig(smooth="none", hysteresis=0, refine="half_max")
+    (seg,) = curve_to_segments(centres, v, threshold=0.15, config=refined, duration_s=31)
+    assert seg.start_s == pytest.approx(start, abs=step) and seg.end_s == pytest.approx(
+        end, abs=step
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -11,8 +12,15 @@ import pytest
 from vidscope.cli import main
 from vidscope.datasets import make_collisions
 from vidscope.features import ExtractConfig, extract, open_store
-from vidscope.localize import TimelineConfig, plan_windows, timeline
-from vidscope.training import TrainConfig, WindowOptions, evaluate_events, load_run, train
+from vidscope.localize import (
+    SegmentConfig,
+    TimelineConfig,
+    calibrate_timeline,
+    plan_windows,
+    read_calibration,
+)
+from vidscope.pipelines import evaluate_events, timeline
+from vidscope.training import TrainConfig, WindowOptions, load_run, train
 from vidscope.video import SamplingSpec
 
 FAST = dict(epochs=25, patience=25, lr=1e-2, batch_size=8, tensorboard=False)
@@ -50,9 +58,11 @@ def test_timeline_writes_curves_segments_plots_report(demo):
         root / "run", data.long_video, out=out, annotations=data.long_events_csv, progress=False
     )
     assert line.duration_s == pytest.approx(22.0, abs=0.1)
-    assert len(line.truth) == 2 and line.classes == ["1"]
+    # the positive class "1" of the 0/1 target is named as the annotations name it
+    assert len(line.truth) == 2 and line.classes == ["collision"]
+    assert line.curve is not None and line.curve.shape == line.scores.shape
     scores = pd.read_csv(out / "long_000" / "scores.csv")
-    assert list(scores.columns) == ["start_s", "end_s", "score_1"]
+    assert list(scores.columns) == ["start_s", "end_s", "score_collision"]
     assert scores["end_s"].max() == pytest.approx(line.duration_s, abs=0.01)
     steps = np.diff(scores["start_s"])  # the last window is aligned to the video's end
     assert np.all(steps[:-1] == pytest.approx(0.75)) and 0 < steps[-1] <= 0.75
@@ -117,3 +127,25 @@ def test_cli_timeline_with_signal(demo, capsys):
     assert "long_000" in printed and "detected" in printed
     assert len(pd.read_csv(root / "cli" / "long_000" / "segments.csv")) <= 3
     assert main(["timeline", "--out", str(root / "x")]) == 2
+
+
+def test_calibration_is_stored_in_the_run_and_used_by_default(demo, tmp_path):
+    root, data = demo
+    run = tmp_path / "run"
+    shutil.copytree(root / "run", run)
+    store = root / "tl" / "features"
+    if not store.exists():
+        timeline(root / "run", data.long_video, out=root / "tl", progress=False)
+    cal = calibrate_timeline(run, store, data.long_events_csv)
+    saved = read_calibration(run)
+    assert saved["segments"]["threshold"] == cal.segments.threshold
+    assert cal.num_videos == 1 and cal.num_events == 2 and len(cal.f1) == 3
+    kw = dict(store=store, annotations=data.long_events_csv, progress=False, report=False)
+    (line,) = timeline(run, out=tmp_path / "a", **kw)
+    assert line.threshold == pytest.approx(cal.segments.threshold)
+    # flags the user gives win over the calibration; --no-calibration ignores it
+    given = TimelineConfig(segments=SegmentConfig(threshold=0.123))
+    (mine,) = timeline(run, out=tmp_path / "b", config=given, **kw)
+    assert mine.threshold == 0.123
+    (plain,) = timeline(run, out=tmp_path / "c", config=TimelineConfig(calibrated=False), **kw)
+    assert plain.threshold == pytest.approx(load_run(run).threshold)

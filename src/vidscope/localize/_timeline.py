@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 
 from ..features import FeatureStore
-from ._postprocess import SegmentConfig, curve_to_segments
-from ._signals import adaptive_threshold, feature_signal
 from ..types import Segment, Timeline
+from ._calibration import calibrated_segments
+from ._postprocess import SegmentConfig, segments_of_curve, smooth_curve
+from ._signals import adaptive_threshold, feature_signal
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,14 @@ class TimelineConfig:
     signal: str | None = None
     """Without a run: ``change``, ``norm`` or ``dim:<k>`` (``--signal``)."""
     segments: SegmentConfig = field(default_factory=SegmentConfig)
-    """Curve-to-segment post-processing."""
+    """Curve-to-segment post-processing. Settings left at their defaults take the run's
+    timeline calibration (``RUN/timeline.json``, see :func:`calibrate_timeline`) when it has
+    one and ``calibrated`` is true."""
+    calibrated: bool = True
+    """Use the run's timeline calibration for settings not given (``--no-calibration``)."""
+    embed_limit_mb: float = 50.0
+    """Videos up to this size (MiB) are embedded in ``report.html``; larger ones are linked
+    (``--embed-limit``); 0 links every video."""
 
     def __post_init__(self) -> None:
         for name, v in (
@@ -47,6 +55,8 @@ class TimelineConfig:
         ):
             if v is not None and not (v > 0 and math.isfinite(v)):
                 raise ValueError(f"{name} must be > 0, got {v}")
+        if not self.embed_limit_mb >= 0:
+            raise ValueError(f"--embed-limit must be >= 0 MiB, got {self.embed_limit_mb}")
 
 
 def plan_windows(run_config: dict[str, Any] | None, cfg: TimelineConfig) -> WindowPlan:
@@ -85,24 +95,25 @@ def score_video(
     *,
     truth: list[Segment] | None = None,
 ) -> Timeline:
-    """Timeline of one stored video: window scores from ``run`` (or a feature signal)."""
-    from ..data._windows import frames_in_windows, window_bounds
+    """Timeline of one stored video: window scores from ``run`` (or a feature signal).
 
+    For a binary run whose positive class has a placeholder name (``1``, ``true``, ...) and
+    ground truth with one label, the curve and segments take the truth's label (``collision``
+    rather than ``1``), so the report names the event as the labels do.
+    """
     seq = store.load(video_id)
     row = store.rows.get(video_id, {})
     duration = float(row.get("duration_s") or (seq.times_s[-1] if len(seq.times_s) else 0.0))
     if run is None:
         return _signal_timeline(seq, row, duration, cfg, truth)
-    bounds = window_bounds(duration, window_s=plan.window_s, stride_s=plan.stride_s)
-    parts = frames_in_windows(seq.times_s, bounds)
-    scores = run.scores([seq.features[i] for i in parts])
-    classes = run.classes[1:] if run.binary else run.classes
-    scores = scores[:, None] if scores.ndim == 1 else scores
-    threshold = cfg.segments.threshold
+    bounds, scores = window_scores(run, seq, plan, duration)
+    classes = event_names(run, truth)
+    seg_cfg = calibrated_segments(run, cfg.segments) if cfg.calibrated else cfg.segments
+    threshold = seg_cfg.threshold
     if threshold is None:
         threshold = run.threshold if run.binary and run.threshold is not None else 0.5
     centres = bounds.mean(axis=1)
-    segs = _segments(centres, scores, classes, threshold, cfg.segments, duration)
+    curve, segs = _segments(centres, scores, classes, threshold, seg_cfg, duration)
     return Timeline(
         video_id,
         row.get("path"),
@@ -114,18 +125,49 @@ def score_video(
         threshold=threshold,
         segments=segs,
         truth=truth or [],
+        curve=curve,
     )
+
+
+def window_scores(
+    run: Any, seq: Any, plan: WindowPlan, duration_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sliding-window bounds ``[N, 2]`` and the run's scores ``[N, C']`` over one video
+    (``C' = 1`` for a binary run: the positive class)."""
+    from ..data import frames_in_windows, window_bounds
+
+    bounds = window_bounds(duration_s, window_s=plan.window_s, stride_s=plan.stride_s)
+    parts = frames_in_windows(seq.times_s, bounds)
+    scores = run.scores([seq.features[i] for i in parts])
+    return bounds, scores[:, None] if scores.ndim == 1 else scores
+
+
+_PLACEHOLDERS = {"1", "1.0", "true", "yes", "positive", "pos", "event"}
+
+
+def event_names(run: Any, truth: list[Segment] | None) -> list[str]:
+    """Names of the score columns: the positive class of a binary run, else every class; a
+    placeholder positive name (``1``, ``true``) becomes the truth's single label."""
+    if not run.binary:
+        return list(run.classes)
+    name = run.classes[1]
+    labels = {s.label for s in truth or []}
+    if name.strip().lower() in _PLACEHOLDERS and len(labels) == 1:
+        return [labels.pop()]
+    return [name]
 
 
 def _signal_timeline(
     seq: Any, row: dict[str, Any], duration: float, cfg: TimelineConfig, truth: list[Segment] | None
 ) -> Timeline:
     curve = feature_signal(seq.features, cfg.signal or "change")
-    threshold = cfg.segments.threshold
+    seg_cfg = cfg.segments
+    smoothed = smooth_curve(seq.times_s, curve, kind=seg_cfg.smooth, width_s=seg_cfg.smooth_s)
+    threshold = seg_cfg.threshold
     if threshold is None:
-        threshold = adaptive_threshold(curve)
+        threshold = adaptive_threshold(smoothed)
     label = cfg.signal or "change"
-    segs = _segments(seq.times_s, curve[:, None], [label], threshold, cfg.segments, duration)
+    _, segs = _segments(seq.times_s, curve[:, None], [label], threshold, seg_cfg, duration)
     return Timeline(
         seq.video_id,
         row.get("path"),
@@ -136,6 +178,7 @@ def _signal_timeline(
         threshold=threshold,
         segments=segs,
         truth=truth or [],
+        curve=smoothed[:, None],
     )
 
 
@@ -146,15 +189,18 @@ def _segments(
     threshold: float,
     config: SegmentConfig,
     duration: float,
-) -> list[Segment]:
+) -> tuple[np.ndarray, list[Segment]]:
+    """The smoothed curve ``[N, C]`` and the segments found in it, per class."""
     out: list[Segment] = []
+    curve = np.zeros(scores.shape, dtype=np.float64)
     for j, label in enumerate(classes):
-        out += curve_to_segments(
+        curve[:, j] = smooth_curve(times, scores[:, j], kind=config.smooth, width_s=config.smooth_s)
+        out += segments_of_curve(
             times,
-            scores[:, j],
+            curve[:, j],
             threshold=threshold,
             config=config,
             label=label,
             duration_s=duration,
         )
-    return sorted(out, key=lambda s: (s.start_s, s.label))
+    return curve, sorted(out, key=lambda s: (s.start_s, s.label))

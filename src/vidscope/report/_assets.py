@@ -32,6 +32,7 @@ td.vs-num, th.vs-num { text-align: right; }
 .vs-xlabel, .vs-ylabel, .vs-band-label { font-size: 12px; fill: #555; pointer-events: none; }
 .vs-ylabel, .vs-band-label { paint-order: stroke; stroke: #fff; stroke-width: 3px; }
 .vs-line { fill: none; stroke-width: 1.6; stroke-linejoin: round; pointer-events: none; }
+.vs-raw { fill: none; stroke-width: 1; stroke-opacity: .3; pointer-events: none; }
 .vs-threshold { stroke-width: 1.2; stroke-dasharray: 6 4; pointer-events: none; }
 .vs-segment, .vs-truth { cursor: pointer; }
 .vs-segment:hover { stroke: #000; stroke-width: 1; }

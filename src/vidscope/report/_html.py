@@ -148,9 +148,14 @@ def _describe(tl: Timeline) -> str:
     thr_text = "none" if not thr else ", ".join(sorted({f"{t:.3g}" for t in thr}))
     more = len(tl.classes) - 8
     classes = ", ".join(tl.classes[:8]) + (f" (+{more})" if more > 0 else "")
+    what = f"event class: {classes}" if len(tl.classes) == 1 else f"classes: {classes}"
+    truth = sorted({s.label for s in tl.truth} - set(tl.classes))
+    if truth:
+        what += f" (truth labelled {', '.join(truth[:4])})"
+    curve = " (smoothed; raw scores faint)" if tl.curve is not None else ""
     return escape(
-        f"duration {_duration(tl.duration_s)} · {len(tl.times_s)} score samples · "
-        f"classes: {classes} · threshold {thr_text} · {len(tl.segments)} segment(s)"
+        f"duration {_duration(tl.duration_s)} · {len(tl.times_s)} score samples{curve} · "
+        f"{what} · threshold {thr_text} · {len(tl.segments)} segment(s)"
     )
 
 
@@ -161,8 +166,12 @@ def _legend(tl: Timeline) -> str:
     ]
     if any(t is not None for t in thresholds(tl)):
         items.append('<span><i class="vs-dash"></i>threshold</span>')
-    if tl.segments:
-        items.append('<span><i class="vs-box" style="background:#888"></i>detected</span>')
+    found = [c for c in tl.classes if any(s.label == c for s in tl.segments)]
+    found += sorted({s.label for s in tl.segments} - set(found))
+    for c in found[:20]:
+        text = "detected" if len(found) == 1 else f"detected {escape(c)}"
+        color = class_color(c, tl.classes)
+        items.append(f'<span><i class="vs-box" style="background:{color}"></i>{text}</span>')
     return f'<div class="vs-legend">{"".join(items)}</div>\n'
 
 

@@ -34,11 +34,13 @@ def plot_timeline(
 ) -> Path:
     """Draw one video's timeline and save it as an image (PNG unless ``path`` says otherwise).
 
-    One line per class over time in seconds (``m:ss`` / ``h:mm:ss`` ticks), the threshold as a
-    dashed line, each detected segment shaded in its class colour with an opacity that grows with
-    its score (scores written above the wider ones), and the ground truth, when given, as a band
-    below the curve. Curves longer than ``max_points`` are max-pooled for drawing so that peaks
-    stay visible on multi-hour videos. Uses no pyplot state, so it is safe in threads and servers.
+    One line per class over time in seconds (``m:ss`` / ``h:mm:ss`` ticks): the curve that was
+    thresholded (``timeline.curve``, the smoothed scores) with the raw scores faint behind it,
+    the threshold as a dashed line, each detected segment shaded in its class colour with an
+    opacity that grows with its score (scores written above the wider ones; the legend swatch
+    has the band's colour), and the ground truth, when given, as a band below the curve. Curves
+    longer than ``max_points`` are max-pooled for drawing so that peaks stay visible on
+    multi-hour videos. Uses no pyplot state, so it is safe in threads and servers.
 
     Args:
         timeline: The video's scores, segments and truth.
@@ -60,8 +62,7 @@ def plot_timeline(
         ax, band = fig.subplots(1, 1), None
     handles = _draw_curves(ax, timeline, max_points)
     _shade_segments(ax, timeline.segments, timeline.classes, (t0, t1))
-    if timeline.segments:
-        handles.append(Patch(facecolor="0.6", alpha=0.45, label="detected"))
+    handles += _detected_handles(timeline)
     if band is not None:
         _draw_truth(band, timeline.truth, timeline.classes)
     bottom = band if band is not None else ax
@@ -91,21 +92,43 @@ def _label(text: str) -> str:
     return " " + text if text.startswith("_") else text
 
 
+def _detected_handles(timeline: Timeline) -> list:
+    """Legend swatches of the detected segments, in the colour and opacity of their bands."""
+    labels = [c for c in timeline.classes if any(s.label == c for s in timeline.segments)]
+    extra = sorted({s.label for s in timeline.segments} - set(labels))
+    out = []
+    for name in (labels + extra)[:_MAX_LEGEND_CLASSES]:
+        text = "detected" if len(labels + extra) == 1 else f"detected {_label(name)}"
+        color = class_color(name, timeline.classes)
+        out.append(Patch(facecolor=to_rgba(color, 0.35), edgecolor="none", label=text))
+    return out
+
+
 def _draw_curves(ax: Axes, timeline: Timeline, max_points: int) -> list:
-    """Class lines and threshold lines; returns legend handles."""
-    times, scores = downsample_max(timeline.times_s, timeline.scores, max_points)  # [M], [M, C]
+    """Class lines (the thresholded curve; the raw scores faint behind it when they differ)
+    and threshold lines; returns legend handles."""
+    raw = timeline.scores
+    curve = raw if timeline.curve is None else timeline.curve
+    both = np.concatenate([curve, raw], axis=1) if timeline.curve is not None else curve
+    times, pooled = downsample_max(timeline.times_s, both, max_points)  # [M], [M, C or 2C]
+    num = len(timeline.classes)
+    scores, faint = pooled[:, :num], (pooled[:, num:] if timeline.curve is not None else None)
     thrs = thresholds(timeline)
-    lo, hi = score_range(scores, thrs)
+    lo, hi = score_range(scores if faint is None else pooled, thrs)
     pad = 0.04 * (hi - lo)
     ax.set_ylim(lo - pad, hi + pad)
     handles: list = []
     marker = "." if len(times) < 50 else None
     for c, name in enumerate(timeline.classes):
         color = class_color(name, timeline.classes)
+        if faint is not None:
+            ax.plot(times, faint[:, c], color=color, linewidth=0.7, alpha=0.3)
         (line,) = ax.plot(times, scores[:, c], color=color, linewidth=1.1, marker=marker)
         if c < _MAX_LEGEND_CLASSES:
-            line.set_label(_label(name))
+            line.set_label(_label(name) + (" (smoothed)" if faint is not None else ""))
             handles.append(line)
+    if faint is not None and num:
+        handles.append(Line2D([], [], color="0.5", alpha=0.4, linewidth=0.7, label="raw scores"))
     distinct = {t for t in thrs if t is not None}
     for c, thr in enumerate(thrs):
         if thr is None:

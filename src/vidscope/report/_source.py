@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import mimetypes
 import os
 from dataclasses import dataclass
@@ -80,7 +81,8 @@ def choose_source(video_path: str | None, report_dir: Path, max_mb: float) -> Vi
     note = (
         f"Video linked, not embedded ({size_mb:.1f} MiB is over the {max_mb:g} MiB limit): "
         f"the page plays {path} through the relative link {href}; keep it at that place "
-        "relative to this report, or re-run with a larger embedding limit."
+        f"relative to this report, or re-run with --embed-limit {math.ceil(size_mb) + 1} (MiB) "
+        "to embed it."
     )
     return VideoSource("linked", path, href, mime, size, note)
 

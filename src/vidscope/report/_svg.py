@@ -64,7 +64,8 @@ def path_d(xs: np.ndarray, ys: np.ndarray) -> str:
 
 
 def curve_svg(timeline: Timeline, *, max_points: int = 2000) -> tuple[str, dict[str, float]]:
-    """Render the curve of one timeline.
+    """Render the curve of one timeline: the thresholded curve (``timeline.curve``, else the
+    scores) as the line, and the raw scores faint behind it when they differ.
 
     Args:
         timeline: The video's scores, segments and truth.
@@ -75,9 +76,15 @@ def curve_svg(timeline: Timeline, *, max_points: int = 2000) -> tuple[str, dict[
         right edges) and ``width`` (viewBox units) for the page's script.
     """
     t0, t1 = time_domain(timeline)
-    times, scores = downsample_max(timeline.times_s, timeline.scores, max_points)  # [M], [M, C]
+    num = len(timeline.classes)
+    smoothed = timeline.curve is not None
+    both = np.concatenate([timeline.curve, timeline.scores], axis=1) if smoothed else None
+    times, pooled = downsample_max(
+        timeline.times_s, both if smoothed else timeline.scores, max_points
+    )  # [M], [M, C] (or [M, 2C]: curve, then raw scores)
+    scores, raw = pooled[:, :num], (pooled[:, num:] if smoothed else None)
     thrs = thresholds(timeline)
-    frame = _Frame(t0, t1, *score_range(scores, thrs))
+    frame = _Frame(t0, t1, *score_range(pooled, thrs))
     bottom = _TOP + _PLOT_H
     band_bottom = bottom + (_BAND_GAP + _BAND_H if timeline.truth else 0.0)
     height = band_bottom + _AXIS_H
@@ -91,6 +98,11 @@ def curve_svg(timeline: Timeline, *, max_points: int = 2000) -> tuple[str, dict[
         *_threshold_lines(timeline.classes, thrs, frame),
     ]
     xs = frame.x(times)
+    for c, name in enumerate(timeline.classes):
+        color = class_color(name, timeline.classes)
+        if raw is not None:
+            d = path_d(xs, frame.y(raw[:, c]))
+            parts.append(f'<path class="vs-raw" stroke="{color}" d="{d}"/>')
     for c, name in enumerate(timeline.classes):
         color = class_color(name, timeline.classes)
         d = path_d(xs, frame.y(scores[:, c]))
