@@ -55,6 +55,14 @@ class ExtractConfig:
     """Frame rate of image-frame folders (``--image-fps``)."""
     strict: bool = False
     """Fail (non-zero exit) if any video failed or was only partly readable (``--strict``)."""
+    engine: str = "local"
+    """Who runs decode + encode (``--engine``): ``local`` worker processes, or ``ray`` actors
+    on a Ray cluster (``pip install 'vidscope[ray]'``)."""
+    address: str | None = None
+    """Ray cluster to join (``--address``): ``auto``, ``ray://HOST:PORT``; ``None`` joins the
+    cluster this process is already connected to, or starts a local one."""
+    num_gpus_per_worker: float = 0.0
+    """GPUs each Ray worker reserves (``--num-gpus-per-worker``); 0 = CPU workers."""
 
     def __post_init__(self) -> None:
         checks = [
@@ -72,6 +80,10 @@ class ExtractConfig:
             (self.timeout_s > 0, f"--timeout must be > 0 seconds, got {self.timeout_s}"),
             (self.keyframe_tolerance_s >= 0, "--keyframe-tolerance must be >= 0"),
             (self.image_fps > 0, f"--image-fps must be > 0, got {self.image_fps}"),
+            (
+                self.num_gpus_per_worker >= 0,
+                f"--num-gpus-per-worker must be >= 0, got {self.num_gpus_per_worker}",
+            ),
         ]
         for key in sorted(set(self.backbone_options) & RESERVED_OPTIONS):
             flag = "--" + key.replace("_", "-")

@@ -1,11 +1,16 @@
-"""The extraction engine: decode workers feed frames, the backbone encodes them in batches,
-the store saves each video as it finishes. One bad video is recorded and the batch goes on."""
+"""The extraction driver: an engine (:mod:`._engine`) decodes, samples and encodes videos and
+streams typed events back; this process assembles each video from them and saves it in the
+store through :func:`save_video`, the store's only writer whichever engine ran. One bad video
+is recorded and the batch goes on."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 import time
-from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,12 +18,25 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..backbones import Backbone, create_backbone
+from ..backbones import Backbone
 from ._config import ExtractConfig
+from ._engine import (
+    EngineEvent,
+    EngineSetup,
+    FeatureChunk,
+    VideoDone,
+    VideoFailed,
+    VideoStarted,
+    VideoTask,
+    backbone_from_config,
+    create_engine,
+)
+from ._fsspec import UrlInput, UrlStore, is_url, resolve_urls, url_fingerprint
 from ._inputs import VideoInput, resolve_videos
-from ._pool import DecodePool, DecodeWorker
 from ._progress import Progress
-from ._store import FeatureStore
+from ._store import FeatureStore, open_for_writing
+
+Item = VideoInput | UrlInput
 
 
 @dataclass
@@ -26,7 +44,7 @@ class ExtractReport:
     """What an extraction run did.
 
     Attributes:
-        store: Where the features are.
+        store: Where the features are (a path, or the URL given as ``out``).
         done: Ids extracted fully in this run.
         partial: Id -> warning, for damaged videos whose readable part was extracted.
         failed: Id -> reason, for videos that gave no features.
@@ -34,7 +52,7 @@ class ExtractReport:
         seconds: Wall time of the run.
     """
 
-    store: Path
+    store: Path | str
     done: list[str] = field(default_factory=list)
     partial: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
@@ -45,16 +63,6 @@ class ExtractReport:
     def ok(self) -> bool:
         """True when nothing failed (partial videos count as extracted)."""
         return not self.failed
-
-
-@dataclass
-class _Job:
-    item: VideoInput
-    started: float
-    info: dict[str, Any] | None = None
-    features: np.ndarray | None = None  # [T, D]
-    times: np.ndarray | None = None  # [T]
-    filled: np.ndarray | None = None  # [T] bool
 
 
 def extract(
@@ -71,10 +79,12 @@ def extract(
 
     Args:
         videos: Folder (searched recursively), ``.txt`` list, ``.csv`` with a path column, a
-            single file, or a list of paths.
-        out: Store folder; created if new, resumed if it holds a store with the same settings.
+            single file, or a list of paths; any of them may be an fsspec URL (``s3://...``).
+        out: Store folder or URL; created if new, resumed if it holds a store with the same
+            settings.
         config: Settings; keyword ``overrides`` replace single fields (``frames`` is not a
-            field: pass ``sampling=SamplingSpec("uniform", 12)``).
+            field: pass ``sampling=SamplingSpec("uniform", 12)``). ``config.engine`` picks
+            the engine (``local`` processes, or ``ray``).
         backbone: An already built backbone (else built from ``config.backbone``).
         progress: Show a progress bar and summary.
         path_column: CSV column holding video paths.
@@ -83,25 +93,20 @@ def extract(
         The run's report; ``report.failed`` lists every video that gave no features.
     """
     cfg = replace(config or ExtractConfig(), **overrides)
-    items = resolve_videos(videos, path_column=path_column)
-    model = backbone or create_backbone(
-        cfg.backbone,
-        weights=cfg.weights,
-        trust_checkpoint=cfg.trust_checkpoint or None,
-        runtime=cfg.runtime,
-        **cfg.backbone_options,
-    )
-    store = FeatureStore.create(out, store_meta(cfg, model))
-    report = ExtractReport(store=Path(out))
-    todo = [i for i in items if not _is_current(store, i)]
-    report.skipped = [i.video_id for i in items if i not in todo]
+    items = _resolve(videos, path_column)
+    model = backbone or backbone_from_config(cfg)
+    setup = EngineSetup(cfg, model, backbone_given=backbone is not None)
+    report = ExtractReport(store=str(out) if is_url(out) else Path(out))
     start = time.monotonic()
-    with Progress(len(todo), enabled=progress, skipped=len(report.skipped)) as bar:
-        try:
-            _run(todo, store, cfg, model, report, bar)
-        finally:
-            store.compact()
-            report.seconds = time.monotonic() - start
+    with _open_target(out, store_meta(cfg, model)) as target:  # locked; manifest folded at end
+        todo = [i for i in items if not target.is_current(i)]
+        report.skipped = [i.video_id for i in items if i not in todo]
+        bar = Progress(len(todo), enabled=progress, skipped=len(report.skipped))
+        with bar, _sigterm_as_interrupt():
+            try:
+                _drive(todo, setup, _Sink(target, todo, report, bar))
+            finally:
+                report.seconds = time.monotonic() - start
     return report
 
 
@@ -121,18 +126,12 @@ def store_meta(cfg: ExtractConfig, model: Backbone) -> dict[str, Any]:
     }
 
 
-def _is_current(store: FeatureStore, item: VideoInput) -> bool:
-    row = store.rows.get(item.video_id)
-    if row is None or row.get("status") not in ("ok", "partial"):
-        return False
-    return (
-        row.get("fingerprint") == fingerprint(item.path)
-        and (store.root / str(row.get("features"))).exists()
-    )
-
-
-def fingerprint(path: Path) -> str | None:
-    """``size:mtime_ns`` of a file (count and newest mtime for a frame folder)."""
+def fingerprint(path: Path | str) -> str | None:
+    """``size:mtime_ns`` of a file (count and newest mtime for a frame folder; size and
+    modification stamp for a URL)."""
+    if is_url(path):
+        return url_fingerprint(str(path))
+    path = Path(path)
     try:
         if path.is_dir():
             stats = [p.stat() for p in path.iterdir()]
@@ -143,161 +142,182 @@ def fingerprint(path: Path) -> str | None:
         return None
 
 
-def _run(
-    todo: list[VideoInput], store: FeatureStore, cfg: ExtractConfig, model: Backbone,
-    report: ExtractReport, bar: Progress,
-) -> None:  # fmt: skip
-    pending = deque(enumerate(todo))
-    jobs: dict[int, _Job] = {}
-    pool = DecodePool(min(cfg.workers, max(1, len(todo))), cfg.threads_per_worker())
-    task = _task_template(cfg, model)
-    try:
-        while pending or jobs:
-            for worker in pool.with_room():
-                if pending:
-                    n, item = pending.popleft()
-                    jobs[n] = _Job(item, time.monotonic())
-                    worker.submit(n, {**task, "path": str(item.path)})
-            requeue: list[int] = []
-            for worker, msg in pool.poll(timeout=1.0):
-                requeue += _handle(worker, msg, jobs, pool, store, model, cfg, report, bar)
-            for worker in pool.busy():
-                if time.monotonic() - worker.last_seen > cfg.timeout_s:
-                    reason = f"no progress for {cfg.timeout_s:g} s (decoder hung); skipped"
-                    requeue += _finish_failed(worker, jobs, pool, store, report, bar, reason)
-            pending.extendleft((n, jobs.pop(n).item) for n in reversed(requeue))
-    except BaseException:
-        pool.close(force=True)
-        raise
-    pool.close()
+def _resolve(videos: Any, path_column: str | None) -> list[Item]:
+    urls = is_url(videos) or (
+        isinstance(videos, (list, tuple)) and bool(videos) and all(is_url(v) for v in videos)
+    )
+    if urls:
+        return list(resolve_urls(videos if isinstance(videos, str) else list(videos),
+                                 path_column=path_column))  # fmt: skip
+    return list(resolve_videos(videos, path_column=path_column))
 
 
-def _task_template(cfg: ExtractConfig, model: Backbone) -> dict[str, Any]:
-    return {
-        "sampling": cfg.sampling.to_dict(),
-        "parts": [
-            {
-                "preprocess": p.preprocess.to_dict(),
-                "needs_next_frame": p.needs_next_frame,
-                "pair_gap_s": p.pair_gap_s,
-            }
-            for p in model.parts
-        ],
-        "seek": cfg.seek,
-        "keyframe_tolerance_s": cfg.keyframe_tolerance_s,
-        "chunk_size": cfg.batch_size,
-        "image_fps": cfg.image_fps,
-    }
+@dataclass
+class StoreTarget:
+    """The store being written, and its remote copy when ``out`` is a URL."""
+
+    store: FeatureStore
+    remote: UrlStore | None = None
+
+    def is_current(self, item: Item) -> bool:
+        """Whether ``item`` is in the store, unchanged, with intact feature files."""
+        row = self.store.rows.get(item.video_id)
+        if row is None or row.get("status") not in ("ok", "partial"):
+            return False
+        if row.get("fingerprint") != fingerprint(item.path):
+            return False
+        if self.remote is not None:
+            return self.remote.has(str(row.get("features") or ""))
+        return self.store.verify(item.video_id) is None  # files match recorded size/checksum
 
 
-def _handle(
-    worker: DecodeWorker, msg: tuple | None, jobs: dict[int, _Job], pool: DecodePool,
-    store: FeatureStore, model: Backbone, cfg: ExtractConfig, report: ExtractReport, bar: Progress,
-) -> list[int]:  # fmt: skip
-    """Act on one worker message; returns jobs to resubmit (a dead worker's queued ones)."""
-    if msg is None:
-        code = worker.proc.exitcode
-        reason = f"decoder process crashed (exit code {code}) on this file; skipped"
-        return _finish_failed(worker, jobs, pool, store, report, bar, reason)
-    kind, n = msg[0], msg[1]
-    job = jobs[n]
-    if kind == "info":
-        job.info, num = msg[2], msg[3]
-        job.features = np.zeros((num, model.num_features), np.float32)
-        job.times = np.zeros(num, np.float64)
-        job.filled = np.zeros(num, bool)
-    elif kind == "frames":
-        frames, times, idx, nexts, next_times = msg[2:7]
-        dt = None if next_times is None else next_times - times  # [n] s to the next frame
-        for s in range(0, len(times), cfg.batch_size):
-            sl = slice(s, s + cfg.batch_size)
-            job.features[idx[sl]] = encode_parts(model, frames, nexts, dt, sl)  # type: ignore[index]
-        job.times[idx] = times  # type: ignore[index]
-        job.filled[idx] = True  # type: ignore[index]
-    elif kind == "done":
-        worker.finish(n)
-        _finish_ok(jobs.pop(n), store, report, bar, damage=msg[2], stats=msg[3])
-    else:  # "error"
-        worker.finish(n)
-        _record_failure(jobs.pop(n), store, report, bar, msg[2])
-    return []
-
-
-def encode_parts(
-    model: Backbone,
-    frames: list[np.ndarray],
-    nexts: list[np.ndarray | None],
-    dt_s: np.ndarray | None,
-    rows: slice,
-) -> np.ndarray:
-    """``float32 [n, D]`` features of the ``rows`` of one worker chunk, parts side by side.
-
-    Args:
-        model: The backbone; each of ``model.parts`` encodes its own prepared frames.
-        frames: Per part, ``uint8 [N, h_p, w_p, 3]`` sampled frames.
-        nexts: Per part, the next frames (parts with ``needs_next_frame``) or ``None``.
-        dt_s: ``[N]`` seconds from each sampled frame to its next frame (``None`` if no
-            part needs them).
-        rows: Which rows of the chunk to encode (one inference batch).
-    """
-    feats = []
-    for part, now, after in zip(model.parts, frames, nexts, strict=True):
-        if part.needs_next_frame:
-            assert after is not None and dt_s is not None
-            feats.append(part.encode_pairs(now[rows], after[rows], dt_s[rows]))
-        else:
-            feats.append(part.encode(now[rows]))
-    return feats[0] if len(feats) == 1 else np.concatenate(feats, axis=1)
-
-
-def _finish_ok(
-    job: _Job, store: FeatureStore, report: ExtractReport, bar: Progress, *,
-    damage: list[str], stats: dict[str, int],
-) -> None:  # fmt: skip
-    vid = job.item.video_id
-    assert job.features is not None and job.filled is not None and job.info is not None
-    if not job.filled.all():
-        missing = int((~job.filled).sum())
-        _record_failure(job, store, report, bar, f"{missing} samples could not be decoded")
+@contextlib.contextmanager
+def _open_target(out: str | os.PathLike[str], meta: dict[str, Any]) -> Iterator[StoreTarget]:
+    if not is_url(out):
+        with open_for_writing(out, meta) as store:
+            yield StoreTarget(store)
         return
-    rel = store.write(vid, job.features, job.times)  # type: ignore[arg-type]
-    status = "partial" if damage else "ok"
-    warning = "; ".join(damage) or None
-    store.record(_row(job, status, warning, rel, stats.get("decoded")))
-    if damage:
-        report.partial[vid] = warning or ""
+    remote = UrlStore(str(out))
+    try:
+        with open_for_writing(remote.pull(), meta) as store:
+            yield StoreTarget(store, remote)
+        remote.finish()
+    finally:
+        remote.cleanup()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C for the run: workers are stopped, finished videos are kept,
+    and the CLI says the run can be resumed (instead of dying mid-write)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _drive(todo: list[Item], setup: EngineSetup, sink: _Sink) -> None:
+    if not todo:
+        return
+    tasks = [VideoTask(n, item.video_id, str(item.path)) for n, item in enumerate(todo)]
+    with create_engine(setup) as engine:
+        for event in engine.run(tasks):
+            sink.handle(event)
+
+
+@dataclass
+class AssembledVideo:
+    """One video put together from engine events, ready for :func:`save_video`."""
+
+    item: Item
+    started: float = field(default_factory=time.monotonic)
+    info: dict[str, Any] = field(default_factory=dict)
+    features: np.ndarray | None = None  # [T, D]
+    times_s: np.ndarray | None = None  # [T]
+    filled: np.ndarray | None = None  # [T] bool
+    damage: tuple[str, ...] = ()
+    decoded_frames: int | None = None
+    failure: str | None = None
+
+
+class _Sink:
+    """Assembles each video from its events, saves it, and keeps the report and bar current."""
+
+    def __init__(
+        self, target: StoreTarget, todo: list[Item], report: ExtractReport, bar: Progress
+    ) -> None:
+        self.target = target
+        self.items = dict(enumerate(todo))
+        self.report = report
+        self.bar = bar
+        self.videos: dict[int, AssembledVideo] = {}
+
+    def handle(self, event: EngineEvent) -> None:
+        """Act on one engine event."""
+        if isinstance(event, VideoStarted):
+            self._started(event)
+        elif isinstance(event, FeatureChunk):
+            v = self.videos[event.key]
+            assert v.features is not None and v.times_s is not None and v.filled is not None
+            v.features[event.indices] = event.features
+            v.times_s[event.indices] = event.times_s
+            v.filled[event.indices] = True
+            self.bar.samples(v.item.video_id, len(event.indices), float(event.times_s.max()))
+        else:
+            video = self.videos.pop(event.key, None) or AssembledVideo(self.items[event.key])
+            if isinstance(event, VideoDone):
+                video.damage = event.damage
+                video.decoded_frames = event.stats.get("decoded")
+            elif isinstance(event, VideoFailed):
+                video.failure = event.reason
+            self._finish(video)
+
+    def _started(self, event: VideoStarted) -> None:
+        n, width = event.num_samples, self.target.store.num_features
+        self.videos[event.key] = AssembledVideo(
+            self.items[event.key],
+            info=event.info,
+            features=np.zeros((n, width), np.float32),
+            times_s=np.zeros(n, np.float64),
+            filled=np.zeros(n, bool),
+        )
+        duration = event.info.get("duration_s")
+        self.bar.video_started(self.items[event.key].video_id, n, duration)
+
+    def _finish(self, video: AssembledVideo) -> None:
+        status, message = save_video(self.target, video)
+        vid = video.item.video_id
+        if status == "failed":
+            self.report.failed[vid] = message or ""
+        elif status == "partial":
+            self.report.partial[vid] = message or ""
+        else:
+            self.report.done.append(vid)
+        self.bar.advance(vid, status, message)
+
+
+def save_video(target: StoreTarget, video: AssembledVideo) -> tuple[str, str | None]:
+    """Write one finished (or failed) video to the store: arrays, then its manifest row.
+
+    The only function that writes videos into a store, for every engine. Features with
+    unfilled samples, NaN/inf values or no samples are recorded as failed, never stored.
+
+    Returns:
+        ``(status, message)``: ``ok``/``partial``/``failed`` and the warning or reason.
+    """
+    store = target.store
+    reason = video.failure
+    if reason is None and video.filled is not None and not video.filled.all():
+        reason = f"{int((~video.filled).sum())} samples could not be decoded"
+    if reason is None and video.features is not None:
+        problem = store.check(video.features)  # NaN/inf or no samples: never stored
+        reason = f"features not stored: {problem}" if problem else None
+    if reason is not None or video.features is None:
+        status, message, rel = "failed", reason or "no features", None
     else:
-        report.done.append(vid)
-    bar.advance(vid, status, warning)
+        rel = store.write(video.item.video_id, video.features, video.times_s)  # type: ignore[arg-type]
+        status = "partial" if video.damage else "ok"
+        message = "; ".join(video.damage) or None
+    row = _row(video, status, message, rel)
+    store.record(row)
+    if target.remote is not None:
+        target.remote.push_video(store.rows[video.item.video_id])
+    return status, message
 
 
-def _finish_failed(
-    worker: DecodeWorker, jobs: dict[int, _Job], pool: DecodePool, store: FeatureStore,
-    report: ExtractReport, bar: Progress, reason: str,
-) -> list[int]:  # fmt: skip
-    n = worker.job
-    requeue = pool.replace(worker)
-    if n is not None and n in jobs:
-        _record_failure(jobs.pop(n), store, report, bar, reason)
-    return requeue
-
-
-def _record_failure(
-    job: _Job, store: FeatureStore, report: ExtractReport, bar: Progress, reason: str
-) -> None:
-    vid = job.item.video_id
-    store.record(_row(job, "failed", reason, None, None))
-    report.failed[vid] = reason
-    bar.advance(vid, "failed", reason)
-
-
-def _row(
-    job: _Job, status: str, error: str | None, rel: str | None, decoded: int | None
-) -> dict[str, Any]:
-    info = job.info or {}
+def _row(video: AssembledVideo, status: str, error: str | None, rel: str | None) -> dict:
+    info = video.info
     return {
-        "video_id": job.item.video_id,
-        "path": str(job.item.path),
+        "video_id": video.item.video_id,
+        "path": str(video.item.path),
         "status": status,
         "error": error,
         "duration_s": info.get("duration_s"),
@@ -306,9 +326,9 @@ def _row(
         "width": info.get("width"),
         "height": info.get("height"),
         "rotation": info.get("rotation"),
-        "num_samples": None if job.features is None or rel is None else len(job.features),
-        "fingerprint": fingerprint(job.item.path),
+        "num_samples": None if video.features is None or rel is None else len(video.features),
+        "fingerprint": fingerprint(video.item.path),
         "features": rel,
-        "seconds": round(time.monotonic() - job.started, 4),
-        "decoded_frames": decoded,
+        "seconds": round(time.monotonic() - video.started, 4),
+        "decoded_frames": video.decoded_frames if rel is not None else None,
     }

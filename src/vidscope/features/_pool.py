@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
 
 from ..errors import VidscopeError
-from ._worker import worker_main
+from ._worker import DecodeTask, Ready, WorkerMessage, worker_main
 
 STARTUP_TIMEOUT_S = 120.0
 #: Tasks queued per worker: with 2, a worker decodes the next video while the main process
@@ -59,7 +59,7 @@ class DecodeWorker:
             msg = self.conn.recv() if ready else None
         except (EOFError, OSError):
             msg = None
-        if msg != ("ready",):
+        if not isinstance(msg, Ready):
             self.kill()
             raise VidscopeError(
                 "could not start a decode worker process (exit code "
@@ -72,12 +72,12 @@ class DecodeWorker:
         """The job being decoded now, if any."""
         return self.jobs[0] if self.jobs else None
 
-    def submit(self, job: int, task: dict) -> None:
+    def submit(self, task: DecodeTask) -> None:
         """Queue a task; the worker starts it when the one before it is done."""
         if not self.jobs:
             self.last_seen = time.monotonic()
-        self.jobs.append(job)
-        self.conn.send({**task, "job": job})
+        self.jobs.append(task.job)
+        self.conn.send(task)
 
     def finish(self, job: int) -> None:
         """``job`` is done (or failed); the next queued job starts now."""
@@ -114,12 +114,13 @@ class DecodePool:
         return sorted(room, key=lambda w: len(w.jobs))
 
     def busy(self) -> list[DecodeWorker]:
+        """Workers with at least one job queued."""
         return [w for w in self.workers if w.jobs]
 
-    def poll(self, timeout: float) -> list[tuple[DecodeWorker, tuple | None]]:
+    def poll(self, timeout: float) -> list[tuple[DecodeWorker, WorkerMessage | None]]:
         """Messages ready within ``timeout`` s; ``None`` means the worker died."""
         conns: list[Connection] = [w.conn for w in self.busy()]
-        out: list[tuple[DecodeWorker, tuple | None]] = []
+        out: list[tuple[DecodeWorker, WorkerMessage | None]] = []
         for conn in wait(conns, timeout=timeout) if conns else []:
             worker = next(w for w in self.workers if w.conn is conn)
             try:
@@ -138,5 +139,6 @@ class DecodePool:
         return list(worker.jobs)[1:]
 
     def close(self, *, force: bool = False) -> None:
+        """Stop every worker: after its current task, or at once with ``force``."""
         for w in self.workers:
             w.kill() if force else w.stop()

@@ -1,76 +1,187 @@
-"""Decode worker process: probes a video, samples it and streams frame chunks back.
+"""Decoding one video into frame chunks, and the decode worker process that runs it.
 
-Runs in its own process so that a decoder that hangs or crashes on one file can be killed
-without stopping the batch. Messages sent over the pipe (all plain tuples):
+:func:`decode_video` is shared by every engine: the local engine runs it in worker processes
+(:func:`worker_main`, which streams its messages back over a pipe) and the Ray engine runs it
+inside each actor. It yields small dataclasses:
 
-    ("info", job, VideoInfo-as-dict, num_samples)
-    ("frames", job, frames, float64 [n] times, int64 [n] sample indices, next_frames,
-        float64 [n] next times or None)
-    ("done", job, damage warnings, decoder stats)
-    ("error", job, reason)
+- :class:`Info` once, after probing: the video's metadata and how many samples it gets;
+- :class:`Frames` per chunk of at most ``chunk_size`` samples;
+- :class:`Done` at the end, with damage warnings and decoder counters.
 
-and ("ready",) once at start-up. ``frames`` is a list with one ``uint8 [n, h_p, w_p, 3]`` array
-per backbone part (a fused backbone has several), prepared with that part's preprocessing
-record; ``next_frames`` is a list of the same length holding, for each part that needs the next
-frame (motion), the frames shown right after the sampled ones, prepared the same way, and
-``None`` for the others.
+A worker process answers each :class:`DecodeTask` with those messages (or one :class:`Error`),
+and says :class:`Ready` once at start-up. ``Frames.frames`` is a list with one
+``uint8 [n, h_p, w_p, 3]`` array per backbone part (a fused backbone has several), prepared
+with that part's preprocessing record; ``Frames.nexts`` holds, for each part that needs the
+next frame (motion), the frames shown right after the sampled ones, prepared the same way,
+and ``None`` for the others.
 
 Each video is decoded once, at the largest size any part needs (by area); parts that need a
 smaller size get the decoded frames resized with OpenCV (``INTER_AREA``, see
-:meth:`Preprocess.prepare`). A task names its parts as ``task["parts"]``: a list of
-``{"preprocess": Preprocess-as-dict, "needs_next_frame": bool}``.
+:meth:`Preprocess.prepare`).
+
+This module never imports torch: worker processes import it at start-up.
 """
 
 from __future__ import annotations
 
 import signal
-from dataclasses import asdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
 from multiprocessing.connection import Connection
+from typing import Any
 
-from ..backbones._base import Preprocess
+import numpy as np
+
+from ..backbones import Preprocess
 from ..errors import VideoError
 from ..video import SamplingSpec, VideoReader
 
 
+@dataclass(frozen=True)
+class PartSpec:
+    """What one backbone part needs from the decoder."""
+
+    preprocess: dict[str, Any]
+    """``Preprocess.to_dict()`` of the part."""
+    needs_next_frame: bool = False
+    """Whether the part also needs the frame shown after each sample (motion)."""
+    pair_gap_s: float = 0.0
+    """With ``needs_next_frame``: the partner is the first frame at least this much later."""
+
+
+@dataclass(frozen=True)
+class DecodeTask:
+    """Everything needed to decode one video into prepared frame chunks (picklable)."""
+
+    job: int
+    """Caller's key for this video; echoed in every message."""
+    path: str
+    """Local path, or an fsspec URL (fetched to a temporary file first)."""
+    sampling: dict[str, Any]
+    parts: tuple[PartSpec, ...]
+    seek: str = "exact"
+    keyframe_tolerance_s: float = 0.5
+    chunk_size: int = 32
+    image_fps: float = 25.0
+    data: bytes | None = field(default=None, repr=False)
+    """The file's bytes, when ``path`` is on a filesystem only the driver can see
+    (``memory://``)."""
+
+    def for_video(self, job: int, path: str, data: bytes | None = None) -> DecodeTask:
+        """This template for one video."""
+        return replace(self, job=job, path=path, data=data)
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A worker process started and waits for tasks."""
+
+
+@dataclass(frozen=True)
+class Info:
+    """A video was opened: its metadata (``VideoInfo`` as a dict) and its number of samples."""
+
+    job: int
+    info: dict[str, Any]
+    num_samples: int
+
+
+@dataclass(frozen=True)
+class Frames:
+    """One chunk of prepared sampled frames."""
+
+    job: int
+    frames: list[np.ndarray]  # per part: uint8 [n, h_p, w_p, 3]
+    times_s: np.ndarray  # float64 [n] presentation times
+    indices: np.ndarray  # int64 [n] sample indices
+    nexts: list[np.ndarray | None]  # per part: uint8 [n, h_p, w_p, 3] or None
+    next_times_s: np.ndarray | None  # float64 [n], or None when no part needs next frames
+
+
+@dataclass(frozen=True)
+class Done:
+    """The video was read to the end."""
+
+    job: int
+    damage: tuple[str, ...]
+    stats: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Error:
+    """The video gave no features; ``reason`` says why (without the path)."""
+
+    job: int
+    reason: str
+
+
+WorkerMessage = Ready | Info | Frames | Done | Error
+
+
 def worker_main(conn: Connection, threads: int) -> None:
-    """Serve decode tasks from ``conn`` until it sends ``None`` or closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt stops
-    conn.send(("ready",))
-    while True:
-        try:
+    """Serve :class:`DecodeTask` s from ``conn`` until it sends ``None`` or closes.
+
+    The parent decides what an interrupt stops, so SIGINT is ignored here; SIGTERM, or a
+    parent that went away (a closed pipe), ends the process quietly, without a traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    try:
+        conn.send(Ready())
+        while True:
             task = conn.recv()
-        except EOFError:
-            return
-        if task is None:
-            return
-        job = task["job"]
-        try:
-            _decode(conn, task, threads)
-        except VideoError as exc:
-            conn.send(("error", job, exc.reason))
-        except Exception as exc:  # anything else a damaged file can provoke, recorded per file
-            conn.send(("error", job, f"{type(exc).__name__}: {exc}"))
+            if task is None:
+                return
+            for msg in run_task(task, threads):
+                conn.send(msg)
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        return  # the parent is gone: nobody is left to read what this process would say
 
 
-def _decode(conn: Connection, task: dict, threads: int) -> None:
-    job = task["job"]
-    spec = SamplingSpec(**task["sampling"])
-    pres = [Preprocess(**p["preprocess"]) for p in task["parts"]]
-    paired = [bool(p["needs_next_frame"]) for p in task["parts"]]
-    with VideoReader(task["path"], threads=threads, image_fps=task["image_fps"]) as reader:
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def run_task(task: DecodeTask, threads: int) -> Iterator[Info | Frames | Done | Error]:
+    """:func:`decode_video`, with any failure turned into a final :class:`Error`."""
+    try:
+        yield from decode_video(task, threads)
+    except VideoError as exc:
+        yield Error(task.job, exc.reason)
+    except (OSError, MemoryError) as exc:
+        yield Error(task.job, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # anything else a damaged file can provoke, recorded per file
+        yield Error(task.job, f"{type(exc).__name__}: {exc}")
+
+
+def decode_video(task: DecodeTask, threads: int) -> Iterator[Info | Frames | Done]:
+    """Probe and sample one video; yields :class:`Info`, :class:`Frames` chunks, :class:`Done`.
+
+    Raises:
+        VideoError: the file cannot be opened or decoded at all.
+    """
+    from ._fsspec import local_copy
+
+    spec = SamplingSpec(**task.sampling)
+    pres = [Preprocess(**p.preprocess) for p in task.parts]
+    paired = [p.needs_next_frame for p in task.parts]
+    with (
+        local_copy(task.path, task.data) as path,
+        VideoReader(path, threads=threads, image_fps=task.image_fps) as reader,
+    ):
         info = reader.info
         times = spec.times(info.duration_s)
-        conn.send(("info", job, asdict(info), len(times)))
+        yield Info(task.job, {**asdict(info), "path": task.path}, len(times))
         w, h = info.width, info.height
         size = max((p.decode_size(w, h) for p in pres), key=lambda s: (s[0] * s[1], s))
         options = {
             "size": size,
-            "seek": task["seek"],
-            "keyframe_tolerance_s": task["keyframe_tolerance_s"],
-            "chunk_size": task["chunk_size"],
+            "seek": task.seek,
+            "keyframe_tolerance_s": task.keyframe_tolerance_s,
+            "chunk_size": task.chunk_size,
         }
         if any(paired):
-            gap = max(float(p.get("pair_gap_s", 0.0)) for p in task["parts"])
+            gap = max(p.pair_gap_s for p in task.parts)
             chunks = reader.iter_pairs(times, gap_s=gap, **options)
         else:
             chunks = ((batch, None) for batch in reader.iter_frames(times, **options))
@@ -81,5 +192,5 @@ def _decode(conn: Connection, task: dict, threads: int) -> None:
                 for p, need in zip(pres, paired, strict=True)
             ]
             next_times = None if after is None else after.times_s
-            conn.send(("frames", job, frames, batch.times_s, batch.indices, nexts, next_times))
-        conn.send(("done", job, list(reader.damage), dict(reader.stats)))
+            yield Frames(task.job, frames, batch.times_s, batch.indices, nexts, next_times)
+        yield Done(task.job, tuple(reader.damage), dict(reader.stats))
