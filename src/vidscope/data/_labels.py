@@ -53,10 +53,18 @@ class LabelSet:
     groups: np.ndarray | None = None
     event_s: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    positive_note: str | None = None
+    """Binary labels: one sentence saying which class is the event and why (``train`` prints
+    it at its start); ``None`` otherwise."""
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def positive_class(self) -> str | None:
+        """The event class of binary labels (class 1: its F1 and score are reported)."""
+        return self.classes[1] if self.num_classes == 2 else None
 
     def subset(self, idx: np.ndarray) -> LabelSet:
         """The labels at positions ``idx``."""
@@ -69,6 +77,7 @@ class LabelSet:
             pick(self.groups),
             pick(self.event_s),
             list(self.notes),
+            self.positive_note,
         )
 
 
@@ -87,8 +96,11 @@ def read_labels(
 
     Args:
         positive_class: For two classes, the one that is class 1 (the event: its F1 is
-            reported and its score is predicted) (``--positive-class``). By default the class
-            that sorts last (``1`` of a 0/1 target).
+            reported and its score is predicted) (``--positive-class``). By default: when
+            exactly one of the two is named like the absence of an event (see
+            :func:`is_negative_name`: ``noFight``, ``non-violence``, ``normal``, ``0``,
+            ``false``, ``background``, ...), the other one; otherwise the class that sorts
+            last (``1`` of a 0/1 target). ``LabelSet.positive_note`` says which rule decided.
 
     Raises:
         LabelError: also when ``positive_class`` is not one of the two classes.
@@ -102,7 +114,14 @@ def read_labels(
         group_column=group_column,
         manifest=manifest,
     )
-    return out if positive_class is None else _with_positive(out, positive_class)
+    if positive_class is not None:
+        out = _with_positive(out, positive_class)
+        out.positive_note = (
+            f"event (positive) class: {positive_class!r} (--positive-class); "
+            f"the other class is {out.classes[0]!r}"
+        )
+        return out
+    return _default_positive(out)
 
 
 def _with_positive(labels: LabelSet, positive: str) -> LabelSet:
@@ -115,6 +134,61 @@ def _with_positive(labels: LabelSet, positive: str) -> LabelSet:
         return labels
     labels.classes = [labels.classes[1], labels.classes[0]]
     labels.y = 1 - labels.y
+    return labels
+
+
+_NEGATIVE_NAMES = {
+    "0",
+    "false",
+    "no",
+    "none",
+    "normal",
+    "negative",
+    "neg",
+    "background",
+    "bg",
+    "nothing",
+    "other",
+}
+_NEGATIVE_PREFIX = re.compile(r"^(?:[Nn][Oo][NnTt]?[-_ ]+(?=\w)|[Nn]o[nt]?(?=[A-Z]))")
+
+
+def is_negative_name(name: str, other: str | None = None) -> bool:
+    """Whether a class name reads as the absence of an event.
+
+    True for ``0``, ``false``, ``no``, ``none``, ``normal``, ``negative``, ``neg``,
+    ``background``, ``bg``, ``nothing``, ``other`` (any case), for ``no``/``non``/``not``
+    followed by a separator or a capital (``no_fight``, ``non-violence``, ``noFight``), and
+    for ``no``/``non``/``not`` + ``other`` (``nofight`` next to ``fight``). Words that merely
+    start with those letters (``nose``, ``notebook``, ``nonstop``) are not negative.
+    """
+    text = name.strip()
+    low = text.lower()
+    if low in _NEGATIVE_NAMES or _NEGATIVE_PREFIX.match(text):
+        return True
+    if other:
+        rest = re.sub(r"^(?:non|not|no)[-_ ]*", "", low)
+        return rest != low and rest == other.strip().lower()
+    return False
+
+
+def _default_positive(labels: LabelSet) -> LabelSet:
+    """Two classes: the event class is the one not named like an absence, else the last."""
+    if labels.num_classes != 2:
+        return labels
+    a, b = labels.classes
+    neg = [is_negative_name(a, b), is_negative_name(b, a)]
+    if neg == [False, True]:
+        labels = _with_positive(labels, a)
+        why = f"{b!r} is named like the absence of an event"
+    elif neg == [True, False]:
+        why = f"{a!r} is named like the absence of an event"
+    else:
+        why = "it sorts last"
+    labels.positive_note = (
+        f"event (positive) class: {labels.classes[1]!r} ({why}); "
+        f"the other class is {labels.classes[0]!r}; --positive-class changes it"
+    )
     return labels
 
 
@@ -218,7 +292,9 @@ def _match_ids(raw: list[str], store_ids: list[str], path: Path, col: str) -> li
     out, unknown = [], []
     for row, value in enumerate(raw, start=2):
         k = _key(str(value))
-        hit = exact.get(k) or _unique(by_name.get(k.rsplit("/", 1)[-1]))
+        full = str(value).strip().replace("\\", "/")  # same-named inputs: id keeps extension
+        hit = exact.get(full) or exact.get(k) or _unique(by_name.get(k.rsplit("/", 1)[-1]))
+        hit = hit or _unique(by_name.get(full.rsplit("/", 1)[-1]))
         if hit is None and k.isdigit():
             hit = _unique(by_num.get(int(k)))
         if hit is None:
