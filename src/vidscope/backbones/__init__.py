@@ -4,13 +4,30 @@ Importing this package is light; torch and timm load when a backbone is created.
 """
 
 from ._base import Backbone, Preprocess, Runtime
-from ._registry import create_backbone, list_backbones, register_backbone
+from ._clip import (
+    ClipTextEncoder,
+    TextTowerParts,
+    clip_embed_dim,
+    clip_text_encoder,
+    clip_text_width,
+    clip_tokenizer,
+)
+from ._convert import convert_weights
+from ._registry import create_backbone, describe_backbone, list_backbones, register_backbone
 
 __all__ = [
     "Backbone",
+    "ClipTextEncoder",
     "Preprocess",
     "Runtime",
+    "TextTowerParts",
+    "clip_embed_dim",
+    "clip_text_encoder",
+    "clip_text_width",
+    "clip_tokenizer",
+    "convert_weights",
     "create_backbone",
+    "describe_backbone",
     "list_backbones",
     "register_backbone",
 ]
