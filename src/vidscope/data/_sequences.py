@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..errors import StoreError
 from ..features import FeatureStore
+from ..types import FeatureSequence
 from ._labels import LabelError, LabelSet
 
 
@@ -29,6 +31,8 @@ class SequenceSet:
     layout: list[tuple[str, int]]
     window: dict[str, float] | None = None
     """For window-level data: ``{"window_s": ..., "stride_s": ...}`` of the windows."""
+    backbone: dict[str, Any] | None = None
+    """Identity of the backbone that made the features (the store key's ``backbone``)."""
 
     @property
     def num_features(self) -> int:
@@ -52,7 +56,8 @@ def load_sequences(
 
     Raises:
         LabelError: labelled videos without features (failed extraction), named.
-        StoreError: arrays of different widths.
+        StoreError: videos with no samples (``[0, D]``), damaged arrays or arrays holding
+            NaN/inf (named by :meth:`FeatureStore.load`), arrays of different widths.
     """
     ok = set(store.ids())
     missing = [i for i, v in enumerate(labels.ids) if v not in ok]
@@ -63,18 +68,65 @@ def load_sequences(
             f"{' ...' if len(missing) > 5 else ''}): their extraction failed or they were not "
             "extracted; see `vidscope info`, or pass --allow-missing to train without them"
         )
-    if missing:
-        keep = np.array([i for i in range(len(labels.ids)) if i not in set(missing)])
-        labels = labels.subset(keep)
-        labels.notes.append(f"{len(missing)} labelled video(s) without features were left out")
-    seqs = [store.load(v) for v in labels.ids]
+    loaded = {v: store.load(v) for i, v in enumerate(labels.ids) if v in ok}
+    empty = [i for i, v in enumerate(labels.ids) if v in loaded and loaded[v].num_samples == 0]
+    if empty and not allow_missing:
+        names = ", ".join(labels.ids[i] for i in empty[:5])
+        raise StoreError(
+            f"{store.root}: {len(empty)} labelled video(s) have no samples ([0, D] features: "
+            f"{names}{' ...' if len(empty) > 5 else ''}); a video without samples cannot be "
+            "trained or evaluated on: re-extract it, or pass --allow-missing to leave it out"
+        )
+    if missing or empty:
+        gone = set(missing) | set(empty)
+        labels = labels.subset(np.array([i for i in range(len(labels.ids)) if i not in gone]))
+        if missing:
+            labels.notes.append(f"{len(missing)} labelled video(s) without features were left out")
+        if empty:
+            labels.notes.append(f"{len(empty)} labelled video(s) with no samples were left out")
+    seqs = [loaded[v] for v in labels.ids]
     widths = {s.num_features for s in seqs}
     if len(widths) > 1:
         raise StoreError(f"{store.root}: feature widths differ between videos: {sorted(widths)}")
     layout = [(str(n), int(w)) for n, w in store.meta.get("layout", [])] or [("features", 0)]
     return SequenceSet(
-        labels, [s.features.astype(np.float32) for s in seqs], [s.times_s for s in seqs], layout
+        labels,
+        [s.features.astype(np.float32) for s in seqs],
+        [s.times_s for s in seqs],
+        layout,
+        backbone=dict(store.meta.get("backbone") or {}),
     )
+
+
+def scorable_sequences(
+    store: FeatureStore, ids: list[str] | None = None
+) -> tuple[list[FeatureSequence], dict[str, str]]:
+    """Sequences that can be scored, and for each video that cannot, the reason in words.
+
+    For prediction: one unusable video (failed extraction, no samples, a damaged array, NaN
+    or infinite values) gets a row with no score and this reason instead of stopping the run
+    or getting a made-up score.
+
+    Args:
+        store: The feature store.
+        ids: Videos to load (default: every video in the manifest).
+
+    Returns:
+        ``(sequences, reasons)``: the usable sequences in ``ids`` order, and id -> reason.
+    """
+    sequences: list[FeatureSequence] = []
+    reasons: dict[str, str] = {}
+    for vid in sorted(store.rows) if ids is None else ids:
+        try:
+            seq = store.load(vid)
+        except StoreError as exc:
+            reasons[vid] = str(exc)
+            continue
+        if seq.num_samples == 0:
+            reasons[vid] = "no samples ([0, D] features): the video gave no frames to score"
+        else:
+            sequences.append(seq)
+    return sequences, reasons
 
 
 def pad(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -37,10 +37,18 @@ PATH_COLUMNS = ("path", "video", "video_path", "file", "file_name", "filename", 
 
 @dataclass(frozen=True)
 class VideoInput:
-    """One video to extract: its store id (relative path, no extension) and where it is."""
+    """One video to extract: its store id and where it is.
+
+    Attributes:
+        video_id: Path relative to the input root without the extension; with the extension
+            (``clip.avi``) when another input has the same path and another extension.
+        path: The file (or image-frame folder).
+        note: Why the id is not the plain one (for the run's summary), else ``None``.
+    """
 
     video_id: str
     path: Path
+    note: str | None = None
 
 
 def resolve_videos(
@@ -53,8 +61,11 @@ def resolve_videos(
     Image-frame folders (a folder holding image files and no videos) count as one video.
     Paths in list files and CSVs are relative to the file's folder.
 
+    Inputs that differ only in their extension get ids that keep it (see
+    :func:`distinct_ids`).
+
     Raises:
-        VidscopeError: nothing found, a missing list/CSV column, or two videos with one id.
+        VidscopeError: nothing found, a missing list/CSV column, or one file listed twice.
     """
     if isinstance(source, (str, os.PathLike)):
         src = Path(source)
@@ -72,10 +83,32 @@ def resolve_videos(
         items = _relative([Path(p) for p in source])
     if not items:
         raise VidscopeError(f"no videos found in {source}")
+    items = distinct_ids(items)
     dup = [k for k, n in Counter(i.video_id for i in items).items() if n > 1]
     if dup:
-        raise VidscopeError(f"two inputs map to the same video id: {', '.join(dup[:5])}")
+        raise VidscopeError(
+            f"two inputs map to the same video id: {', '.join(dup[:5])}; list each file once"
+        )
     return items
+
+
+def distinct_ids(items: list[VideoInput]) -> list[VideoInput]:
+    """Give inputs that share an id (``a.avi`` and ``a.mp4``) ids that keep their extension.
+
+    The rule depends only on the set of inputs, so every rerun over the same files gives the
+    same ids; inputs whose id is unique keep the plain one. A labels CSV naming the file with
+    its extension matches the longer id.
+    """
+    counts = Counter(i.video_id for i in items)
+    out = []
+    for i in items:
+        if counts[i.video_id] > 1 and i.path.suffix and not i.path.is_dir():
+            vid = i.video_id + i.path.suffix
+            note = f"{i.path}: stored as {vid!r} (another input is also named {i.video_id!r})"
+            out.append(VideoInput(vid, i.path, note))
+        else:
+            out.append(i)
+    return out
 
 
 def _from_folder(root: Path) -> list[VideoInput]:

@@ -10,10 +10,17 @@ Layout::
 
 Rows are appended to the journal as each video finishes (one line, flushed), and folded into
 the Parquet file at the end of a run, so an interrupted run loses at most the videos in flight.
+A run holds ``STORE/.lock`` (see :mod:`._lock`) from start to end, so two runs never interleave,
+and folding adds to what is on disk rather than replacing it.
+
+Each row records its arrays' size and SHA-256 (``bytes``, ``checksum``): a rerun re-extracts a
+video whose file does not match, and :meth:`FeatureStore.load` refuses one, naming the file.
+Features holding NaN or infinite values are never written and never returned.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -23,13 +30,17 @@ import numpy as np
 import pandas as pd
 
 from ..errors import StoreError
-from ._io import atomic_save_npy, atomic_write_bytes, atomic_write_json
 from ..types import FeatureSequence
+from ._integrity import feature_problem, fix_hint, os_error, parse_npy, read_checked
+from ._io import atomic_write_bytes, atomic_write_json, checksum, npy_bytes, remove_stale_temps
+from ._lock import is_housekeeping, store_lock
 
 MANIFEST_COLUMNS = [
     "video_id", "path", "status", "error", "duration_s", "fps", "num_frames", "width", "height",
-    "rotation", "num_samples", "fingerprint", "features", "seconds", "decoded_frames",
+    "rotation", "num_samples", "fingerprint", "features", "seconds", "decoded_frames", "bytes",
+    "checksum",
 ]  # fmt: skip
+JOURNAL = "manifest.journal.jsonl"
 #: store.json fields that must match for two runs to share a store.
 KEY_FIELDS = (
     "backbone",
@@ -48,24 +59,29 @@ KEY_DEFAULTS: dict[str, object] = {"backbone_options": {}}
 class FeatureStore:
     """A folder of cached per-video features; see the module docstring for the layout.
 
-    Open one with :func:`open_store` (read) or :meth:`FeatureStore.create` (write).
+    Open one with :func:`open_store` (read) or :func:`open_for_writing` (write, locked).
     """
 
     def __init__(self, root: str | os.PathLike[str], meta: dict[str, object]) -> None:
         self.root = Path(root)
         self.meta = meta
         self._rows: dict[str, dict[str, object]] | None = None
+        self._recorded: dict[str, dict[str, object]] = {}  # rows this object appended
+        self._sums: dict[str, tuple[str, int, str]] = {}  # id -> (features, bytes, checksum)
 
     # ---- creation and opening -------------------------------------------------------------
     @classmethod
     def create(cls, root: str | os.PathLike[str], meta: dict[str, object]) -> FeatureStore:
         """Open ``root`` for writing with key ``meta``; make it if new.
 
+        Prefer :func:`open_for_writing`, which also takes the store lock.
+
         Raises:
-            StoreError: if ``root`` already holds a store made with another backbone,
-                sampling, seek mode or dtype (they are never mixed).
+            StoreError: if ``root`` is a file, holds something that is not a store, or holds a
+                store made with another backbone, sampling, seek mode or dtype (never mixed).
         """
         root = Path(root)
+        _check_out(root)
         path = root / "store.json"
         if path.exists():
             old = _read_json(path)
@@ -79,12 +95,11 @@ class FeatureStore:
                     "settings are never mixed: choose another --out, or delete the store."
                 )
             return cls(root, old)
-        if root.exists() and any(root.iterdir()):
-            raise StoreError(
-                f"--out {root} exists and is not a vidscope feature store; pick a new folder"
-            )
-        root.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(path, meta)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(path, meta)
+        except OSError as exc:
+            raise os_error(path, exc) from None
         return cls(root, meta)
 
     # ---- manifest ---------------------------------------------------------------------------
@@ -99,16 +114,24 @@ class FeatureStore:
         rows: dict[str, dict[str, object]] = {}
         parquet = self.root / "manifest.parquet"
         if parquet.exists():
-            for rec in pd.read_parquet(parquet).to_dict("records"):
+            try:
+                records = pd.read_parquet(parquet).to_dict("records")
+            except Exception as exc:  # pyarrow raises several types for a damaged file
+                raise StoreError(
+                    f"{parquet}: unreadable manifest ({type(exc).__name__}: {exc}); the arrays "
+                    "are intact: delete the manifest and re-run extract to rebuild it"
+                ) from None
+            for rec in records:
                 rows[str(rec["video_id"])] = rec
-        journal = self.root / "manifest.journal.jsonl"
+        journal = self.root / JOURNAL
         if journal.exists():
-            for line in journal.read_text(encoding="utf-8").splitlines():
+            for line in journal.read_text(encoding="utf-8", errors="replace").splitlines():
                 try:
                     rec = json.loads(line)
-                except json.JSONDecodeError:  # torn last line of a killed run
+                except json.JSONDecodeError:  # torn line of a killed run: that video is redone
                     continue
-                rows[str(rec["video_id"])] = rec
+                if isinstance(rec, dict) and rec.get("video_id") is not None:
+                    rows[str(rec["video_id"])] = rec
         return rows
 
     def manifest(self) -> pd.DataFrame:
@@ -119,42 +142,114 @@ class FeatureStore:
         return df.sort_values("video_id", kind="stable").reset_index(drop=True)
 
     def record(self, row: dict[str, object]) -> None:
-        """Append a finished video's manifest row to the journal."""
+        """Append a finished video's manifest row to the journal (on a line of its own).
+
+        The size and checksum of arrays written by :meth:`write` are filled in.
+
+        Raises:
+            StoreError: the journal cannot be written (disk full, read-only store).
+        """
         row = {k: _plain(row.get(k)) for k in MANIFEST_COLUMNS}
-        with open(self.root / "manifest.journal.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        self.rows[str(row["video_id"])] = row
+        vid = str(row["video_id"])
+        sums = self._sums.pop(vid, None)
+        if sums and row.get("features") == sums[0] and row.get("status") in ("ok", "partial"):
+            row["bytes"], row["checksum"] = sums[1], sums[2]
+        line = (json.dumps(row, ensure_ascii=False) + "\n").encode()
+        path = self.root / JOURNAL
+        try:
+            with open(path, "a+b") as f:
+                end = f.seek(0, os.SEEK_END)
+                if end and os.pread(f.fileno(), 1, end - 1) != b"\n":
+                    line = b"\n" + line  # a killed run tore the last line: start a fresh one
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            raise os_error(path, exc) from None
+        self.rows[vid] = row
+        self._recorded[vid] = row
 
     def compact(self) -> None:
-        """Fold the journal into ``manifest.parquet`` (atomic), then drop the journal."""
+        """Fold the journal into ``manifest.parquet`` (atomic), then drop the journal.
+
+        Adds to what is on disk (rows written by anyone since this store was opened are
+        kept) and does nothing when there is no journal and nothing was recorded, so an
+        up-to-date read-only store is never written.
+
+        Raises:
+            StoreError: the manifest cannot be written (the journal then still holds the rows).
+        """
+        journal = self.root / JOURNAL
+        if not self._recorded and not journal.exists():
+            return
+        self._rows = {**self._read_rows(), **self._recorded}
         df = self.manifest()
         for col in MANIFEST_COLUMNS:
             if col not in df:
                 df[col] = None
-        buf = df[MANIFEST_COLUMNS].to_parquet(index=False)
-        atomic_write_bytes(self.root / "manifest.parquet", buf)
-        (self.root / "manifest.journal.jsonl").unlink(missing_ok=True)
+        target = self.root / "manifest.parquet"
+        try:
+            atomic_write_bytes(target, df[MANIFEST_COLUMNS].to_parquet(index=False))
+            journal.unlink(missing_ok=True)
+        except OSError as exc:
+            raise os_error(target, exc) from None
+        self._recorded = {}
 
     # ---- arrays -------------------------------------------------------------------------------
+    def check(self, features: np.ndarray) -> str | None:
+        """Why ``features`` cannot be stored as they are (after the cast to the store's dtype),
+        or ``None`` when they can: not ``[T, D]``, no samples, NaN or infinite values."""
+        with np.errstate(over="ignore"):  # values beyond float16 become inf: reported
+            return feature_problem(np.asarray(features).astype(self._dtype(), copy=False))
+
     def write(self, video_id: str, features: np.ndarray, times_s: np.ndarray) -> str:
-        """Save one video's ``[T, D]`` features and ``[T]`` times; returns the relative path."""
+        """Save one video's ``[T, D]`` features and ``[T]`` times; returns the relative path.
+
+        Raises:
+            StoreError: the features fail :meth:`check`, or the files cannot be written.
+        """
         rel = Path("features") / f"{video_id}.npy"
-        dtype = np.float16 if self.meta.get("dtype") == "float16" else np.float32
-        atomic_save_npy(self.root / rel.with_suffix(".t.npy"), np.asarray(times_s, np.float64))
-        atomic_save_npy(self.root / rel, np.asarray(features).astype(dtype))
+        with np.errstate(over="ignore"):
+            feats = np.asarray(features).astype(self._dtype())
+        problem = feature_problem(feats)
+        if problem:
+            raise StoreError(f"{video_id}: features not stored: {problem}")
+        data = npy_bytes(feats)
+        times = npy_bytes(np.asarray(times_s, np.float64))
+        for path, blob in ((self.root / rel.with_suffix(".t.npy"), times), (self.root / rel, data)):
+            try:
+                atomic_write_bytes(path, blob)
+            except OSError as exc:
+                raise os_error(path, exc) from None
+        self._sums[video_id] = (rel.as_posix(), len(data), checksum(data, times))
         return rel.as_posix()
+
+    def _dtype(self) -> type:
+        return np.float16 if self.meta.get("dtype") == "float16" else np.float32
 
     def ids(self, statuses: tuple[str, ...] = ("ok", "partial")) -> list[str]:
         """Ids of videos with features, in sorted order."""
         return sorted(k for k, r in self.rows.items() if r.get("status") in statuses)
 
+    def verify(self, video_id: str) -> str | None:
+        """What is wrong with a stored video's files (missing, size or checksum differs from
+        the manifest), or ``None`` if they match. Rows without a checksum (stores written
+        before checksums, ``.npy`` folders) only need the file to exist."""
+        row = self.rows.get(video_id) or {}
+        if not row.get("features"):
+            return "no features recorded"
+        try:
+            read_checked(self.root, row)
+        except StoreError as exc:
+            return str(exc)
+        return None
+
     def load(self, video_id: str) -> FeatureSequence:
-        """Features and times of one video.
+        """Features and times of one video, checked against the manifest.
 
         Raises:
-            StoreError: unknown id, a failed video, or missing files.
+            StoreError: unknown id, a failed video, missing or damaged files (named), or
+                features holding NaN or infinite values (named, with where they are).
         """
         row = self.rows.get(video_id)
         if row is None:
@@ -164,12 +259,21 @@ class FeatureStore:
                 f"{self.root}: video {video_id!r} failed to extract: {row.get('error')}"
             )
         path = self.root / str(row["features"])
-        times_path = path.with_suffix(".t.npy")
-        if not path.exists():
-            raise StoreError(f"{self.root}: features file {path} is missing; re-run extract")
-        feats = np.load(path, allow_pickle=False)
-        times = np.load(times_path) if times_path.exists() else np.arange(len(feats), dtype=float)
-        return FeatureSequence(video_id, feats, times)
+        data, times_data = read_checked(self.root, row)
+        feats = parse_npy(data, path)
+        times = np.arange(len(feats), dtype=float) if times_data is None else None
+        if times_data is not None:
+            times = parse_npy(times_data, path.with_suffix(".t.npy"))
+        bad = feature_problem(feats, allow_empty=True)
+        if bad:
+            raise StoreError(
+                f"{path}: features of video {video_id!r} hold {bad}; they cannot be used. "
+                + fix_hint(row)
+            )
+        try:
+            return FeatureSequence(video_id, feats, times)
+        except ValueError as exc:
+            raise StoreError(f"{path}: {exc}. {fix_hint(row)}") from None
 
     def __iter__(self) -> Iterator[FeatureSequence]:
         for vid in self.ids():
@@ -182,6 +286,33 @@ class FeatureStore:
     def num_features(self) -> int:
         """D of every array in the store."""
         return int(sum(w for _, w in self.meta.get("layout", [])))  # type: ignore[misc]
+
+
+@contextlib.contextmanager
+def open_for_writing(
+    root: str | os.PathLike[str], meta: dict[str, object]
+) -> Iterator[FeatureStore]:
+    """Lock ``root``, open (or make) the store with key ``meta``, and fold the journal at the end.
+
+    While the ``with`` block runs no other writer can enter (see :mod:`._lock`); temporary
+    files left by killed runs are removed on entry. The manifest is written on exit only if
+    something changed; if the block fails, the rows stay in the journal for the next run.
+
+    Raises:
+        StoreError: as :meth:`FeatureStore.create` and :func:`._lock.store_lock`.
+    """
+    root = Path(root)
+    _check_out(root)
+    with store_lock(root):
+        store = FeatureStore.create(root, meta)
+        remove_stale_temps(root)
+        try:
+            yield store
+        except BaseException:
+            with contextlib.suppress(StoreError):
+                store.compact()
+            raise
+        store.compact()
 
 
 def open_store(root: str | os.PathLike[str]) -> FeatureStore:
@@ -223,3 +354,17 @@ def _plain(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _check_out(root: Path) -> None:
+    """Refuse an ``--out`` that is a file, or a folder holding something other than a store."""
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"--out {root} is a file, not a folder; give a folder for the store")
+    if (
+        root.is_dir()
+        and not (root / "store.json").exists()
+        and any(not is_housekeeping(p.name) for p in root.iterdir())
+    ):
+        raise StoreError(
+            f"--out {root} exists and is not a vidscope feature store; pick a new folder"
+        )

@@ -41,6 +41,43 @@ class SamplingSpec:
         if self.max_frames is not None and self.max_frames < 1:
             raise ValueError(f"--max-frames must be >= 1, got {self.max_frames}")
 
+    @classmethod
+    def from_flags(
+        cls,
+        *,
+        frames: int | None = None,
+        fps: float | None = None,
+        every: float | None = None,
+        max_frames: int | None = None,
+        default_frames: int = 16,
+    ) -> SamplingSpec:
+        """The spec that the CLI flags ``--frames/--fps/--every/--max-frames`` ask for.
+
+        A flag given as 0 is an error, never a default: ``--frames 0`` does not become 16, and
+        ``--max-frames`` is refused where it would be ignored (with ``--frames``, or alone).
+
+        Raises:
+            ValueError: naming the flag and what to give instead.
+        """
+        given = [f for f, v in (("--frames", frames), ("--fps", fps), ("--every", every))
+                 if v is not None]  # fmt: skip
+        if len(given) > 1:
+            raise ValueError(f"{' and '.join(given)} exclude each other; give one of them")
+        if max_frames is not None and max_frames < 1:
+            raise ValueError(f"--max-frames must be >= 1, got {max_frames}")
+        if fps is not None:
+            return cls("fps", fps, max_frames)
+        if every is not None:
+            return cls("every", every, max_frames)
+        if max_frames is not None:
+            raise ValueError(
+                "--max-frames caps --fps or --every; with --frames N (default 16) a video "
+                "gives N samples already: use --frames instead"
+            )
+        if frames is not None and frames < 1:
+            raise ValueError(f"--frames must be >= 1, got {frames}")
+        return cls("uniform", default_frames if frames is None else frames)
+
     def times(self, duration_s: float) -> np.ndarray:
         """Target times in seconds for a video lasting ``duration_s`` (``float64 [T]``, sorted)."""
         d = max(float(duration_s), 0.0)
