@@ -1,0 +1,120 @@
+"""The Ray engine on a real local Ray cluster (2 CPUs on loopback, shared by these tests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidscope.features import ExtractConfig, extract, open_store
+from vidscope.video import SamplingSpec
+
+from .conftest import numbered_frames, write_video
+
+ray = pytest.importorskip("ray")
+
+CFG = ExtractConfig(
+    backbone="timm:test_efficientnet",
+    weights="random",
+    sampling=SamplingSpec("uniform", 6),
+    workers=1,
+)
+RAY = ExtractConfig(**{**CFG.__dict__, "engine": "ray", "workers": 2})
+BAD_TEXT = b"this is a plain text file, not a video\n"
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray cluster for every Ray test, shut down at the end."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> Path:
+    """Ten small H.264 clips in two folders, plus an empty file and a text file."""
+    root = tmp_path_factory.mktemp("ray-in")
+    for i in range(10):
+        write_video(root / f"{'ab'[i % 2]}/v{i}.mp4", numbered_frames(40, seed=i))
+    (root / "zero_bytes.mp4").write_bytes(b"")
+    (root / "not_a_video.mp4").write_bytes(BAD_TEXT)
+    return root
+
+
+@pytest.fixture(scope="module")
+def local_store(videos, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ray-local") / "store"
+    extract(videos, out, CFG, progress=False)
+    return open_store(out)
+
+
+def assert_same_store(a, b) -> None:
+    """Same ids and statuses, timestamps exactly, features within 1e-5, same errors."""
+    assert set(a.rows) == set(b.rows)
+    for vid, row in a.rows.items():
+        other = b.rows[vid]
+        assert (row["status"], row["error"]) == (other["status"], other["error"]), vid
+    for vid in a.ids():
+        x, y = a.load(vid), b.load(vid)
+        np.testing.assert_array_equal(x.times_s, y.times_s)
+        np.testing.assert_allclose(x.features, y.features, atol=1e-5, rtol=0)
+
+
+def test_ray_store_equals_local_store(ray_cluster, videos, local_store, tmp_path):
+    report = extract(videos, tmp_path / "s", RAY, progress=False)
+    assert len(report.done) == 10 and set(report.failed) == {"zero_bytes", "not_a_video"}
+    assert "empty file" in report.failed["zero_bytes"]
+    assert "plain text" in report.failed["not_a_video"]
+    assert_same_store(local_store, open_store(tmp_path / "s"))
+    again = extract(videos, tmp_path / "s", CFG, progress=False)  # the local engine resumes it
+    assert len(again.skipped) == 10 and not again.done
+
+
+def _kill_one_worker_midway(journal: Path, killed: list[int]) -> None:
+    """SIGKILL the first Ray actor seen extracting, once the first video is in the journal."""
+    import psutil
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not killed:
+        if journal.exists() and journal.stat().st_size > 0:
+            for proc in psutil.process_iter(["cmdline"]):
+                if "ray::_Extractor.extract" in " ".join(proc.info["cmdline"] or []):
+                    os.kill(proc.pid, signal.SIGKILL)
+                    killed.append(proc.pid)
+                    return
+        time.sleep(0.02)
+
+
+def test_killed_worker_loses_no_video(ray_cluster, videos, local_store, tmp_path):
+    """SIGKILL one worker mid-run: its videos are retried elsewhere, the store is complete."""
+    out = tmp_path / "s"
+    killed: list[int] = []
+    killer = threading.Thread(
+        target=_kill_one_worker_midway, args=(out / "manifest.journal.jsonl", killed)
+    )
+    killer.start()
+    report = extract(videos, out, RAY, progress=False)
+    killer.join()
+    assert killed, "the run ended before a worker could be killed"
+    assert len(report.done) == 10 and set(report.failed) == {"zero_bytes", "not_a_video"}
+    assert_same_store(local_store, open_store(out))
+    again = extract(videos, out, RAY, progress=False)
+    assert len(again.skipped) == 10 and not again.done
+
+
+def test_memory_urls_round_trip_through_ray(ray_cluster, videos, local_store, tmp_path):
+    """memory:// videos (shipped to the workers) into a memory:// store, equal to local."""
+    fsspec = pytest.importorskip("fsspec")
+    fs = fsspec.filesystem("memory")
+    for path in videos.rglob("*.mp4"):
+        fs.pipe(f"/ray-in/{path.relative_to(videos).as_posix()}", path.read_bytes())
+    report = extract("memory://ray-in", "memory://ray-out/store", RAY, progress=False)
+    assert len(report.done) == 10 and len(report.failed) == 2
+    fs.get("/ray-out/store", str(tmp_path / "pulled"), recursive=True)
+    assert_same_store(local_store, open_store(tmp_path / "pulled"))
