@@ -6,23 +6,30 @@ import argparse
 import threading
 import webbrowser
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
+from ._common import command
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``vidscope label`` on the CLI's subparsers."""
-    p = sub.add_parser(
+
+def add_parser(sub: Any) -> dict[str, Any]:
+    """Register ``label``."""
+    p = command(
+        sub,
         "label",
-        help="label clips and mark event segments in the browser (model in the loop)",
-        description="Serve a local page that plays each video in turn: one key per class "
-        "labels the clip and moves on; [ and ] mark event segments; , and . step frames by "
-        "the file's real timestamps. Labels and segments are saved on every action.",
+        "label clips and mark event segments in the browser (model in the loop)",
+        epilog="One key per class labels the clip and moves on (z undo, s skip); [ and ] mark "
+        "an event segment at the playhead; , and . step one frame by the file's real "
+        "timestamps; arrows hop 1 s; 1/2/4 set the speed. Labels and segments are saved on "
+        "every action, in the CSVs `vidscope train --labels/--annotations` read.",
     )
     p.add_argument("videos", help="folder (recursive), .txt list, .csv of paths, or one video")
     p.add_argument("--classes", required=True, help="comma-separated classes, e.g. fight,noFight")
     p.add_argument(
-        "--labels", default="labels.csv", help="labels CSV path,label (default labels.csv)"
+        "--labels",
+        default="labels.csv",
+        help="labels CSV written as path,label (read back to resume)",
     )
     p.add_argument(
         "--segments",
@@ -50,8 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--no-browser", action="store_true", help="only print the address, open no browser"
     )
-    p.set_defaults(func=label_command)
-    return p
+    return {"label": label_command}
 
 
 def label_command(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:

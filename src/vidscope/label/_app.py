@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import VidscopeError
+from ..errors import ConfigError, VidscopeError
 from ..video import VideoReader
 from ._model import ModelLoop
 from ._page import render_page
@@ -56,13 +56,13 @@ class LabelConfig:
     def __post_init__(self) -> None:
         self.classes = [c.strip() for c in self.classes if c.strip()]
         if not self.classes or len(set(self.classes)) != len(self.classes):
-            raise VidscopeError("--classes must name one or more distinct classes, e.g. a,b")
+            raise ConfigError("--classes must name one or more distinct classes, e.g. a,b")
         if self.retrain_every < 0:
-            raise VidscopeError(f"--retrain-every must be >= 0, got {self.retrain_every}")
+            raise ConfigError(f"--retrain-every must be >= 0, got {self.retrain_every}")
         if self.retrain_every and self.run is None:
-            raise VidscopeError("--retrain-every needs --run RUN (the run whose head to retrain)")
+            raise ConfigError("--retrain-every needs --run RUN (the run whose head to retrain)")
         if self.run is not None and not (Path(self.run) / "config.json").is_file():
-            raise VidscopeError(f"--run {self.run}: not a vidscope run (no config.json)")
+            raise ConfigError(f"--run {self.run}: not a vidscope run (no config.json)")
         self.keys = assign_keys(self.classes)
 
 
@@ -75,7 +75,7 @@ def assign_keys(classes: list[str]) -> dict[str, str]:
         pick = first if first.isalnum() and first not in RESERVED_KEYS | used else None
         pick = pick or next((k for k in SPARE_KEYS if k not in used), None)
         if pick is None:
-            raise VidscopeError(f"too many classes for one key each ({len(classes)})")
+            raise ConfigError(f"too many classes for one key each ({len(classes)})")
         keys[c] = pick
         used.add(pick)
     return keys

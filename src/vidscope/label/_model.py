@@ -110,16 +110,20 @@ class ModelLoop:
                 version = self._retrains
             try:
                 self._set(state="training", message=f"retraining on labels ({version})")
-                run = self._retrain(run, version)
-                self._score(run)
+                new = self._retrain(run, version)
+                self._score(new)
+                run = new
                 self._set(
                     state="ready",
                     message=f"new model in use: retrain {version}",
                     model=f"retrain {version}",
                     version=version,
                 )
-            except (VidscopeError, ValueError) as exc:
-                self._set(state="ready", message=f"retrain {version} skipped: {exc}")
+            except (VidscopeError, ValueError) as exc:  # e.g. a class with one label so far
+                self._set(state="ready", message=f"retrain waits for more labels: {exc}")
+                with self._wake:  # try again at the next new label
+                    self._retrains -= 1
+                    self._pending_labels += self.retrain_every - 1
             except Exception as exc:
                 self._fail(exc)
 
@@ -188,7 +192,12 @@ def _score_row(row: dict[str, Any], classes: list[str], threshold: float | None)
         t = 0.5 if threshold is None else float(threshold)
         room = t if s < t else 1 - t
         unc = 1 - abs(s - t) / room if room > 0 else 0.0
-        return {"score": s, "label": str(row["label"]), "uncertainty": _clean(unc)}
+        return {
+            "score": s,
+            "label": str(row["label"]),
+            "positive": classes[1],
+            "uncertainty": _clean(unc),
+        }
     probs = sorted((float(row[f"score_{c}"]) for c in classes), reverse=True)
     margin = probs[0] - (probs[1] if len(probs) > 1 else 0.0)
     return {"score": probs[0], "label": str(row["label"]), "uncertainty": _clean(1 - margin)}

@@ -245,7 +245,8 @@ function render() {
   $('current').textContent = lab === undefined ? 'none' : lab;
   $('current').className = lab === undefined ? '' : 'set';
   const m = v && scoreOf(cur);
-  $('score').textContent = m ? 'model: ' + m.label + ' ' + m.score.toFixed(2) : '';
+  const p = m && m.positive ? ' (p ' + m.positive + ' ' + m.score.toFixed(2) + ')' : '';
+  $('score').textContent = m ? 'model: ' + m.label + (p || ' ' + m.score.toFixed(2)) : '';
   drawTime();
   drawSegments();
 }

@@ -21,13 +21,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..errors import VidscopeError
+from ..errors import InputError, VidscopeError
 from ._videos import VideoItem
 
 OWNED_FILE = "owned.json"
 
 
-class LabelFileError(VidscopeError):
+class LabelFileError(InputError):
     """A labels/annotations file that the session must not touch or cannot read."""
 
 
