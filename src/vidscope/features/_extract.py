@@ -26,6 +26,7 @@ from ._engine import (
     FeatureChunk,
     VideoDone,
     VideoFailed,
+    VideoProgress,
     VideoStarted,
     VideoTask,
     backbone_from_config,
@@ -50,6 +51,7 @@ class ExtractReport:
         failed: Id -> reason, for videos that gave no features.
         skipped: Ids already in the store and unchanged.
         seconds: Wall time of the run.
+        notes: Things the summary should tell (e.g. inputs whose id keeps its extension).
     """
 
     store: Path | str
@@ -58,6 +60,7 @@ class ExtractReport:
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -101,6 +104,7 @@ def extract(
     with _open_target(out, store_meta(cfg, model)) as target:  # locked; manifest folded at end
         todo = [i for i in items if not target.is_current(i)]
         report.skipped = [i.video_id for i in items if i not in todo]
+        report.notes += [n for n in (getattr(i, "note", None) for i in items) if n]
         bar = Progress(len(todo), enabled=progress, skipped=len(report.skipped))
         with bar, _sigterm_as_interrupt():
             try:
@@ -250,7 +254,12 @@ class _Sink:
             v.features[event.indices] = event.features
             v.times_s[event.indices] = event.times_s
             v.filled[event.indices] = True
-            self.bar.samples(v.item.video_id, len(event.indices), float(event.times_s.max()))
+            if len(event.indices):
+                self.bar.samples(v.item.video_id, len(event.indices), float(event.times_s.max()))
+        elif isinstance(event, VideoProgress):
+            vid = self.items[event.key].video_id
+            self.bar.set_samples(vid, event.samples_done, event.num_samples, event.time_s,
+                                 event.duration_s)  # fmt: skip
         else:
             video = self.videos.pop(event.key, None) or AssembledVideo(self.items[event.key])
             if isinstance(event, VideoDone):
