@@ -46,7 +46,7 @@ def main(out: Path = Path("docs/label.png")) -> None:
 def shoot(app: LabelApp, out: Path) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        page = browser.new_page(viewport={"width": 960, "height": 720})
+        page = browser.new_page(viewport={"width": 960, "height": 800})
         page.goto(app.url)
         page.wait_for_function("document.body.dataset.ready === '1'")
         for key in "fnf":

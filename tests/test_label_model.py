@@ -67,7 +67,14 @@ def run_dir(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
         out=tmp_path / "run",
         config=vidscope.TrainConfig(head="mean_linear", epochs=8, tensorboard=False),
     )
-    return result.run_dir, tmp_path / "v", make_set(tmp_path / "v", 8)
+    truth = make_set(tmp_path / "v", 8)
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 80, (48, 64, 3), dtype=np.uint8)
+    frames = [base.copy() for _ in range(200)]  # 10 s, the bar moves from 4 s to 7 s only
+    for i in range(80, 140):
+        frames[i][:, (2 * i) % 56 : (2 * i) % 56 + 8] = 230
+    write_video(tmp_path / "v" / "long.mp4", frames, fps=20)
+    return result.run_dir, tmp_path / "v", truth
 
 
 def wait_for(fn, timeout: float = 120.0):
@@ -92,14 +99,19 @@ def test_scores_uncertainty_order_and_retraining(browser, run_dir, tmp_path) -> 
         state = lambda: json.loads(c.request("GET", "/api/state")[1])  # noqa: E731
         st = wait_for(lambda: (s := state())["model"]["status"]["state"] == "ready" and s)
         scores = st["model"]["scores"]
-        assert sorted(scores, key=int) == [str(i) for i in range(8)]
+        assert sorted(scores, key=int) == [str(i) for i in range(9)]
         assert all(0 <= s["uncertainty"] <= 1 and s["label"] in CLASSES for s in scores.values())
-        most = max(range(8), key=lambda i: (scores[str(i)]["uncertainty"], -i))
+        assert app.videos[0].name == "long.mp4"  # 10 s against 1 s training clips: a curve
+        curve = scores["0"]["curve"]
+        assert len(curve["t"]) == len(curve["s"]) > 10 and "curve" not in scores["1"]
+        assert curve["t"] == sorted(curve["t"]) and 0 <= curve["t"][0] < curve["t"][-1] <= 10
         page, errors = open_page(browser, app.url)
-        page.wait_for_function("document.getElementById('score').textContent !== ''")
+        wait_video(page, "long.mp4")
+        page.wait_for_function("document.querySelector('#timeline polyline.curve') !== null")
+        most = max(range(9), key=lambda i: (scores[str(i)]["uncertainty"], -i))
         page.select_option("#order", "uncertain")
         wait_video(page, app.videos[most].name)  # the most uncertain clip comes first
-        assert page.text_content("#pos").startswith("#1 of 8")
+        assert page.text_content("#pos").startswith("#1 of 9")
         for key in "fnfn":  # two labels per class: enough to train on
             wait_video(page, page.text_content("#name"))
             page.keyboard.press(key)

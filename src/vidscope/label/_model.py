@@ -112,6 +112,7 @@ class ModelLoop:
                 self._set(state="training", message=f"retraining on labels ({version})")
                 new = self._retrain(run, version)
                 self._score(new)
+                self._curves(new)
                 run = new
                 self._set(
                     state="ready",

@@ -25,7 +25,8 @@ main { max-width: 980px; margin: 0 auto; padding: 10px 16px 40px; }
 #title { display: flex; justify-content: space-between; gap: 12px; margin: 4px 0 8px; }
 #name { font-weight: 600; overflow-wrap: anywhere; }
 #stage { position: relative; background: #000; border-radius: 6px; overflow: hidden;
-  aspect-ratio: 16 / 9; display: flex; align-items: center; justify-content: center; }
+  aspect-ratio: 16 / 9; max-height: 58vh; width: 100%; display: flex; align-items: center;
+  justify-content: center; }
 #video { width: 100%; height: 100%; object-fit: contain; display: block; }
 #card { position: absolute; inset: 0; display: flex; flex-direction: column; gap: 8px;
   align-items: center; justify-content: center; text-align: center; padding: 24px;

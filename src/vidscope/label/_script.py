@@ -305,7 +305,7 @@ $('timeline').addEventListener('click', (e) => {
 function legend() {
   const keys = CFG.classes.map((c) => [keyOf[c], c, 'cls']);
   keys.push(['z', 'undo'], ['s', 'skip'], ['space', 'play/pause'], [', .', 'frame −/+'],
-    ['← →', '∓1 s'], ['1 2 4', 'speed']);
+    ['← →', '−/+ 1 s'], ['1 2 4', 'speed']);
   if (CFG.segments) keys.push(['[ ]', 'segment start/end'], ['Del', 'delete selected']);
   $('keys').replaceChildren(...keys.map(([k, what, cls]) => {
     const el = document.createElement('span');
