@@ -14,7 +14,8 @@ import torch
 from vidscope.cli import main
 from vidscope.data import LabelError, make_splits, read_labels
 from vidscope.features import open_store
-from vidscope.training import TrainConfig, evaluate, load_run, train
+from vidscope.pipelines import evaluate
+from vidscope.training import TrainConfig, load_run, train
 
 TINY = {
     "mean_linear": {},
@@ -175,12 +176,13 @@ def test_resume_continues_exactly(tmp_path, store2):
     )
     train(store2, out=tmp_path / "straight", config=cfg)
 
-    def stop_at_3(epoch, row):
-        if epoch == 3:
-            raise KeyboardInterrupt
+    class StopAt3:  # a user callback: runs after the checkpoint of each epoch
+        def on_epoch_end(self, ctx, row):
+            if row["epoch"] == 3:
+                raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(store2, out=tmp_path / "cut", config=cfg, on_epoch_end=stop_at_3)
+        train(store2, out=tmp_path / "cut", config=cfg, callbacks=[StopAt3()])
     last = json.loads((tmp_path / "cut" / "checkpoints" / "last.json").read_text())
     assert last["epoch"] == 4
     train(store2, out=tmp_path / "cut", config=cfg, resume=True)
@@ -266,13 +268,19 @@ def test_cli_train_evaluate_predict_compare(tmp_path, store2, capsys):
                 "mlp",
                 "--head-option",
                 "hidden=16",
-                *common,
+                *common[:-1],
             ]
         )
         == 0
     )
     out = capsys.readouterr().out
     assert "run saved to" in out and "accuracy" in out
+    assert "is the event (positive) class" in out
+    quiet = ["train", str(store2), "--out", run, "--overwrite", "--head", "mean_linear", *common]
+    assert main(quiet) == 0 and capsys.readouterr().out == ""  # --quiet prints nothing
+    assert main([*quiet[:4], *quiet[5:]]) == 2  # an existing run is not silently replaced
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*quiet[:-1], "--head", "mlp", "--head-option", "hidden=16"]) == 0
     assert main(["evaluate", run, str(store2), "--out", str(tmp_path / "ev.json")]) == 0
     ev = json.loads((tmp_path / "ev.json").read_text())
     assert ev["accuracy"] > 0.75 and ev == evaluate(run, store2)

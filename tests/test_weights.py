@@ -157,11 +157,13 @@ def test_convert_weights_round_trip(tmp_path: Path, capsys):
 
 
 def test_extract_flag_reaches_the_config():
-    from vidscope._commands import build_parser, extract_config
+    from vidscope.cli import build_parser
+    from vidscope.cli._common import extract_config
 
-    args = build_parser().parse_args(["extract", "v", "--out", "s", "--trust-checkpoint"])
+    parser = build_parser()[0]
+    args = parser.parse_args(["extract", "v", "--out", "s", "--trust-checkpoint"])
     assert extract_config(args).trust_checkpoint is True
-    args = build_parser().parse_args(["extract", "v", "--out", "s"])
+    args = parser.parse_args(["extract", "v", "--out", "s"])
     assert extract_config(args).trust_checkpoint is False
 
 

@@ -27,3 +27,27 @@ class StoreError(VidscopeError):
 
 class WeightsError(VidscopeError):
     """Model weights are missing locally or do not fit the architecture."""
+
+
+class InputError(VidscopeError, ValueError):
+    """Bad user input: a file, a value or a flag that cannot be used as given.
+
+    Also a ``ValueError``, so callers that caught ``ValueError`` before keep working.
+    """
+
+
+class ConfigError(InputError):
+    """A setting (flag, config field, head or backbone option) is invalid or inconsistent."""
+
+
+class RunError(VidscopeError):
+    """A run directory is missing, partial, tampered with, or does not fit the data."""
+
+
+class IncompatibleError(StoreError):
+    """Features and a run (or two stores) were made with different backbones or settings."""
+
+
+class VidscopeWarning(UserWarning):
+    """Something the user should know that does not stop the work (e.g. features sampled
+    differently from the run's training videos); the CLI prints these as one line."""

@@ -109,3 +109,22 @@ def list_backbones() -> list[str]:
 def _load_builtins() -> None:
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
+
+
+def describe_backbone(name: str) -> tuple[str, dict[str, Any]]:
+    """The first line of ``name``'s docstring and its options (``--backbone-option`` keys)
+    with their defaults, for ``vidscope backbones``. Prefix families are named as listed
+    (``timm:<name>``)."""
+    _load_builtins()
+    family = name.split(":", 1)[0] if ":" in name else None
+    factory = _PREFIXES[family] if family in _PREFIXES else resolve_factory(name)
+    doc = (inspect.getdoc(factory) or "").strip().splitlines()
+    skip = {"weights", "trust_checkpoint", "runtime", "device", "self"}
+    options = {
+        p.name: None if p.default is p.empty else p.default
+        for i, p in enumerate(inspect.signature(factory).parameters.values())
+        if p.name not in skip
+        and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and not (family and i == 0)
+    }
+    return (doc[0] if doc else ""), options

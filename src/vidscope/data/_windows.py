@@ -255,7 +255,8 @@ class _Windows:
             )
         labels = LabelSet(self.ids, y, list(classes), groups=np.array(self.groups), notes=notes)
         layout = [(str(n), int(w)) for n, w in store.meta.get("layout", [])] or [("features", 0)]
-        return SequenceSet(labels, self.features, self.times_s, layout)
+        backbone = dict(store.meta.get("backbone") or {})
+        return SequenceSet(labels, self.features, self.times_s, layout, backbone=backbone)
 
 
 def _duration(store: FeatureStore, video_id: str, times_s: np.ndarray) -> float:

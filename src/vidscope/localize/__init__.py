@@ -1,23 +1,29 @@
-"""Sliding-window scores over long videos, score curves, and curve-to-segment post-processing."""
+"""Sliding-window scores over long videos, score curves, and curve-to-segment post-processing.
 
-from ._api import timeline, write_outputs
-from ._postprocess import SegmentConfig, curve_to_segments, nms, smooth_curve
+The ``timeline`` workflow (extract + score + segment + report) is in :mod:`vidscope.pipelines`.
+"""
+
+from ..types import Segment, Timeline
+from ._calibrate import calibrate_timeline
+from ._calibration import Calibration, read_calibration
+from ._postprocess import SegmentConfig, curve_to_segments, nms, off_level, smooth_curve
 from ._signals import feature_signal
 from ._timeline import TimelineConfig, WindowPlan, plan_windows, score_video
-from ..types import Segment, Timeline
 
 __all__ = [
+    "Calibration",
     "Segment",
     "SegmentConfig",
     "Timeline",
     "TimelineConfig",
     "WindowPlan",
+    "calibrate_timeline",
     "curve_to_segments",
     "feature_signal",
     "nms",
+    "off_level",
     "plan_windows",
+    "read_calibration",
     "score_video",
     "smooth_curve",
-    "timeline",
-    "write_outputs",
 ]

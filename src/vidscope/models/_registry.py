@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 #: Modules whose import registers the built-in heads (imported on first use; they need torch).
 BUILTIN_MODULES = (
+    "vidscope.models._coop",
     "vidscope.models._pooling",
     "vidscope.models._sequence",
     "vidscope.models._transformer",
@@ -15,19 +17,44 @@ BUILTIN_MODULES = (
 )
 
 _REGISTRY: dict[str, Callable[..., Any]] = {}
+_TRAINERS: dict[str, str] = {}
+#: Context a head may ask for by naming it in its constructor: class names in label order,
+#: and the backbone identity of the features (``StoreKey.backbone``).
+CONTEXT_ARGS = ("classes", "backbone")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def register_head(name: str) -> Callable[[F], F]:
-    """Register a head factory under ``name`` (``create_head(name, ...)`` calls it)."""
+def register_head(name: str, *, trainer: str = "neural") -> Callable[[F], F]:
+    """Register a head factory under ``name`` (``create_head(name, ...)`` calls it).
+
+    Args:
+        name: The ``--head`` name.
+        trainer: The registered trainer that fits it (``neural``: gradient descent on
+            ``[B, T, D]`` batches; ``tree``: a scikit-learn style ``fit``).
+    """
 
     def wrap(fn: F) -> F:
         if name in _REGISTRY:
             raise ValueError(f"head {name!r} is already registered")
         _REGISTRY[name] = fn
+        _TRAINERS[name] = trainer
         return fn
 
     return wrap
+
+
+def head_trainer(name: str) -> str:
+    """The trainer name registered with head ``name``."""
+    _load_builtins()
+    _check_name(name)
+    return _TRAINERS[name]
+
+
+def _check_name(name: str) -> None:
+    if name not in _REGISTRY:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"unknown --head {name!r}; known: {', '.join(list_heads())}")
 
 
 def create_head(
@@ -51,10 +78,49 @@ def create_head(
         ValueError: for an unknown name, listing the known ones.
     """
     _load_builtins()
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown --head {name!r}; known: {', '.join(list_heads())}")
+    _check_name(name)
+    fn = _REGISTRY[name]
     kw = {k: v for k, v in kwargs.items() if v is not None}
-    return _REGISTRY[name](num_features=num_features, num_outputs=num_outputs, layout=layout, **kw)
+    for key in CONTEXT_ARGS:  # passed only to heads that ask for them
+        if key in kw and not _accepts(fn, key):
+            kw.pop(key)
+    return fn(num_features=num_features, num_outputs=num_outputs, layout=layout, **kw)
+
+
+def head_parameters(name: str) -> dict[str, Any]:
+    """The options head ``name`` takes (``--head-option`` keys) with their defaults."""
+    _load_builtins()
+    _check_name(name)
+    sig = inspect.signature(_REGISTRY[name])
+    skip = {"num_features", "num_outputs", "layout", *CONTEXT_ARGS}
+    return {
+        p.name: (None if p.default is inspect.Parameter.empty else p.default)
+        for p in sig.parameters.values()
+        if p.name not in skip and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    }
+
+
+def describe_head(name: str) -> str:
+    """The first line of head ``name``'s docstring (its factory's, else its class's)."""
+    _load_builtins()
+    _check_name(name)
+    fn = _REGISTRY[name]
+    doc = inspect.getdoc(fn) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def takes_any_option(name: str) -> bool:
+    """Whether head ``name`` forwards unknown options (``**kwargs``) to an estimator."""
+    _load_builtins()
+    _check_name(name)
+    params = inspect.signature(_REGISTRY[name]).parameters.values()
+    return any(p.kind is p.VAR_KEYWORD for p in params)
+
+
+def _accepts(fn: Callable[..., Any], key: str) -> bool:
+    """Whether ``fn`` names ``key`` as a parameter (``**kwargs`` does not count: those go on
+    to estimators that would reject context they never asked for)."""
+    return key in inspect.signature(fn).parameters
 
 
 def list_heads() -> list[str]:

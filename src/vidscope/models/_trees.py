@@ -297,7 +297,7 @@ def _outputs(n_classes: int) -> int:
     return 1 if n_classes == 2 else n_classes
 
 
-@register_head("stats_xgboost")
+@register_head("stats_xgboost", trainer="tree")
 def stats_xgboost(
     *, num_features: int, num_outputs: int, layout: Layout | None = None, **kwargs: Any
 ) -> StatsXGBoost:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -12,12 +14,13 @@ import pandas as pd
 
 from .. import __version__
 from ..data import LabelSet, SequenceSet, Split, load_sequences, make_splits, read_labels
-from ..features import FeatureStore, open_store
+from ..errors import ConfigError
+from ..features import FeatureStore, StoreKey, open_store, store_key
 from ..features._io import atomic_write_json
 from ._config import TrainConfig
-from ._fit import SplitResult, fit_split
-from ._loop import EpochHook
+from ._fit import SplitResult, fit_split, trainer_for
 from ._run import Run, load_run
+from ._spec import RunSpec
 
 StoreLike = FeatureStore | str | os.PathLike[str]
 
@@ -136,9 +139,11 @@ def train(
     out: str | os.PathLike[str],
     config: TrainConfig | None = None,
     resume: bool = False,
-    progress: Any = None,
-    on_epoch_end: EpochHook | None = None,
+    overwrite: bool = False,
+    progress: Callable[[dict[str, float]], None] | None = None,
+    callbacks: list[Any] | None = None,
     windows: WindowOptions | None = None,
+    on_start: Callable[[Any], None] | None = None,
     **overrides: Any,
 ) -> TrainResult:
     """Train a video classifier on cached features.
@@ -146,47 +151,113 @@ def train(
     Args:
         store: Feature store (path or object), or a ``root/split/class/*.npy`` folder.
         labels: Label CSV path or :class:`LabelOptions`; ``None`` = class folders.
-        out: Run directory to write.
+        out: Run directory to write; it must be new or empty unless ``resume``/``overwrite``.
         config: Settings; keyword ``overrides`` replace single fields.
         resume: Continue from ``out``'s last checkpoints.
+        overwrite: Clear an existing run in ``out`` first.
         progress: Called with each epoch's row of metrics (for progress display).
-        on_epoch_end: Called as ``on_epoch_end(epoch, row)`` after each epoch.
+        callbacks: Extra training callbacks (see :mod:`vidscope.training`'s callbacks),
+            after early stopping, checkpoints, TensorBoard and progress.
         windows: Train a window-level head from event annotations instead of video labels.
+        on_start: Called with the loaded data (a :class:`SequenceSet`: classes, positive
+            class, counts) before training starts.
+
+    Raises:
+        ConfigError: ``out`` holds another run (or other files) and neither ``resume`` nor
+            ``overwrite`` was given.
     """
     cfg = replace(config or TrainConfig(), **overrides)
+    trainer_for(cfg)  # an unknown head fails before any work
     if windows is not None:
         st, data = load_windows(store, windows)
     else:
         st, data = load_data(store, labels, allow_missing=cfg.allow_missing)
     splits = splits_for(data, cfg)
-    root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
+    root = prepare_run_dir(out, resume=resume, overwrite=overwrite)
+    if on_start is not None:
+        on_start(data)
     many = len(splits) > 1
-    results = [
-        fit_split(
-            data,
-            s,
-            cfg,
-            root / s.name if many else root,
-            resume=resume,
-            progress=progress,
-            on_epoch_end=on_epoch_end,
-        )
-        for s in splits
-    ]
+    results = []
+    for s in splits:
+        folder = root / s.name if many else root
+        cbs = callbacks_for(cfg, progress, callbacks)
+        results.append(fit_split(data, s, cfg, folder, resume=resume, callbacks=cbs))
+    return finish_run(root, st, data, cfg, results, [s.name for s in splits] if many else None)
+
+
+def callbacks_for(
+    cfg: TrainConfig, progress: Callable[[dict[str, float]], None] | None, extra: list[Any] | None
+) -> list[Any]:
+    """The standard callbacks for ``cfg`` plus ``extra`` (fresh objects for every split)."""
+    from ._callbacks import default_callbacks
+
+    return default_callbacks(cfg, progress, extra)
+
+
+def finish_run(
+    root: Path,
+    store: FeatureStore | None,
+    data: Any,
+    cfg: TrainConfig,
+    results: list[SplitResult],
+    folds: list[str] | None,
+    *,
+    extra: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Write the run-level files (``config.json``, ``metrics.json``, k-fold's summed confusion
+    matrix and ``oof_predictions.csv``) after every split was fitted; any trainer."""
     report, scope = headline_report(results)
-    _write_config(root, st, data, cfg, results, [s.name for s in splits] if many else None)
+    write_spec(root, store, data, cfg, results, folds, extra=extra)
     test = combined([r.test_report for r in results]) if scope == "test" else None
     metrics = {"val": combined([r.report for r in results]), "test": test, "scope": scope}
     atomic_write_json(root / "metrics.json", {**metrics, "splits": [r.name for r in results]})
-    if many:
+    if folds:
         from ..metrics import plot_confusion_matrix
 
         cm = np.array(report["confusion_matrix"])  # summed over the folds
         plot_confusion_matrix(cm, data.labels.classes, root / "confusion_matrix.png")
         if scope == "test":
-            _write_out_of_fold(root, [s.name for s in splits])
+            _write_out_of_fold(root, folds)
     return TrainResult(root, report, results, list(data.labels.notes), scope)
+
+
+#: Files whose presence marks a folder as a (possibly partial) vidscope run.
+RUN_MARKERS = ("config.json", "split.json", "member.json", "checkpoints", "metrics.json")
+
+
+def prepare_run_dir(out: str | os.PathLike[str], *, resume: bool, overwrite: bool) -> Path:
+    """Create ``out``, or check it may be written: a new training run never mixes with an old
+    one (whose stale model files a loader could otherwise pick up).
+
+    Raises:
+        ConfigError: ``out`` is a file, or holds files and neither ``resume`` nor
+            ``overwrite`` applies; ``overwrite`` on a folder that is not a vidscope run.
+    """
+    root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--out {root}: is a file, not a folder; choose another --out")
+    present = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+    if present and not resume:
+        is_run = any((root / m).exists() for m in RUN_MARKERS) or any(
+            (root / p / "member.json").exists() for p in present
+        )
+        if not overwrite:
+            what = "a vidscope run" if is_run else f"other files ({', '.join(present[:3])})"
+            raise ConfigError(
+                f"--out {root} already holds {what}; pass --overwrite to replace it, --resume "
+                "to continue it, or choose another --out"
+            )
+        if not is_run:
+            raise ConfigError(
+                f"--out {root} holds files that are not a vidscope run ({', '.join(present[:3])})"
+                "; --overwrite only replaces runs: choose another --out"
+            )
+        shutil.rmtree(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {root}: cannot create ({exc.strerror or exc})") from None
+    return root
 
 
 def splits_for(data: SequenceSet, cfg: TrainConfig) -> list[Split]:
@@ -230,85 +301,37 @@ def _write_out_of_fold(root: Path, folds: list[str]) -> None:
     pd.concat(parts, ignore_index=True).to_csv(root / "oof_predictions.csv", index=False)
 
 
-def _write_config(
+def write_spec(
     root: Path,
-    store: FeatureStore,
-    data: SequenceSet,
+    store: FeatureStore | None,
+    data: Any,
     cfg: TrainConfig,
     results: list[SplitResult],
     folds: list[str] | None,
-) -> None:
-    model = results[0].model
-    head_config = getattr(model, "config", None)
-    if head_config is None:  # tree heads: sklearn params
-        head_config = {
-            **model.get_params(),
-            "num_features": data.num_features,
-            "num_outputs": 1 if data.labels.num_classes == 2 else data.labels.num_classes,
-            "layout": data.layout,
-        }
-    meta = store.meta
-    durations = [store.rows.get(v, {}).get("duration_s") for v in data.labels.ids]
-    known = [float(d) for d in durations if d is not None and np.isfinite(d)]
-    atomic_write_json(
-        root / "config.json",
-        {
-            "vidscope_version": __version__,
-            "head": cfg.head,
-            "head_config": head_config,
-            "num_features": data.num_features,
-            "layout": data.layout,
-            "classes": data.labels.classes,
-            "backbone": meta.get("backbone", {}),
-            "backbone_options": meta.get("backbone_options", {}),
-            "store_format": meta.get("format", "store"),
-            "sampling": meta.get("sampling"),
-            "seek": meta.get("seek", "exact"),
-            "keyframe_tolerance_s": meta.get("keyframe_tolerance_s"),
-            "image_fps": meta.get("image_fps", 25.0),
-            "store_layout": meta.get("layout"),
-            "train": cfg.to_dict(),
-            "folds": folds,
-            "num_params": results[0].num_params,
-            "clip_duration_s": float(np.median(known)) if known else None,
-            "window": data.window,
-        },
-    )
-
-
-def evaluate(
-    run: Run | str | os.PathLike[str],
-    store: StoreLike,
-    labels: LabelOptions | str | os.PathLike[str] | None = None,
     *,
-    allow_missing: bool = False,
-) -> dict[str, Any]:
-    """Score a saved run on a labelled store with the run's own threshold.
-
-    Returns:
-        The classification report (see :func:`vidscope.metrics.classification_report`).
-    """
-    from ..metrics import classification_report
-
-    r = run if isinstance(run, Run) else load_run(run)
-    st, data = load_data(store, labels, allow_missing=allow_missing)
-    r.check_store(st.meta, f"store {st.root}")
-    _check_classes(r, data)
-    scores = r.scores(data.features)
-    y = np.array([r.classes.index(data.labels.classes[i]) for i in data.labels.y])
-    report = classification_report(y, scores, labels=r.classes, threshold=r.threshold)
-    ev = data.labels.event_s
-    if r.binary and ev is not None and np.isfinite(ev).any() and r.config.get("window") is None:
-        from ._events import lead_time_ap
-
-        report["lead_time_ap"] = lead_time_ap(r, st, data.labels.ids, y, ev)
-    return report
-
-
-def _check_classes(run: Run, data: SequenceSet) -> None:
-    unknown = sorted(set(data.labels.classes) - set(run.classes))
-    if unknown:
-        raise ValueError(
-            f"labels have class(es) {', '.join(unknown)} that run {run.path} never saw "
-            f"(it knows {', '.join(run.classes)})"
-        )
+    extra: dict[str, Any] | None = None,
+) -> RunSpec:
+    """Write ``root/config.json``: the :class:`RunSpec` of a finished run."""
+    first = results[0]
+    trainer = first.trainer
+    key = store_key(store) if store is not None else StoreKey()
+    durations = [store.rows.get(v, {}).get("duration_s") for v in data.labels.ids] if store else []
+    known = [float(d) for d in durations if d is not None and np.isfinite(d)]
+    spec = RunSpec(
+        head=cfg.head,
+        trainer=getattr(trainer, "name", "neural"),
+        head_config=trainer.head_config(first.model, data) if trainer else {},
+        classes=list(data.labels.classes),
+        num_features=int(getattr(data, "num_features", 0) or 0),
+        layout=list(getattr(data, "layout", []) or []),
+        store=key,
+        train=cfg.to_dict(),
+        folds=folds,
+        num_params=first.num_params,
+        clip_duration_s=float(np.median(known)) if known else None,
+        window=getattr(data, "window", None),
+        extra=dict(extra or {}),
+        vidscope_version=__version__,
+    )
+    atomic_write_json(root / "config.json", spec.to_json())
+    return spec

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from ..data import SplitMode
+from ..errors import ConfigError
+
+#: Optimiser settings a head may set for itself (``Head.train_defaults``) where the user gave
+#: no flag, and the values used when neither did.
+OPTIMISER_DEFAULTS: dict[str, Any] = {
+    "batch_size": 32,
+    "lr": 1e-3,
+    "weight_decay": 1e-2,
+    "optimizer": "adamw",
+    "momentum": 0.9,
+    "warmup_epochs": 2.0,
+    "warmup_lr": None,
+}
 
 
 @dataclass
@@ -18,16 +31,25 @@ class TrainConfig:
     """Head sizes, e.g. ``{"hidden": 256}`` (``--head-option hidden=256``)."""
     epochs: int = 60
     """Most epochs (``--epochs``); early stopping usually ends sooner."""
-    batch_size: int = 32
-    """Videos per batch (``--batch-size``)."""
-    lr: float = 1e-3
-    """Peak learning rate (``--lr``)."""
-    weight_decay: float = 1e-2
-    """Decoupled weight decay (``--weight-decay``)."""
-    optimizer: Literal["adamw", "adam"] = "adamw"
-    """``--optimizer``."""
-    warmup_epochs: float = 2.0
-    """Linear warm-up length in epochs before the cosine decay (``--warmup``)."""
+    batch_size: int | None = None
+    """Videos per batch (``--batch-size``); ``None``: the head's default, else 32."""
+    lr: float | None = None
+    """Peak learning rate (``--lr``); ``None``: the head's default, else 1e-3."""
+    weight_decay: float | None = None
+    """Weight decay (``--weight-decay``); ``None``: the head's default, else 1e-2."""
+    optimizer: Literal["adamw", "adam", "sgd"] | None = None
+    """``--optimizer``; ``None``: the head's default, else ``adamw``."""
+    momentum: float | None = None
+    """SGD momentum (``--momentum``); ``None``: the head's default, else 0.9."""
+    warmup_epochs: float | None = None
+    """Warm-up length in epochs before the cosine decay (``--warmup``); ``None``: the head's
+    default, else 2. The warm-up ramps linearly to ``lr``, or holds ``warmup_lr`` if set."""
+    warmup_lr: float | None = None
+    """Constant learning rate during warm-up (CoOp's 1e-5); ``None``: a linear ramp."""
+    device: str = "auto"
+    """``auto`` (a usable GPU, else the CPU), ``cpu``, ``cuda`` or ``cuda:N`` (``--device``)."""
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """Autocast precision on the device (``--precision``); fp16 adds gradient scaling."""
     class_weight: Literal["none", "balanced"] = "none"
     """``balanced`` weights the loss by inverse class frequency (``--class-weight``)."""
     monitor: str = "auto"
@@ -60,19 +82,39 @@ class TrainConfig:
     """Write TensorBoard scalars under ``RUN/tensorboard`` (``--no-tensorboard`` to skip)."""
 
     def __post_init__(self) -> None:
+        b, lr, wd, w = self.batch_size, self.lr, self.weight_decay, self.warmup_epochs
         checks = [
             (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}"),
-            (self.lr > 0, f"--lr must be > 0, got {self.lr}"),
-            (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
-            (self.optimizer in ("adamw", "adam"), "--optimizer must be adamw or adam"),
-            (self.warmup_epochs >= 0, f"--warmup must be >= 0, got {self.warmup_epochs}"),
+            (b is None or b >= 1, f"--batch-size must be >= 1, got {b}"),
+            (lr is None or lr > 0, f"--lr must be > 0, got {lr}"),
+            (wd is None or wd >= 0, f"--weight-decay must be >= 0, got {wd}"),
+            (
+                self.optimizer in (None, "adamw", "adam", "sgd"),
+                f"--optimizer must be adamw, adam or sgd, got {self.optimizer}",
+            ),
+            (w is None or w >= 0, f"--warmup must be >= 0, got {w}"),
             (self.patience >= 1, f"--patience must be >= 1, got {self.patience}"),
             (self.class_weight in ("none", "balanced"), "--class-weight must be none or balanced"),
+            (
+                self.precision in ("fp32", "bf16", "fp16"),
+                f"--precision must be fp32, bf16 or fp16, got {self.precision}",
+            ),
+            (self.folds >= 2, f"--folds must be >= 2, got {self.folds}"),
+            (
+                0 < self.val_fraction < 1,
+                f"--val-fraction must be in (0, 1), got {self.val_fraction}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
-                raise ValueError(message)
+                raise ConfigError(message)
+
+    def resolved(self, head_defaults: dict[str, Any] | None = None) -> TrainConfig:
+        """A copy with every unset optimiser field filled: the user's flag, else the head's
+        ``train_defaults``, else :data:`OPTIMISER_DEFAULTS`."""
+        given = {k: getattr(self, k) for k in OPTIMISER_DEFAULTS}
+        fill = {**OPTIMISER_DEFAULTS, **(head_defaults or {})}
+        return replace(self, **{k: fill[k] if v is None else v for k, v in given.items()})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, saved in the run's ``config.json``."""

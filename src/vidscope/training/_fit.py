@@ -1,4 +1,4 @@
-"""Fitting one split: build the head, train it (neural or tree), pick the threshold, report."""
+"""Fitting one split with a registered trainer: pick the threshold, report, write files."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ import numpy as np
 import pandas as pd
 
 from ..data import SequenceSet, Split
+from ..errors import ConfigError, RunError
 from ..features._io import atomic_write_json
 from ._config import TrainConfig
-from ._loop import EpochHook, FitResult, fit_neural, predict_logits
-from ._run import TREE_FILE
-from ._scores import scores_from_logits
+from ._trainer import FitResult, Trainer, get_trainer
 
 
 @dataclass
@@ -28,61 +27,45 @@ class SplitResult:
     test_report: dict[str, Any] | None
     fit: FitResult
     num_params: int
+    trainer: Trainer | None = None
 
 
-def build_head(cfg: TrainConfig, data: SequenceSet) -> Any:
-    """The configured head for this data (seeded initialisation)."""
-    import torch
+def trainer_for(cfg: TrainConfig) -> Trainer:
+    """The trainer registered with ``cfg.head``."""
+    from ..models import head_trainer
 
-    from ..models import create_head
-
-    torch.manual_seed(cfg.seed)
-    outputs = 1 if data.labels.num_classes == 2 else data.labels.num_classes
-    options = dict(cfg.head_options)
-    if cfg.head == "stats_xgboost":  # trees follow the run's seed like the neural heads
-        options.setdefault("random_state", cfg.seed)
-    return create_head(
-        cfg.head,
-        num_features=data.num_features,
-        num_outputs=outputs,
-        layout=data.layout,
-        **options,
-    )
+    return get_trainer(head_trainer(cfg.head))
 
 
 def fit_split(
-    data: SequenceSet,
+    data: Any,
     split: Split,
     cfg: TrainConfig,
     out: Path,
     *,
     resume: bool = False,
-    progress: Any = None,
-    on_epoch_end: EpochHook | None = None,
+    callbacks: list[Any] | None = None,
+    trainer: Trainer | None = None,
 ) -> SplitResult:
-    """Fit on ``split.train``, keep the best on ``split.val``, write ``out``'s files."""
-    from ..metrics import choose_threshold, classification_report, plot_confusion_matrix
+    """Fit on ``split.train``, keep the best on ``split.val``, write ``out``'s files.
 
+    Args:
+        data: What the trainer reads (a :class:`SequenceSet` for feature heads); it has
+            ``.labels``.
+        callbacks: Training callbacks (see :func:`default_callbacks`); ``None`` = the defaults.
+        trainer: Default: the one registered with ``cfg.head``.
+    """
+    from ..metrics import choose_threshold, classification_report, plot_confusion_matrix
+    from ._callbacks import default_callbacks
+
+    trainer = trainer or trainer_for(cfg)
     out.mkdir(parents=True, exist_ok=True)
     _pin_split(data, split, out, resume=resume)
-    model = build_head(cfg, data)
-    if getattr(model, "kind", "torch") == "tree":
-        fit, val_scores = _fit_tree(model, data, split, out)
-    else:
-        fit = fit_neural(
-            model,
-            data,
-            split,
-            cfg,
-            out,
-            resume=resume,
-            progress=progress,
-            on_epoch_end=on_epoch_end,
-        )
-        from ._checkpoint import load_weights
-
-        load_weights(model, out / "model.safetensors")
-        val_scores = _scores(model, data, split.val, cfg)
+    model = trainer.build(cfg, data)
+    cfg = cfg.resolved(getattr(model, "train_defaults", None))
+    cbs = default_callbacks(cfg) if callbacks is None else callbacks
+    fit = trainer.fit(model, data, split, cfg, out, resume=resume, callbacks=cbs)
+    val_scores = trainer.scores(model, data, split.val)
     classes = data.labels.classes
     y_val = data.labels.y[split.val]
     threshold = None
@@ -95,7 +78,7 @@ def fit_split(
     report = classification_report(y_val, val_scores, labels=classes, threshold=threshold)
     test_report = test_scores = None
     if len(split.test):
-        test_scores = _member_scores(model, data, split.test, cfg)
+        test_scores = trainer.scores(model, data, split.test)
         test_report = classification_report(
             data.labels.y[split.test], test_scores, labels=classes, threshold=threshold
         )
@@ -103,61 +86,32 @@ def fit_split(
     shown = test_report or report  # the unseen videos when there are any
     cm = np.array(shown["confusion_matrix"])
     plot_confusion_matrix(cm, classes, out / "confusion_matrix.png")
-    return SplitResult(split.name, model, report, test_report, fit, _count_params(model))
+    params = trainer.num_params(model)
+    return SplitResult(split.name, model, report, test_report, fit, params, trainer)
 
 
 def _pin_split(data: SequenceSet, split: Split, out: Path, *, resume: bool) -> None:
     """Write ``out/split.json`` (the ids of each part); a resumed fit must see the same split.
 
     Raises:
-        ValueError: when resuming on other splits (other labels, seed, folds, or splits made
+        ConfigError: when resuming on other splits (other labels, seed, folds, or splits made
             by another vidscope version), or on a run that recorded none, since its
             checkpoints were selected on videos that may now be scored.
     """
     parts = {k: [data.labels.ids[i] for i in getattr(split, k)] for k in ("train", "val", "test")}
     path = out / "split.json"
     if resume and (out / "checkpoints").exists():
-        saved = json.loads(path.read_text()) if path.exists() else None
+        try:
+            saved = json.loads(path.read_text()) if path.exists() else None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RunError(f"{path}: unreadable ({exc}); train into a new --out") from None
         if saved != parts:
-            raise ValueError(
+            raise ConfigError(
                 f"--resume: {out} was trained on other train/val/test videos than this run "
                 "would use (labels, --seed, --folds or vidscope's split rules changed); "
                 "train into a new --out instead"
             )
     atomic_write_json(path, parts)
-
-
-def _fit_tree(
-    model: Any, data: SequenceSet, split: Split, out: Path
-) -> tuple[FitResult, np.ndarray]:
-    import time
-
-    start = time.monotonic()
-    x, mask = data.padded(split.train)
-    model.fit(x, data.labels.y[split.train], mask=mask)
-    model.save(out / TREE_FILE)
-    scores = _tree_scores(model, data, split.val)
-    fit = FitResult(
-        best_epoch=0, best_value=float("nan"), epochs_run=1, seconds=time.monotonic() - start
-    )
-    return fit, scores
-
-
-def _tree_scores(model: Any, data: SequenceSet, idx: np.ndarray) -> np.ndarray:
-    x, mask = data.padded(idx)
-    proba = model.predict_proba(x, mask)
-    return proba[:, 1] if data.labels.num_classes == 2 else proba
-
-
-def _scores(model: Any, data: SequenceSet, idx: np.ndarray, cfg: TrainConfig) -> np.ndarray:
-    logits = predict_logits(model, data, idx, cfg.batch_size)
-    return scores_from_logits(logits, data.labels.num_classes == 2)
-
-
-def _member_scores(model: Any, data: SequenceSet, idx: np.ndarray, cfg: TrainConfig) -> np.ndarray:
-    if getattr(model, "kind", "torch") == "tree":
-        return _tree_scores(model, data, idx)
-    return _scores(model, data, idx, cfg)
 
 
 def _write_outputs(
@@ -205,11 +159,3 @@ def _predictions(
         for j, c in enumerate(classes):
             df[f"score_{c}"] = scores[:, j]
     return df
-
-
-def _count_params(model: Any) -> int:
-    params = getattr(model, "parameters", None)
-    if callable(params):
-        return int(sum(p.numel() for p in params()))
-    booster = getattr(model, "booster_", None)
-    return len(booster.get_dump()) if booster is not None else 0

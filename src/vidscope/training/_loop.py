@@ -1,11 +1,13 @@
-"""The neural training loop: AdamW, warm-up + cosine, early stopping, checkpoints, resume."""
+"""The neural training loop: AdamW/SGD, warm-up + cosine, callbacks, exact resume.
+
+Early stopping, checkpoints, TensorBoard and progress are callbacks (:mod:`._callbacks`);
+the loop only runs epochs and fills each epoch's row of metrics.
+"""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +15,11 @@ import numpy as np
 import torch
 
 from ..data import SequenceSet, Split, iterate_batches
+from ._callbacks import FitContext, call
 from ._checkpoint import load_checkpoint, save_checkpoint, save_weights
 from ._config import TrainConfig
-from ._scores import monitor_value, scores_from_logits
-
-EpochHook = Callable[[int, dict[str, float]], None]
-
-
-@dataclass
-class FitResult:
-    """Outcome of fitting one split: the best epoch's validation scores and the history."""
-
-    best_epoch: int
-    best_value: float
-    epochs_run: int
-    history: list[dict[str, float]] = field(default_factory=list)
-    val_scores: np.ndarray | None = None  # [N_val] binary prob, or [N_val, C]
-    seconds: float = 0.0
+from ._scores import epoch_metrics, scores_from_logits
+from ._trainer import FitResult
 
 
 def fit_neural(
@@ -40,53 +30,43 @@ def fit_neural(
     out: Path,
     *,
     resume: bool = False,
-    progress: Any = None,
-    on_epoch_end: EpochHook | None = None,
+    callbacks: list[Any] | None = None,
 ) -> FitResult:
     """Train ``head`` on ``split.train``, select on ``split.val``; save to ``out``.
 
-    Writes ``out/model.safetensors`` (best epoch) and ``out/checkpoints/last.*`` every epoch,
-    from which ``resume=True`` continues exactly (same shuffles, dropout and optimizer state).
+    ``cfg`` must be resolved (:meth:`TrainConfig.resolved`). Writes ``out/model.safetensors``
+    (best epoch) and ``out/checkpoints/last.*`` every epoch, from which ``resume=True``
+    continues exactly (same shuffles, dropout and optimizer state).
     """
     binary = data.labels.num_classes == 2
     loss_fn = _loss(data, split, cfg, binary)
     optimizer = _optimizer(head, cfg)
     steps = math.ceil(len(split.train) / cfg.batch_size)
     schedule = _schedule(optimizer, cfg, steps)
-    state = {"epoch": 0, "best": None, "best_epoch": -1, "history": [], "bad_epochs": 0}
+    monitor = _metric_name(cfg, binary)
+    ctx = FitContext(out=out, model=head, monitor=monitor, higher_is_better=monitor != "loss")
     last = out / "checkpoints" / "last"
     if resume and last.with_suffix(".json").exists():
-        state = load_checkpoint(last, head, optimizer)
-        schedule.load_state_dict(state.pop("scheduler"))
-    writer = _writer(out, cfg)
-    higher = cfg.monitor != "loss"
+        ctx.state = load_checkpoint(last, head, optimizer)
+        schedule.load_state_dict(ctx.state.pop("scheduler"))
+    ctx.save_best = lambda: save_weights(head, out / "model.safetensors")
+    ctx.save_last = lambda state: save_checkpoint(
+        last, head, optimizer, {**state, "scheduler": schedule.state_dict()}
+    )
+    callbacks = list(callbacks or [])
+    call(callbacks, "on_fit_start", ctx)
     start = time.monotonic()
-    for epoch in range(state["epoch"], cfg.epochs):
-        if state["bad_epochs"] >= cfg.patience:
+    for epoch in range(ctx.state["epoch"], cfg.epochs):
+        if ctx.stop:
             break
         row = _epoch(head, data, split, cfg, epoch, loss_fn, optimizer, schedule, binary)
-        value = row["val_" + _metric_name(cfg, binary)]
-        improved = state["best"] is None or (
-            value > state["best"] if higher else value < state["best"]
-        )
-        if improved:
-            state.update(best=value, best_epoch=epoch, bad_epochs=0)
-            save_weights(head, out / "model.safetensors")
-        else:
-            state["bad_epochs"] += 1
-        state["history"].append(row)
-        state["epoch"] = epoch + 1
-        save_checkpoint(last, head, optimizer, {**state, "scheduler": schedule.state_dict()})
-        _log(writer, row, epoch, progress)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, row)
-    if writer is not None:
-        writer.close()
+        call(callbacks, "on_epoch_end", ctx, row)
+    call(callbacks, "on_fit_end", ctx)
     return FitResult(
-        best_epoch=state["best_epoch"],
-        best_value=float(state["best"]),
-        epochs_run=state["epoch"],
-        history=state["history"],
+        best_epoch=ctx.state["best_epoch"],
+        best_value=float(ctx.state["best"]),
+        epochs_run=ctx.state["epoch"],
+        history=ctx.state["history"],
         seconds=time.monotonic() - start,
     )
 
@@ -108,13 +88,19 @@ def _epoch(
     schedule: Any,
     binary: bool,
 ) -> dict[str, float]:
+    """One pass over the training videos, then the validation row."""
     torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout: same on a resumed run
     rng = np.random.default_rng([cfg.seed, epoch])
     head.train()
-    total, count = 0.0, 0
+    custom = getattr(head, "training_loss", None)
+    total, count, correct = 0.0, 0, 0
     for x, mask, y in iterate_batches(data, split.train, cfg.batch_size, rng=rng):
-        logits = head(torch.from_numpy(x), torch.from_numpy(mask))
-        loss = loss_fn(logits, _target(y, binary))
+        xt, mt = torch.from_numpy(x), torch.from_numpy(mask)
+        if custom is not None:
+            loss, logits = custom(xt, mt, torch.from_numpy(np.asarray(y))), None
+        else:
+            logits = head(xt, mt)
+            loss = loss_fn(logits, _target(y, binary))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(head.parameters(), 5.0)
@@ -122,18 +108,24 @@ def _epoch(
         schedule.step()
         total += loss.item() * len(y)
         count += len(y)
+        if logits is not None:
+            correct += int((_predicted(logits.detach(), binary) == torch.from_numpy(y)).sum())
     val_logits = predict_logits(head, data, split.val, cfg.batch_size)
     y_val = data.labels.y[split.val]
     val_loss = float(loss_fn(val_logits, _target(y_val, binary)))
-    scores = scores_from_logits(val_logits, binary)
     row = {
         "epoch": epoch,
         "loss": total / max(count, 1),
         "val_loss": val_loss,
         "lr": optimizer.param_groups[0]["lr"],
     }
-    row["val_" + _metric_name(cfg, binary)] = monitor_value(
-        _metric_name(cfg, binary), y_val, scores, data.labels.classes, val_loss
+    if custom is None:
+        row["train_accuracy"] = correct / max(count, 1)
+    scores = scores_from_logits(val_logits, binary)
+    row.update(
+        epoch_metrics(
+            _metric_name(cfg, binary), y_val, scores, data.labels.classes, val_loss, prefix="val_"
+        )
     )
     return row
 
@@ -148,6 +140,10 @@ def predict_logits(
         for x, mask, _ in iterate_batches(data, idx, max(batch_size, 64), rng=None):
             out.append(head(torch.from_numpy(x), torch.from_numpy(mask)))
     return torch.cat(out) if out else torch.zeros(0, 1)
+
+
+def _predicted(logits: torch.Tensor, binary: bool) -> torch.Tensor:
+    return (logits[:, 0] > 0).long() if binary else logits.argmax(1)
 
 
 def _target(y: np.ndarray, binary: bool) -> torch.Tensor:
@@ -170,34 +166,24 @@ def _loss(data: SequenceSet, split: Split, cfg: TrainConfig, binary: bool) -> to
 
 
 def _optimizer(head: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in head.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return cls(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def _schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> Any:
+    """Warm-up (a linear ramp, or CoOp's constant ``warmup_lr``) then cosine decay to 0."""
     warm = max(1, round(cfg.warmup_epochs * steps_per_epoch))
     total = max(warm + 1, cfg.epochs * steps_per_epoch)
+    hold = None if cfg.warmup_lr is None else cfg.warmup_lr / cfg.lr
 
     def factor(step: int) -> float:
         if step < warm:
-            return (step + 1) / warm
+            return hold if hold is not None else (step + 1) / warm
         return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / (total - warm))))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def _writer(out: Path, cfg: TrainConfig) -> Any:
-    if not cfg.tensorboard:
-        return None
-    from torch.utils.tensorboard import SummaryWriter
-
-    return SummaryWriter(log_dir=str(out / "tensorboard"))
-
-
-def _log(writer: Any, row: dict[str, float], epoch: int, progress: Any) -> None:
-    if writer is not None:
-        for key, value in row.items():
-            if key != "epoch" and value is not None and np.isfinite(value):
-                writer.add_scalar(key.replace("val_", "val/"), value, epoch)
-    if progress is not None:
-        progress(row)

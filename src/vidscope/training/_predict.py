@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from ..errors import VidscopeError
-from ..features import FeatureStore, open_store
+from ..errors import IncompatibleError, VidscopeError, VidscopeWarning
+from ..features import ExtractConfig, FeatureStore, open_store, store_key
 from ._run import Run
 
 
@@ -55,52 +57,98 @@ def _is_store(source: Any) -> bool:
 
 
 def _predict_store(run: Run, store: FeatureStore) -> pd.DataFrame:
-    run.check_store(store.meta, f"store {store.root}")
+    """Scores of every stored video; a video whose features are empty, non-finite or
+    unreadable gets a row with no score and the reason in ``error``."""
+    key = store_key(store)
+    run.check_store(key, f"store {store.root}")
+    note = run.sampling_note(key, f"store {store.root}")
+    if note:
+        warnings.warn(note, VidscopeWarning, stacklevel=2)
     ids = store.ids()
     if not ids:
         raise VidscopeError(f"{store.root}: no videos with features to predict")
-    seqs = [store.load(v).features for v in ids]
-    return run.predict_sequences(ids, seqs)
+    good: list[str] = []
+    seqs: list[np.ndarray] = []
+    errors: dict[str, str] = {}
+    for v in ids:
+        try:
+            x = store.load(v).features
+        except VidscopeError as exc:
+            errors[v] = str(exc)
+            continue
+        why = _unusable(x)
+        if why:
+            errors[v] = why
+        else:
+            good.append(v)
+            seqs.append(x)
+    for v in store.ids(("failed",)):
+        errors[v] = f"extraction failed: {store.rows[v].get('error') or 'unknown reason'}"
+        ids.append(v)
+    df = run.predict_sequences(good, seqs) if good else None
+    if not errors:
+        return df  # type: ignore[return-value]
+    bad = pd.DataFrame({"id": list(errors), "error": list(errors.values())})
+    out = bad if df is None else pd.concat([df.assign(error=""), bad], ignore_index=True)
+    order = {v: i for i, v in enumerate(ids)}
+    return out.sort_values("id", key=lambda c: c.map(order)).reset_index(drop=True)
+
+
+def _unusable(x: np.ndarray) -> str | None:
+    """Why features cannot be scored (``None`` if they can)."""
+    if x.shape[0] == 0:
+        return "no samples (the video has no decodable frames at the sampled times)"
+    finite = np.isfinite(x)
+    if not finite.all():
+        rows = int((~finite).any(axis=1).sum())
+        return f"features contain NaN or infinite values in {rows} of {x.shape[0]} samples"
+    return None
 
 
 def _extract_for(
     run: Run, source: Any, out: str | os.PathLike[str], weights: str | None, progress: bool
 ) -> FeatureStore:
-    from ..backbones import create_backbone
-    from ..features import ExtractConfig, extract
-    from ..video import SamplingSpec
+    from ..features import extract
 
-    cfg = run.config
-    backbone_id = cfg["backbone"]
-    options = cfg.get("backbone_options") or {}
-    backbone = create_backbone(backbone_id["name"], weights=weights, **options)
-    check_weights(run, backbone.identity())
-    ecfg = ExtractConfig(
-        backbone=backbone_id["name"],
-        backbone_options=dict(options),
-        sampling=SamplingSpec(**cfg["sampling"]),
-        seek=cfg.get("seek", "exact"),
-        keyframe_tolerance_s=cfg.get("keyframe_tolerance_s") or 0.5,
-        image_fps=cfg.get("image_fps", 25.0),
-    )
-    report = extract(source, out, ecfg, backbone=backbone, progress=progress)
+    ecfg = extractor_for(run, weights=weights)
+    report = extract(source, out, ecfg, backbone=build_backbone(run, ecfg), progress=progress)
     if report.failed and progress:
         print(f"{len(report.failed)} video(s) failed to extract and get no prediction")
     return open_store(out)
+
+
+def extractor_for(run: Run, **overrides: Any) -> ExtractConfig:
+    """The one way to rebuild the extractor ``run`` expects: its store key's settings
+    (backbone and options, sampling, seek mode and tolerance, image fps), plus ``overrides``
+    (``weights``, or the timeline's ``sampling``)."""
+    return run.spec.store.extract_config(**overrides)
+
+
+def build_backbone(run: Run, cfg: ExtractConfig) -> Any:
+    """The backbone of ``cfg``, checked to be the one ``run`` was trained on.
+
+    Raises:
+        IncompatibleError: weights or any other part of the identity differ.
+    """
+    from ..backbones import create_backbone
+
+    model = create_backbone(cfg.backbone, weights=cfg.weights, **cfg.backbone_options)
+    check_weights(run, model.identity())
+    return model
 
 
 def check_weights(run: Run, identity: dict[str, Any]) -> None:
     """The backbone rebuilt for ``run`` must have the run's weights, then all of its identity.
 
     Raises:
-        VidscopeError: weights differ (pass the same ``--weights`` file).
-        StoreError: anything else differs (see :meth:`Run.check_backbone`).
+        IncompatibleError: weights differ (pass the same ``--weights`` file), or anything
+            else differs (see :meth:`Run.check_store`).
     """
-    expected = run.config["backbone"]
+    expected = run.spec.store.backbone
     if identity.get("weights") != expected.get("weights"):
-        raise VidscopeError(
-            f"run {run.path} was trained on {expected['name']} features with weights "
+        raise IncompatibleError(
+            f"run {run.path} was trained on {expected.get('name')} features with weights "
             f"{expected.get('weights')}, but the backbone built here has weights "
             f"{identity.get('weights')}; pass the same --weights file"
         )
-    run.check_backbone(identity, f"the {expected['name']} backbone built here")
+    run.check_backbone(identity, f"the {expected.get('name')} backbone built here")

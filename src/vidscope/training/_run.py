@@ -1,6 +1,7 @@
-"""A saved run: ``config.json`` + weights (safetensors, or XGBoost JSON); loading and scoring.
+"""A saved run: ``config.json`` (a :class:`RunSpec`) + one member per fold; loading and scoring.
 
-A run never unpickles anything: the config rebuilds the head, the weights are tensors.
+A run never unpickles anything: the spec rebuilds the model, the weights are tensors (or
+XGBoost JSON), and the trainer named in the spec loads them, nothing else.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import numpy as np
 import pandas as pd
 
 from ..data import pad
-from ..errors import StoreError, VidscopeError
+from ..errors import IncompatibleError, RunError, VidscopeError
+from ..features import StoreKey
+from ._spec import RunSpec
+from ._trainer import Trainer, get_trainer
 
-TREE_FILE = "model.xgb"  # a folder: booster.json + estimator.json
+TREE_FILE = "model.xgb"
 TORCH_FILE = "model.safetensors"
 
 
@@ -25,8 +29,8 @@ TORCH_FILE = "model.safetensors"
 class Member:
     """One fitted model of a run (a k-fold run has one per fold)."""
 
-    model: Any  # torch head or StatsXGBoost
-    kind: str  # "torch" | "tree"
+    model: Any
+    trainer: Trainer
     threshold: float | None
 
 
@@ -35,15 +39,27 @@ class Run:
 
     Attributes:
         path: The run directory.
-        config: Its ``config.json``.
+        spec: Its ``config.json``.
         classes: Class names (binary: class 1 is the positive class).
     """
 
-    def __init__(self, path: Path, config: dict[str, Any], members: list[Member]) -> None:
+    def __init__(self, path: Path, spec: RunSpec, members: list[Member]) -> None:
         self.path = path
-        self.config = config
-        self.classes: list[str] = list(config["classes"])
+        self.spec = spec
+        self.classes: list[str] = list(spec.classes)
         self.members = members
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The spec as a flat dict (``head``, ``classes``, ``window``, ``clip_duration_s``,
+        ``sampling``, ``backbone``, ...), for code that reads settings by name."""
+        flat = self.spec.to_json()
+        store = flat.pop("store")
+        return {
+            **{k: v for k, v in store.items() if k != "layout"},
+            **flat,
+            "store_layout": store.get("layout"),
+        }
 
     @property
     def binary(self) -> bool:
@@ -55,84 +71,67 @@ class Run:
         values = [m.threshold for m in self.members if m.threshold is not None]
         return float(np.mean(values)) if values else None
 
-    def check_store(self, meta: dict[str, Any], where: str) -> None:
-        """:meth:`check_backbone` for a store's ``meta``, including its backbone options.
+    def check_store(self, meta: dict[str, Any] | StoreKey, where: str) -> None:
+        """Refuse features made with another backbone or backbone settings than the run's.
 
-        A plain ``.npy`` folder (``meta["format"] == "npy"``) records no backbone and is not
-        checked, nor is a run trained on one.
-        """
-        if meta.get("format") == "npy" or self.config.get("store_format") == "npy":
-            return
-        mine = self.config.get("backbone_options") or {}
-        theirs = json.loads(json.dumps(meta.get("backbone_options") or {}))
-        if mine != theirs:
-            raise StoreError(
-                f"{where} was extracted with backbone options {theirs}, but run {self.path} "
-                f"with {mine}; extract them with the run's --backbone-option settings"
-            )
-        self.check_backbone(meta.get("backbone"), where)
-
-    def check_backbone(self, identity: dict[str, Any] | None, where: str) -> None:
-        """Refuse features made by another backbone than the run's, even of the same width.
-
-        Args:
-            identity: The backbone identity that made the features (a store's
-                ``meta["backbone"]``, or a rebuilt backbone's ``identity()``); ``None`` or
-                empty (e.g. a plain ``.npy`` folder) is not checked.
-            where: Names the features in the error (a store path, "the rebuilt backbone").
+        A plain ``.npy`` folder records no backbone and is checked by width only (in
+        :meth:`scores`), as is a run trained on one.
 
         Raises:
-            StoreError: listing the first fields that differ (name, weights, preprocessing,
-                feature version, ...).
+            IncompatibleError: naming both backbones and the settings that differ.
         """
-        from ..features._npy_folder import NPY_BACKBONE
-
-        mine = self.config.get("backbone") or {}
-        names = (mine.get("name"), (identity or {}).get("name"))
-        if not identity or not names[0] or NPY_BACKBONE in names:
+        key = meta if isinstance(meta, StoreKey) else StoreKey.from_json(meta, where=where)
+        mine = self.spec.store
+        if key.is_npy or mine.is_npy or not key.backbone:
             return
-        theirs = json.loads(json.dumps(identity))  # tuples -> lists, as config.json has them
-        diff = [k for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)]
+        diff = mine.differences(key, keys=("backbone", "backbone_options"))
         if diff:
-            shown = "; ".join(f"{k}: {theirs.get(k)!r} vs {mine.get(k)!r}" for k in diff[:3])
-            raise StoreError(
-                f"{where} holds features of another backbone than run {self.path} was trained "
-                f"on ({shown}); extract them with the run's backbone and settings"
+            raise IncompatibleError(
+                f"run {self.path} was trained on {mine.describe()}; {where} holds "
+                f"{key.describe()} (differs in {'; '.join(_short(d) for d in diff)}). "
+                "Extract the videos with the run's backbone and settings"
             )
+
+    def sampling_note(self, key: StoreKey, where: str) -> str | None:
+        """A warning when ``key``'s sampling differs from the run's (scores stay valid but
+        may shift), else ``None``."""
+        mine, theirs = self.spec.store.sampling_spec(), key.sampling_spec()
+        if mine is None or theirs is None or mine == theirs or self.spec.window is not None:
+            return None
+        return (
+            f"{where} was sampled with {theirs.describe()}, the run's training videos with "
+            f"{mine.describe()}; scores may shift (extract with the run's sampling to match)"
+        )
+
+    def check_backbone(self, identity: dict[str, Any] | None, where: str) -> None:
+        """:meth:`check_store` for a rebuilt backbone's ``identity()``."""
+        if identity:
+            key = StoreKey(backbone=identity, backbone_options=self.spec.store.backbone_options)
+            self.check_store(key, where)
 
     def scores(self, sequences: list[np.ndarray]) -> np.ndarray:
         """Probabilities for ``[T_i, D]`` sequences: ``[N]`` (binary) or ``[N, C]``.
 
         Raises:
-            StoreError: if the feature width differs from the run's.
+            IncompatibleError: if the feature width differs from the run's.
+            VidscopeError: an empty sequence or one with NaN/inf values.
         """
-        d = int(self.config["num_features"])
+        d = int(self.spec.num_features)
         bad = {s.shape[1] for s in sequences} - {d}
         if bad:
-            raise StoreError(
+            raise IncompatibleError(
                 f"features have width {sorted(bad)} but run {self.path} was trained on D={d} "
-                f"({self.config['backbone'].get('name')}); extract with the run's backbone"
+                f"({self.spec.store.backbone_name}); extract with the run's backbone"
             )
         out = [self._member_scores(m, sequences) for m in self.members]
         return np.mean(out, axis=0)
 
     def _member_scores(self, member: Member, sequences: list[np.ndarray]) -> np.ndarray:
-        from ._scores import scores_from_logits
-
         parts = []
         for s in range(0, len(sequences), 256):
             x, mask = pad([q.astype(np.float32) for q in sequences[s : s + 256]])
-            if member.kind == "tree":
-                proba = member.model.predict_proba(x, mask)
-                parts.append(proba[:, 1] if self.binary else proba)
-            else:
-                import torch
-
-                member.model.eval()
-                with torch.inference_mode():
-                    logits = member.model(torch.from_numpy(x), torch.from_numpy(mask))
-                parts.append(scores_from_logits(logits, self.binary))
-        return np.concatenate(parts)
+            parts.append(member.trainer.score_padded(member.model, x, mask, self.binary))
+        return np.concatenate(parts) if parts else np.zeros((0,) if self.binary else (0, 2))
 
     def predict_sequences(self, ids: list[str], sequences: list[np.ndarray]) -> pd.DataFrame:
         """Binary: ``id,score`` (+ ``label``); multi-class: ``id,label,score_<class>...``."""
@@ -156,34 +155,39 @@ class Run:
 
 
 def load_run(path: str | os.PathLike[str]) -> Run:
-    """Load a run directory written by ``vidscope train``.
+    """Load a run directory written by ``vidscope train`` (or another registered trainer).
 
     Raises:
-        VidscopeError: missing or unreadable run files.
+        RunError: missing, unreadable or tampered run files, each named.
     """
     root = Path(path)
     cfg_path = root / "config.json"
     if not cfg_path.is_file():
-        raise VidscopeError(f"{root}: not a vidscope run (no config.json); train one first")
-    config = json.loads(cfg_path.read_text())
-    dirs = [root / f for f in config.get("folds") or []] or [root]
-    return Run(root, config, [_load_member(d, config) for d in dirs])
+        raise RunError(f"{root}: not a vidscope run (no config.json); train one first")
+    spec = RunSpec.read(cfg_path)
+    trainer = get_trainer(spec.trainer)
+    dirs = [root / f for f in spec.folds or []] or [root]
+    return Run(root, spec, [_load_member(d, spec, trainer) for d in dirs])
 
 
-def _load_member(folder: Path, config: dict[str, Any]) -> Member:
-    from ..models import StatsXGBoost, create_head
+def _load_member(folder: Path, spec: RunSpec, trainer: Trainer) -> Member:
+    path = folder / "member.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing (was training interrupted?); train again") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunError(f"{path}: unreadable ({exc})") from None
+    threshold = meta.get("threshold") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict) or not isinstance(threshold, (int, float, type(None))):
+        raise RunError(f'{path}: expected {{"threshold": number or null, ...}}')
+    try:
+        return Member(trainer.load(folder, spec), trainer, threshold)
+    except VidscopeError:
+        raise
+    except Exception as exc:  # a damaged weights file: name it, keep the cause
+        raise RunError(f"{folder}: cannot load the model ({type(exc).__name__}: {exc})") from exc
 
-    meta = json.loads((folder / "member.json").read_text())
-    if (folder / TREE_FILE).exists():
-        return Member(StatsXGBoost.load(folder / TREE_FILE), "tree", meta.get("threshold"))
-    import torch
 
-    from ._checkpoint import load_weights
-
-    head_cfg = {k: v for k, v in config["head_config"].items()}
-    head = create_head(config["head"], **head_cfg)
-    if not isinstance(head, torch.nn.Module) or not (folder / TORCH_FILE).exists():
-        raise VidscopeError(f"{folder}: run weights {TORCH_FILE} missing")
-    load_weights(head, folder / TORCH_FILE)
-    head.eval()
-    return Member(head, "torch", meta.get("threshold"))
+def _short(diff: str) -> str:
+    return diff if len(diff) < 160 else diff[:157] + "..."

@@ -8,9 +8,15 @@ from typing import Any
 
 import pandas as pd
 
-from ..features import FeatureStore, open_store
-from ._timeline import TimelineConfig, WindowPlan, plan_windows, score_video
+from ..backbones import create_backbone
+from ..data import read_annotations
+from ..errors import InputError
+from ..features import ExtractConfig, FeatureStore, extract, open_store, store_key
+from ..localize import TimelineConfig, WindowPlan, plan_windows, score_video
+from ..report import plot_timeline, write_report
+from ..training import Run, build_backbone, extractor_for, load_run
 from ..types import Timeline
+from ..video import SamplingSpec
 
 
 def timeline(
@@ -44,8 +50,6 @@ def timeline(
         report: Write ``report.html``.
         progress: Show extraction progress.
     """
-    from ..training import Run, load_run
-
     cfg = config or TimelineConfig()
     r = run if run is None or isinstance(run, Run) else load_run(run)
     if r is None and cfg.signal is None:
@@ -59,8 +63,6 @@ def timeline(
     for t in lines:
         write_outputs(t, root / t.video_id)
     if report and lines:
-        from ..report import write_report
-
         write_report(lines, root / "report.html")
     return lines
 
@@ -78,24 +80,17 @@ def _features(
     if store is not None:
         st = store if isinstance(store, FeatureStore) else open_store(store)
         if run is not None:
-            run.check_store(st.meta, f"store {st.root}")
+            run.check_store(store_key(st), f"store {st.root}")
         return st
     if videos is None:
-        raise ValueError("give VIDEOS to score, or --store with their features")
-    from ..backbones import create_backbone
-    from ..features import ExtractConfig, extract
-    from ..video import SamplingSpec
-
-    name = run.config["backbone"]["name"] if run is not None else backbone
-    options = (run.config.get("backbone_options") or {}) if run is not None else {}
-    model = create_backbone(name, weights=weights, **options)
-    if run is not None:
-        from ..training._predict import check_weights
-
-        check_weights(run, model.identity())
-    cfg = ExtractConfig(
-        backbone=name, backbone_options=options, sampling=SamplingSpec("fps", plan.fps)
-    )
+        raise InputError("give VIDEOS to score, or --store with their features")
+    sampling = SamplingSpec("fps", plan.fps)
+    if run is not None:  # the run's extractor (seek, tolerance, image fps), at the plan's rate
+        cfg = extractor_for(run, sampling=sampling, weights=weights)
+        model = build_backbone(run, cfg)
+    else:
+        cfg = ExtractConfig(backbone=backbone, weights=weights, sampling=sampling)
+        model = create_backbone(backbone, weights=weights)
     extract(videos, root / "features", cfg, backbone=model, progress=progress)
     return open_store(root / "features")
 
@@ -103,7 +98,6 @@ def _features(
 def _truth(annotations: Any, store: FeatureStore) -> dict[str, list[Any]]:
     if annotations is None:
         return {}
-    from ..data._annotations import read_annotations
 
     durations = {v: float(store.rows[v].get("duration_s") or 0) or None for v in store.ids()}
     return read_annotations(
@@ -113,7 +107,6 @@ def _truth(annotations: Any, store: FeatureStore) -> dict[str, list[Any]]:
 
 def write_outputs(t: Timeline, folder: Path) -> None:
     """``scores.csv``, ``segments.csv`` and ``timeline.png`` of one video."""
-    from ..report import plot_timeline
 
     folder.mkdir(parents=True, exist_ok=True)
     if t.window_s is not None:

@@ -8,8 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from ..data import read_annotations
 from ..features import FeatureStore, open_store
-from ._run import Run, load_run
+from ..localize import TimelineConfig, plan_windows, score_video
+from ..metrics import cut_before_event, frame_level_metrics, segment_map
+from ..metrics import lead_time_ap as ap_by_lead
+from ..training import Run, load_run
 
 
 def evaluate_events(
@@ -31,10 +35,6 @@ def evaluate_events(
         ``{"frame_level": {roc_auc, average_precision, ...}, "segments": segment_map(...),
         "window": {...}}``.
     """
-    from ..data._annotations import read_annotations
-    from ..metrics import frame_level_metrics, segment_map
-    from ..localize import TimelineConfig, plan_windows, score_video
-
     r = run if isinstance(run, Run) else load_run(run)
     st = store if isinstance(store, FeatureStore) else open_store(store)
     cfg = config or TimelineConfig()
@@ -69,9 +69,6 @@ def lead_time_ap(
     same relative point (the positives' median event time over duration), so clip length
     gives nothing away. Features are the stored frames of each clip (no re-extraction).
     """
-    from ..metrics import cut_before_event
-    from ..metrics import lead_time_ap as ap_by_lead
-
     seqs = [store.load(v) for v in ids]
     durations = np.array(
         [

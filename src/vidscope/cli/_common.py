@@ -1,0 +1,222 @@
+"""Flags shared by several commands, and turning parsed flags into library config objects.
+
+Library code never sees argparse: these helpers build :class:`ExtractConfig`,
+:class:`TrainConfig` and :class:`LabelOptions` from the flags. Every option has a help text;
+``--help`` shows each default (``HelpFormatter``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..errors import ConfigError
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` after every option's help that has a default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, False, [], argparse.SUPPRESS) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def command(sub: Any, name: str, help: str, **kw: Any) -> argparse.ArgumentParser:
+    """A subcommand parser that shows defaults in ``--help``."""
+    return sub.add_parser(name, help=help, description=help, formatter_class=HelpFormatter, **kw)
+
+
+def key_values(items: list[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` flags as a dict; values are parsed as JSON when they can be (``3``,
+    ``0.5``, ``true``), else kept as text."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{flag} expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def add_extract_options(p: argparse.ArgumentParser) -> None:
+    """Flags of every command that extracts features."""
+    p.add_argument(
+        "--backbone",
+        default="efficientnet_lite0",
+        help="backbone name, timm:<model>, or a fusion like efficientnet_lite0+flow "
+        "(see `vidscope backbones`)",
+    )
+    p.add_argument("--weights", help="local weights file (.pth/.safetensors); never downloaded")
+    p.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="allow --weights to be a pickled whole model (runs its code: only files you trust)",
+    )
+    p.add_argument(
+        "--backbone-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="backbone setting, e.g. gap=0.12 for flow (keys: `vidscope backbones`); recorded "
+        "in the store and the run",
+    )
+    p.add_argument(
+        "--runtime",
+        choices=["auto", "onnx", "torch"],
+        default="auto",
+        help="inference engine: auto = ONNX Runtime on CPU, torch on a GPU",
+    )
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--frames", type=int, help="N frames spread uniformly over each video (default 16)"
+    )
+    group.add_argument("--fps", type=float, help="F frames per second, from t = 0")
+    group.add_argument("--every", type=float, help="one frame every S seconds, from t = 0")
+    p.add_argument("--max-frames", type=int, help="cap on samples per video for --fps/--every")
+    p.add_argument(
+        "--seek",
+        choices=["exact", "keyframe"],
+        default="exact",
+        help="exact: the frame on screen at each time; keyframe: nearest keyframe within "
+        "--keyframe-tolerance (faster on long-GOP video)",
+    )
+    p.add_argument(
+        "--keyframe-tolerance",
+        type=float,
+        help="seconds a sample may move with --seek keyframe (default: half the spacing "
+        "between samples)",
+    )
+    p.add_argument("--batch-size", type=int, default=32, help="frames per inference batch")
+    p.add_argument(
+        "--workers", type=int, help="decode processes (default: 1 per 4 cores, at least 1)"
+    )
+    p.add_argument(
+        "--decode-threads", type=int, default=0, help="decoder threads each (0 = cores / workers)"
+    )
+    p.add_argument(
+        "--dtype", choices=["float32", "float16"], default="float32", help="stored precision"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds without decoder progress before a video is abandoned",
+    )
+    p.add_argument(
+        "--image-fps", type=float, default=25.0, help="frame rate given to image-frame folders"
+    )
+    p.add_argument("--path-column", help="CSV column holding video paths (default: detected)")
+    p.add_argument(
+        "--strict", action="store_true", help="exit 1 if any video failed or was partial"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def extract_config(args: argparse.Namespace) -> Any:
+    """An :class:`ExtractConfig` from the extract flags."""
+    from ..features import ExtractConfig
+    from ..video import SamplingSpec
+
+    if args.fps is not None:
+        spec = SamplingSpec("fps", args.fps, args.max_frames)
+    elif args.every is not None:
+        spec = SamplingSpec("every", args.every, args.max_frames)
+    else:
+        spec = SamplingSpec("uniform", 16 if args.frames is None else args.frames)
+    kw: dict[str, Any] = dict(
+        backbone=args.backbone,
+        weights=args.weights,
+        trust_checkpoint=args.trust_checkpoint,
+        backbone_options=key_values(args.backbone_option, "--backbone-option"),
+        runtime=args.runtime,
+        sampling=spec,
+        seek=args.seek,
+        batch_size=args.batch_size,
+        decode_threads=args.decode_threads,
+        dtype=args.dtype,
+        timeout_s=args.timeout,
+        image_fps=args.image_fps,
+        strict=args.strict,
+    )
+    if args.keyframe_tolerance is not None:
+        kw["keyframe_tolerance_s"] = args.keyframe_tolerance
+    if args.workers is not None:
+        kw["workers"] = args.workers
+    for name in ("engine", "address", "num_gpus_per_worker"):  # engine flags, when present
+        if getattr(args, name, None) is not None:
+            kw[name] = getattr(args, name)
+    return ExtractConfig(**kw)
+
+
+def add_label_options(p: argparse.ArgumentParser) -> None:
+    """Where labels come from."""
+    p.add_argument("--labels", help="CSV with id/path and label columns (default: class folders)")
+    p.add_argument("--id-column", help="column of video ids or paths (default: detected)")
+    p.add_argument("--label-column", help="column of labels (default: detected)")
+    p.add_argument("--split-column", help="column of train/val/test (default: detected)")
+    p.add_argument(
+        "--group-column", help="source groups: a group never spans train/val/test or folds"
+    )
+    p.add_argument(
+        "--positive-class",
+        help="binary: the event class (default: the one named like an event, else the one "
+        "that sorts last)",
+    )
+    p.add_argument(
+        "--allow-missing", action="store_true", help="skip labelled videos without features"
+    )
+
+
+def label_options(args: argparse.Namespace) -> Any:
+    """A :class:`LabelOptions` from the label flags."""
+    from ..training import LabelOptions
+
+    return LabelOptions(
+        args.labels,
+        args.id_column,
+        args.label_column,
+        args.split_column,
+        args.group_column,
+        args.positive_class,
+    )
+
+
+@contextmanager
+def epoch_progress(total: int, enabled: bool, label: str = "train") -> Iterator[Any]:
+    """A progress bar over epochs; yields the per-epoch callback for ``train``."""
+    if not enabled:
+        yield None
+        return
+    bar = Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(label, total=total, info="")
+
+        def update(row: dict[str, float]) -> None:
+            shown = [k for k in row if k in ("loss", "val_loss") or _is_monitor(k)]
+            info = "  ".join(f"{k} {row[k]:.4g}" for k in shown)
+            bar.update(task, completed=row["epoch"] + 1, info=info)
+
+        yield update
+
+
+def _is_monitor(key: str) -> bool:
+    return key.startswith("val_") and not key.startswith(("val_accuracy_", "val_loss"))

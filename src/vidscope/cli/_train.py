@@ -1,0 +1,218 @@
+"""``train``, ``compare`` and ``heads``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ._common import add_label_options, command, epoch_progress, key_values, label_options
+from ._print import print_leaderboard, print_train_result
+
+DEFAULT_HEADS = "mean_linear,mlp,lstm,conv1d,transformer,stats_xgboost"
+
+
+def add_parser(sub: Any) -> dict[str, Any]:
+    """Register the training-side commands."""
+    tr = command(sub, "train", "train a classifier on a feature store")
+    tr.add_argument("store", help="feature store, or root/split/class/*.npy folder")
+    tr.add_argument("--out", required=True, help="run directory to write (new or empty)")
+    tr.add_argument("--head", default="mlp", help="temporal head (see `vidscope heads`)")
+    tr.add_argument("--resume", action="store_true", help="continue from RUN's last checkpoint")
+    tr.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    add_window_options(tr)
+    add_label_options(tr)
+    add_fit_options(tr)
+    cmp_ = command(sub, "compare", "train several heads on the same splits: a leaderboard")
+    cmp_.add_argument("store", help="feature store, or root/split/class/*.npy folder")
+    cmp_.add_argument("--heads", default=DEFAULT_HEADS, help="comma-separated head names")
+    cmp_.add_argument("--out", default="vidscope-compare", help="folder for the runs")
+    add_label_options(cmp_)
+    add_fit_options(cmp_)
+    command(sub, "heads", "list the temporal heads: trainer, options, description")
+    return {"train": cmd_train, "compare": cmd_compare, "heads": cmd_heads}
+
+
+def add_window_options(p: argparse.ArgumentParser) -> None:
+    """Window-level training from event annotations."""
+    p.add_argument("--annotations", help="events CSV: train a window-level head (see --window)")
+    p.add_argument("--window", type=float, default=1.0, help="window seconds (--annotations)")
+    p.add_argument(
+        "--overlap", type=float, default=0.5, help="window overlap fraction (--annotations)"
+    )
+    p.add_argument(
+        "--min-overlap", type=float, default=0.5, help="event share of a window that labels it"
+    )
+    p.add_argument(
+        "--drop-after-event",
+        action="store_true",
+        help="drop normal windows of event videos after their first event",
+    )
+
+
+def add_fit_options(p: argparse.ArgumentParser) -> None:
+    """Optimisation, selection and split flags (defaults: see ``TrainConfig``)."""
+    p.add_argument(
+        "--head-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="head setting, e.g. hidden=256 (keys per head: `vidscope heads`)",
+    )
+    for flag, kind, text in (
+        ("--epochs", int, "most epochs; early stopping usually ends sooner (default 60)"),
+        ("--batch-size", int, "videos per batch (default: the head's, else 32)"),
+        ("--lr", float, "peak learning rate (default: the head's, else 1e-3)"),
+        ("--weight-decay", float, "weight decay (default: the head's, else 0.01)"),
+        ("--momentum", float, "SGD momentum (default: the head's, else 0.9)"),
+        ("--warmup", float, "warm-up epochs before the cosine decay (default: the head's, else 2)"),
+        ("--patience", int, "epochs without improvement before stopping (default 15)"),
+        ("--val-fraction", float, "validation share of a holdout or inner split (default 0.2)"),
+        ("--folds", int, "folds for --split kfold (default 5)"),
+        ("--seed", int, "seed of splits, initialisation and shuffling (default 0)"),
+    ):
+        p.add_argument(flag, type=kind, help=text)
+    p.add_argument(
+        "--optimizer", choices=["adamw", "adam", "sgd"], help="(default: the head's, else adamw)"
+    )
+    p.add_argument(
+        "--class-weight",
+        choices=["none", "balanced"],
+        help="balanced: weight the loss by inverse class frequency (default none)",
+    )
+    p.add_argument(
+        "--monitor",
+        help="validation metric for early stopping: roc_auc, f1_macro, accuracy, loss, ... "
+        "(default: roc_auc for two classes, else f1_macro)",
+    )
+    p.add_argument(
+        "--threshold",
+        choices=["f1", "balanced_accuracy", "youden", "fixed"],
+        help="binary decision threshold, picked on validation (default balanced_accuracy; "
+        "fixed = 0.5)",
+    )
+    p.add_argument(
+        "--split",
+        choices=["auto", "given", "holdout", "kfold"],
+        help="auto: the labels' split column if any, else holdout (default auto)",
+    )
+    p.add_argument(
+        "--no-inner-val",
+        action="store_true",
+        help="k-fold: pick epoch and threshold on the scored fold itself (optimistic)",
+    )
+    p.add_argument(
+        "--device", default="auto", help="auto (a usable GPU, else CPU), cpu, cuda or cuda:N"
+    )
+    p.add_argument(
+        "--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision"
+    )
+    p.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard scalars")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no tables")
+
+
+_FLAGS = {
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "weight_decay": "weight_decay",
+    "momentum": "momentum",
+    "warmup": "warmup_epochs",
+    "patience": "patience",
+    "val_fraction": "val_fraction",
+    "folds": "folds",
+    "seed": "seed",
+    "optimizer": "optimizer",
+    "class_weight": "class_weight",
+    "monitor": "monitor",
+    "threshold": "threshold",
+    "split": "split",
+    "device": "device",
+    "precision": "precision",
+}
+
+
+def train_config(args: argparse.Namespace, head: str) -> Any:
+    """A :class:`TrainConfig` from flags; unset flags keep the library defaults."""
+    from ..training import TrainConfig
+
+    kw = {v: getattr(args, k) for k, v in _FLAGS.items() if getattr(args, k, None) is not None}
+    return TrainConfig(
+        head=head,
+        head_options=key_values(args.head_option, "--head-option"),
+        allow_missing=args.allow_missing,
+        tensorboard=not args.no_tensorboard,
+        inner_val=not args.no_inner_val,
+        **kw,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..training import WindowOptions, train
+
+    cfg = train_config(args, args.head)
+    console = Console(quiet=args.quiet)
+    windows = None
+    if args.annotations:
+        windows = WindowOptions(
+            args.annotations, args.window, args.overlap, args.min_overlap, args.drop_after_event
+        )
+    with epoch_progress(cfg.epochs, not args.quiet) as progress:
+        result = train(
+            args.store,
+            label_options(args),
+            out=args.out,
+            config=cfg,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            progress=progress,
+            windows=windows,
+            on_start=lambda data: _say_classes(data.labels, console),
+        )
+    print_train_result(result, console)
+    return 0
+
+
+def _say_classes(labels: Any, console: Console) -> None:
+    """Which class is the event, and why (printed before training starts)."""
+    n = len(labels.ids)
+    if labels.num_classes == 2:
+        why = getattr(labels, "positive_reason", None) or "it sorts last"
+        console.print(
+            f"{n} videos, classes {labels.classes[0]} / {labels.classes[1]}: "
+            f"[bold]{labels.classes[1]}[/] is the event (positive) class ({why}; "
+            "--positive-class to change)",
+            highlight=False,
+        )
+    else:
+        console.print(f"{n} videos, {labels.num_classes} classes", highlight=False)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ..training import compare
+
+    heads = [h.strip() for h in args.heads.split(",") if h.strip()]
+    base = train_config(args, heads[0])
+    rows = compare(
+        args.store,
+        label_options(args),
+        heads=heads,
+        out=args.out,
+        config=base,
+        progress=not args.quiet,
+    )
+    print_leaderboard(rows, Console())
+    return 0
+
+
+def cmd_heads(args: argparse.Namespace) -> int:
+    from ..models import describe_head, head_parameters, head_trainer, list_heads
+
+    table = Table("head", "trainer", "options (--head-option KEY=VALUE)", "description")
+    for name in list_heads():
+        shown = ", ".join(f"{k}={v}" for k, v in head_parameters(name).items()) or "-"
+        table.add_row(name, head_trainer(name), shown, describe_head(name))
+    Console().print(table)
+    return 0

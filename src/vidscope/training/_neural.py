@@ -1,0 +1,100 @@
+"""The ``neural`` trainer: temporal heads on ``[B, T, D]`` features, by gradient descent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data import SequenceSet, Split
+from ._config import TrainConfig
+from ._trainer import FitResult, register_trainer
+
+WEIGHTS_FILE = "model.safetensors"
+
+
+@register_trainer("neural")
+class NeuralTrainer:
+    """Fits a registered torch head with :func:`fit_neural`; weights in safetensors."""
+
+    def build(self, cfg: TrainConfig, data: SequenceSet) -> Any:
+        """The configured head, seeded, given the class names and backbone identity."""
+        import torch
+
+        from ..models import create_head
+
+        torch.manual_seed(cfg.seed)
+        return create_head(
+            cfg.head,
+            num_features=data.num_features,
+            num_outputs=1 if data.labels.num_classes == 2 else data.labels.num_classes,
+            layout=data.layout,
+            classes=list(data.labels.classes),
+            backbone=dict(data.backbone or {}),
+            **cfg.head_options,
+        )
+
+    def fit(
+        self,
+        model: Any,
+        data: SequenceSet,
+        split: Split,
+        cfg: TrainConfig,
+        out: Path,
+        *,
+        resume: bool,
+        callbacks: list[Any],
+    ) -> FitResult:
+        from ._checkpoint import load_weights
+        from ._loop import fit_neural
+
+        fit = fit_neural(model, data, split, cfg, out, resume=resume, callbacks=callbacks)
+        load_weights(model, out / WEIGHTS_FILE)  # the best epoch
+        return fit
+
+    def scores(self, model: Any, data: SequenceSet, idx: np.ndarray) -> np.ndarray:
+        from ._loop import predict_logits
+        from ._scores import scores_from_logits
+
+        logits = predict_logits(model, data, idx, 64)
+        return scores_from_logits(logits, data.labels.num_classes == 2)
+
+    def score_padded(self, model: Any, x: np.ndarray, mask: np.ndarray, binary: bool) -> np.ndarray:
+        """Probabilities of padded features ``x [B, T, D]`` with ``mask [B, T]``."""
+        import torch
+
+        from ._scores import scores_from_logits
+
+        model.eval()
+        with torch.inference_mode():
+            logits = model(torch.from_numpy(x), torch.from_numpy(mask))
+        return scores_from_logits(logits, binary)
+
+    def save(self, model: Any, folder: Path) -> None:
+        from ._checkpoint import save_weights
+
+        save_weights(model, folder / WEIGHTS_FILE)
+
+    def load(self, folder: Path, spec: Any) -> Any:
+        """Rebuild the head from ``spec.head_config`` and load its weights."""
+        from ..errors import RunError
+        from ._checkpoint import load_weights
+        from ._heads import rebuild_head
+
+        path = folder / WEIGHTS_FILE
+        if not path.is_file():
+            raise RunError(f"{path}: run weights missing (was training interrupted?)")
+        head = rebuild_head(spec, folder)
+        try:
+            load_weights(head, path)
+        except Exception as exc:  # safetensors raises its own types for damaged files
+            raise RunError(f"{path}: unreadable or not this head's weights ({exc})") from None
+        head.eval()
+        return head
+
+    def head_config(self, model: Any, data: SequenceSet) -> dict[str, Any]:
+        return dict(model.config)
+
+    def num_params(self, model: Any) -> int:
+        return int(sum(p.numel() for p in model.parameters()))
