@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
-import os
 import sys
 import time
 from collections import deque
@@ -22,22 +21,27 @@ QUEUE_DEPTH = 2
 
 @contextlib.contextmanager
 def _main_importable() -> Iterator[None]:
-    """Let ``spawn`` start workers from ``python -`` or ``python -c`` sessions.
+    """Start ``spawn`` workers without re-running the parent's ``__main__``.
 
-    ``spawn`` re-runs the parent's ``__main__`` file in the child; when that "file" does not
-    exist (``<stdin>``), the child dies. The workers need nothing from ``__main__``, so its
-    ``__file__`` is hidden while such a worker starts.
+    ``spawn`` re-imports the parent's main script (or ``-m`` module) in every child. The
+    workers need nothing from it, and re-running it breaks two common cases: a script that
+    calls ``vidscope.extract`` at top level without an ``if __name__ == "__main__":`` guard
+    (each child would start extracting again) and ``python -``/``python -c`` sessions whose
+    "file" does not exist. So the main module's ``__file__`` and ``__spec__`` are hidden while
+    a worker starts.
     """
     main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if main is None or path is None or os.path.exists(path):
+    if main is None:
         yield
         return
-    del main.__file__
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__spec__ = None  # type: ignore[assignment]
     try:
         yield
     finally:
-        main.__file__ = path
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
 
 
 class DecodeWorker:
@@ -63,8 +67,8 @@ class DecodeWorker:
             self.kill()
             raise VidscopeError(
                 "could not start a decode worker process (exit code "
-                f"{self.proc.exitcode}); if running from an interactive session, run vidscope "
-                "from a script or the command line"
+                f"{self.proc.exitcode}); see the messages above, and check that the machine "
+                "allows new processes (or pass --workers 1)"
             )
 
     @property

@@ -15,8 +15,7 @@ import pandas as pd
 from .. import __version__
 from ..data import LabelSet, SequenceSet, Split, load_sequences, make_splits, read_labels
 from ..errors import ConfigError
-from ..features import FeatureStore, StoreKey, open_store, store_key
-from ..features._io import atomic_write_json
+from ..features import FeatureStore, StoreKey, atomic_write_json, open_store, store_key
 from ._config import TrainConfig
 from ._fit import SplitResult, fit_split, trainer_for
 from ._run import Run, load_run
@@ -70,8 +69,7 @@ class WindowOptions:
 
 def load_windows(store: StoreLike, opts: WindowOptions) -> tuple[FeatureStore, SequenceSet]:
     """Windows of every stored video, labelled from the annotations."""
-    from ..data._annotations import read_annotations
-    from ..data._windows import window_sequences
+    from ..data import read_annotations, window_sequences
 
     st = store if isinstance(store, FeatureStore) else open_store(store)
     ids = st.ids()

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..features._io import atomic_write, atomic_write_json
+from ..features import atomic_write, atomic_write_json
 
 
 def save_weights(module: torch.nn.Module, path: Path) -> None:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..features._io import atomic_write_json
+from ..features import atomic_write_json
 from ._api import LabelOptions, StoreLike, headline_report, load_data, splits_for
 from ._config import TrainConfig
 from ._fit import fit_split

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..data import SequenceSet, Split
 from ..errors import ConfigError, RunError
-from ..features._io import atomic_write_json
+from ..features import atomic_write_json
 from ._config import TrainConfig
 from ._trainer import FitResult, Trainer, get_trainer
 
