@@ -4,7 +4,9 @@ An engine turns :class:`VideoTask` s into a stream of typed events, per video:
 
 - :class:`VideoStarted` (metadata, number of samples), then
 - :class:`FeatureChunk` s (``float32 [n, D]`` features of some samples, with their times),
-- then exactly one :class:`VideoDone` or :class:`VideoFailed`.
+- then exactly one :class:`VideoDone` or :class:`VideoFailed`;
+- engines that send a video's features only at its end may send :class:`VideoProgress`
+  while it runs (for the progress display only).
 
 A retried video (its worker died) starts again with a fresh :class:`VideoStarted`. Engines
 never touch the store: the driver (:func:`vidscope.features.extract`) assembles each video
@@ -82,7 +84,19 @@ class VideoFailed:
     reason: str
 
 
-EngineEvent = VideoStarted | FeatureChunk | VideoDone | VideoFailed
+@dataclass(frozen=True)
+class VideoProgress:
+    """How far a video in flight is, from engines whose features arrive only at its end."""
+
+    key: int
+    samples_done: int
+    num_samples: int
+    time_s: float
+    """Presentation time of the latest sample done, seconds."""
+    duration_s: float | None
+
+
+EngineEvent = VideoStarted | FeatureChunk | VideoDone | VideoFailed | VideoProgress
 
 
 @dataclass(frozen=True)

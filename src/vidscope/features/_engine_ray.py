@@ -29,31 +29,23 @@ it is not used at all.)
 
 from __future__ import annotations
 
-import os
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from ..backbones import Backbone
 from ..errors import ConfigError
-from ._config import ExtractConfig
 from ._engine import (
     EngineEvent,
     EngineSetup,
-    FeatureChunk,
-    VideoDone,
     VideoFailed,
-    VideoStarted,
+    VideoProgress,
     VideoTask,
-    backbone_from_config,
-    encode_chunk,
     register_engine,
 )
 from ._fsspec import shipped_bytes
-from ._worker import DecodeTask, Done, Error, Frames, Info
+from ._ray_actor import CONCURRENCY_GROUPS, Extractor
 
 #: Videos queued per actor: one being extracted, one waiting, so an actor never idles.
 QUEUE_DEPTH = 2
@@ -74,55 +66,15 @@ def import_ray() -> Any:
     return ray
 
 
-class _Extractor:
-    """A Ray actor: the backbone, built once, and whole videos extracted on request."""
-
-    def __init__(self, config: ExtractConfig, backbone: Backbone | None, threads: int) -> None:
-        self.model = backbone if backbone is not None else backbone_from_config(config)
-        self.batch_size = config.batch_size
-        self.threads = threads
-
-    def ready(self) -> tuple[int, dict[str, Any]]:
-        """The actor's process id and its backbone's identity (checked by the driver)."""
-        return os.getpid(), self.model.identity()
-
-    def extract(self, task: DecodeTask) -> list[EngineEvent]:
-        """Decode, sample and encode one video; returns its events (one feature chunk)."""
-        from ._worker import run_task
-
-        events: list[EngineEvent] = []
-        chunks: list[FeatureChunk] = []
-        for msg in run_task(task, self.threads):
-            if isinstance(msg, Info):
-                events.append(VideoStarted(msg.job, msg.info, msg.num_samples))
-            elif isinstance(msg, Frames):
-                chunks.append(encode_chunk(self.model, msg, self.batch_size))
-            elif isinstance(msg, Done):
-                events.append(_joined(task.job, chunks))
-                events.append(VideoDone(msg.job, msg.damage, msg.stats))
-            elif isinstance(msg, Error):
-                events.append(VideoFailed(msg.job, msg.reason))
-        return events
-
-
-def _joined(key: int, chunks: list[FeatureChunk]) -> FeatureChunk:
-    if not chunks:
-        return FeatureChunk(key, np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 0), np.float32))
-    return FeatureChunk(
-        key,
-        np.concatenate([c.indices for c in chunks]),
-        np.concatenate([c.times_s for c in chunks]),
-        np.concatenate([c.features for c in chunks]),
-    )
-
-
 @dataclass
 class _Worker:
-    """One actor and the videos queued on it, oldest (running) first."""
+    """One actor, the videos queued on it (oldest = running first), and its status query."""
 
     actor: Any
     pid: int
     queue: deque[tuple[Any, VideoTask]] = field(default_factory=deque)
+    status_ref: Any = None
+    status_sent: float = 0.0
 
 
 @register_engine("ray")
@@ -146,8 +98,11 @@ class RayEngine:
             self._started_ray = True
         threads = self.cfg.decode_threads or 1
         self._remote_class = self.ray.remote(
-            num_cpus=threads, num_gpus=self.cfg.num_gpus_per_worker, max_restarts=0
-        )(_Extractor)
+            num_cpus=threads,
+            num_gpus=self.cfg.num_gpus_per_worker,
+            max_restarts=0,
+            concurrency_groups=CONCURRENCY_GROUPS,
+        )(Extractor)
         shipped = self.setup.backbone if self.setup.backbone_given else None
         try:
             self._args = (self.ray.put(self.cfg), self.ray.put(shipped))
@@ -172,6 +127,7 @@ class RayEngine:
         self.workers = self._start_workers(count)
         while self._pending or any(w.queue for w in self.workers):
             self._submit()
+            yield from self._check_status()
             owner = {ref: w for w in self.workers for ref, _ in w.queue}
             ready, _ = self.ray.wait(list(owner), num_returns=1, timeout=POLL_S)
             for ref in ready:
@@ -202,7 +158,51 @@ class RayEngine:
                 task = self._pending.popleft()
                 data = shipped_bytes(task.source)
                 decode = self.template.for_video(task.key, task.source, data)
-                worker.queue.append((worker.actor.extract.remote(decode), task))
+                call = worker.actor.extract.options(concurrency_group="extract")
+                worker.queue.append((call.remote(decode), task))
+
+    def _check_status(self) -> Iterator[EngineEvent]:
+        """Progress of each running video; a worker silent for ``timeout_s`` is abandoned."""
+        now = time.monotonic()
+        for worker in list(self.workers):
+            if not worker.queue:
+                continue
+            if worker.status_ref is None:
+                call = worker.actor.status.options(concurrency_group="status")
+                worker.status_ref, worker.status_sent = call.remote(), now
+                continue
+            ready, _ = self.ray.wait([worker.status_ref], timeout=0)
+            status = self._status_of(worker) if ready else None
+            idle = now - worker.status_sent if status is None else status["idle_s"]
+            if idle > self.cfg.timeout_s:
+                reason = f"no progress for {self.cfg.timeout_s:g} s (decoder hung); skipped"
+                yield from self._abandon(worker, reason)
+            elif status is not None and status["key"] == worker.queue[0][1].key:
+                yield VideoProgress(status["key"], status["samples_done"],
+                                    status["num_samples"], status["time_s"],
+                                    status["duration_s"])  # fmt: skip
+
+    def _status_of(self, worker: _Worker) -> dict[str, Any] | None:
+        """The answer to ``worker``'s status query (``None`` if it died); asks again later."""
+        ref, worker.status_ref = worker.status_ref, None
+        try:
+            return self.ray.get(ref)
+        except self.ray.exceptions.RayActorError:
+            return None  # its extract call reports the death
+
+    def _abandon(self, worker: _Worker, reason: str) -> Iterator[EngineEvent]:
+        """Kill a hung worker: its running video fails with ``reason``, the rest is requeued."""
+        self.ray.kill(worker.actor)
+        queued = self._replace(worker)
+        if queued:
+            self._pending.extendleft(reversed(queued[1:]))
+            yield VideoFailed(queued[0].key, reason)
+
+    def _replace(self, worker: _Worker) -> list[VideoTask]:
+        """Put a fresh actor in ``worker``'s place; returns the tasks queued on the old one."""
+        index = next(i for i, w in enumerate(self.workers) if w is worker)
+        self.workers[index] = self._start_workers(1)[0]
+        return [task for _, task in worker.queue]
 
     def _collect(self, worker: _Worker, ref: Any) -> Iterator[EngineEvent]:
         try:
@@ -215,9 +215,7 @@ class RayEngine:
 
     def _worker_died(self, worker: _Worker, exc: BaseException) -> Iterator[EngineEvent]:
         """Replace a dead actor; retry its running video once more, requeue the others."""
-        index = next(i for i, w in enumerate(self.workers) if w is worker)
-        self.workers[index] = self._start_workers(1)[0]
-        queued = [task for _, task in worker.queue]
+        queued = self._replace(worker)
         if not queued:
             return
         head, rest = queued[0], queued[1:]

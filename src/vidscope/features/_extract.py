@@ -26,6 +26,7 @@ from ._engine import (
     FeatureChunk,
     VideoDone,
     VideoFailed,
+    VideoProgress,
     VideoStarted,
     VideoTask,
     backbone_from_config,
@@ -253,7 +254,12 @@ class _Sink:
             v.features[event.indices] = event.features
             v.times_s[event.indices] = event.times_s
             v.filled[event.indices] = True
-            self.bar.samples(v.item.video_id, len(event.indices), float(event.times_s.max()))
+            if len(event.indices):
+                self.bar.samples(v.item.video_id, len(event.indices), float(event.times_s.max()))
+        elif isinstance(event, VideoProgress):
+            vid = self.items[event.key].video_id
+            self.bar.set_samples(vid, event.samples_done, event.num_samples, event.time_s,
+                                 event.duration_s)  # fmt: skip
         else:
             video = self.videos.pop(event.key, None) or AssembledVideo(self.items[event.key])
             if isinstance(event, VideoDone):

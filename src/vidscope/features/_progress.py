@@ -85,6 +85,13 @@ class Progress:
         flight.time_s = max(flight.time_s, time_s)
         self._show_samples(video_id)
 
+    def set_samples(
+        self, video_id: str, done: int, total: int, time_s: float, duration_s: float | None
+    ) -> None:
+        """``done`` of ``total`` samples of ``video_id`` are done, the latest at ``time_s``."""
+        self.in_flight[video_id] = _InFlight(total, duration_s, done, time_s)
+        self._show_samples(video_id)
+
     def advance(self, video_id: str, status: str, message: str | None) -> None:
         """One video finished with ``status`` (ok/partial/failed)."""
         self.in_flight.pop(video_id, None)
