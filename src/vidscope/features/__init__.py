@@ -16,6 +16,7 @@ _EXPORTS = {
     "FeatureSequence": "._types",
     "FeatureStore": "._store",
     "StoreKey": "._key",
+    "atomic_write": "._io",
     "atomic_write_json": "._io",
     "store_key": "._key",
     "open_store": "._store",
