@@ -177,3 +177,43 @@ def test_fifty_keypresses_in_a_burst(browser, session, tmp_path: Path) -> None: 
     assert read_csv(app.session.labels_path) == want
     assert page.text_content("#progress") == f"{len(expected)} / {n} labelled"
     assert not errors, errors
+
+
+def test_error_card_skip_edit_delete_undo(browser, session, tmp_path: Path) -> None:  # noqa: F811
+    (tmp_path / "v").mkdir()
+    (tmp_path / "v" / "a_broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 300)
+    gray_clip(tmp_path / "v" / "b.avi", 30, codec="mjpeg")  # the browser gets a proxy
+    app = session(tmp_path / "v")
+    page, errors = open_page(browser, app.url)
+    page.wait_for_selector("#card:not([hidden])")
+    assert page.text_content("#name") == "a_broken.mp4"
+    assert page.text_content("#card-title") == "Cannot show this video"
+    page.keyboard.press("f")  # no label for a clip nobody could see
+    assert page.text_content("#progress") == "0 / 2 labelled"
+    page.keyboard.press("s")  # skip the broken one; the server is still there
+    wait_video(page, "b.avi")
+    assert page.is_hidden("#card")
+    page.keyboard.press("2")
+    assert page.evaluate("document.getElementById('video').playbackRate") == 2
+    for key in [".", ".", "[", ".", ".", ".", "]"]:
+        page.keyboard.press(key)
+        shown(page)
+    wait_saved(page)
+    assert read_csv(app.session.annotations_path)[1][1:3] == ["0.080000", "0.280000"]
+    page.click("#segs li")  # select it, move its start two frames before its end, then delete it
+    page.keyboard.press(",")
+    shown(page)
+    page.keyboard.press(",")
+    shown(page)
+    page.keyboard.press("[")
+    wait_saved(page)
+    assert read_csv(app.session.annotations_path)[1][1:3] == ["0.200000", "0.280000"]
+    page.keyboard.press("Delete")
+    wait_saved(page)
+    assert len(read_csv(app.session.annotations_path)) == 1
+    assert page.locator("#timeline rect.seg").count() == 0
+    page.keyboard.press("z")  # undo the deletion
+    wait_saved(page)
+    assert read_csv(app.session.annotations_path)[1][1:3] == ["0.200000", "0.280000"]
+    assert page.locator("#segs li").count() == 1
+    assert not errors, errors

@@ -185,7 +185,7 @@ class LabelApp:
         if "error" not in info:
             try:
                 path = item.path if info["native"] else self._proxy(item, info)
-            except (VidscopeError, OSError) as exc:
+            except Exception as exc:  # any decoder failure is this video's, not the server's
                 info = {"error": f"cannot make a playable copy: {exc}"}
         info["id"] = index
         self._media[index] = {"info": info, "path": path}

@@ -157,7 +157,7 @@ function seekTo(s) {
 // ------------------------------------------------------------------ actions
 
 function label(c) {
-  if (cur === null) return;
+  if (cur === null || !$('card').hidden) return; // no label for a clip nobody could see
   hist.push({ type: 'label', video: cur, before: S.labels[cur] });
   S.labels[cur] = c;
   send({ type: 'label', video: cur, label: c });
@@ -319,8 +319,7 @@ function legend() {
   for (const [v, t] of [['all', 'all'], ['unlabelled', 'unlabelled'], ['labelled', 'labelled'],
     ...CFG.classes.map((c) => ['label:' + c, 'label ' + c])]) f.add(new Option(t, v));
   if (CFG.model) $('order').add(new Option('most uncertain first', 'uncertain'));
-  f.onchange = () => { sortQueue(); first(); };
-  $('order').onchange = () => { sortQueue(); first(); };
+  for (const el of [f, $('order')]) el.onchange = () => { el.blur(); sortQueue(); first(); };
 }
 async function poll() {
   try {

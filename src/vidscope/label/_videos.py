@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VidscopeError
 from ..features import resolve_videos
 from ..video import VideoReader
 
@@ -65,7 +64,7 @@ class VideoItem:
                 times = reader.frame_times_s()
                 i = reader.info
                 damage = list(reader.damage)
-        except (VidscopeError, OSError, ValueError) as exc:
+        except Exception as exc:  # any reader failure is this video's, not the server's
             self.error = _reason(exc)
             return {"error": self.error}
         if len(times) == 0:
