@@ -1,8 +1,9 @@
 """Labels, event annotations, splits, windows and padded batches of cached features."""
 
 from ._annotations import merge_segments, parse_time, read_annotations
+from ._clips import ClipSampling, ClipSet, clip_loader, clip_times, load_clips, read_clip
 from ._labels import LabelError, LabelSet, read_labels
-from ._sequences import SequenceSet, iterate_batches, load_sequences, pad
+from ._sequences import SequenceSet, iterate_batches, load_sequences, pad, scorable_sequences
 from ._splits import Split, SplitMode, make_splits
 from ._windows import (
     drop_after_first_event,
@@ -13,22 +14,29 @@ from ._windows import (
 )
 
 __all__ = [
+    "ClipSampling",
+    "ClipSet",
     "LabelError",
     "LabelSet",
     "SequenceSet",
     "Split",
     "SplitMode",
+    "clip_loader",
+    "clip_times",
     "drop_after_first_event",
     "frames_in_windows",
     "iterate_batches",
     "label_windows",
+    "load_clips",
     "load_sequences",
     "make_splits",
     "merge_segments",
     "pad",
     "parse_time",
     "read_annotations",
+    "read_clip",
     "read_labels",
+    "scorable_sequences",
     "window_bounds",
     "window_sequences",
 ]

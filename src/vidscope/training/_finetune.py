@@ -339,7 +339,7 @@ class _Loop:
                 if optimiser_step(plan, self.scaler, self.optimizer, self.params):
                     self.schedule.step()
                 self.optimizer.zero_grad(set_to_none=True)
-            total += float(loss) * len(pos)
+            total += float(loss.detach()) * len(pos)
             count += len(pos)
             tick = time.perf_counter()
         seconds = max(time.perf_counter() - start, 1e-9)
