@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import VidscopeError
-from ..video._imagedir import IMAGE_SUFFIXES
+from ..video import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = frozenset(
     [
