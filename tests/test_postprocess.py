@@ -184,3 +184,29 @@ def test_half_max_refinement_recovers_the_event_from_window_blur():
     assert seg.start_s == pytest.approx(start, abs=step) and seg.end_s == pytest.approx(
         end, abs=step
     )
+
+
+def test_calibration_search_finds_the_events_a_clip_threshold_misses():
+    """Window scores whose no-event level (~0.6) is above a clip-level threshold of 0.3: the
+    search puts the threshold between the two levels and every event is found at tIoU 0.5."""
+    from vidscope.localize._calibration import VideoCurve, search_settings, segment_f1
+
+    rng = np.random.default_rng(0)
+    videos = []
+    for _ in range(3):
+        t = np.arange(0, 60, 0.5) + 0.25
+        v = np.clip(rng.normal(0.6, 0.05, len(t)), 0, 1)
+        truth = []
+        for a in rng.choice(np.arange(5, 55, 10), 3, replace=False):
+            b = a + rng.uniform(2, 6)
+            v[(t >= a) & (t < b)] = np.clip(rng.normal(0.9, 0.03, ((t >= a) & (t < b)).sum()), 0, 1)
+            truth.append(Segment(float(a), float(b), "fight"))
+        videos.append(VideoCurve(t, v, sorted(truth, key=lambda s: s.start_s), 60.0))
+    cfg, f1 = search_settings(videos)
+    assert 0.65 < cfg.threshold < 0.9 and f1[1] >= 0.9
+    preds = {
+        str(i): curve_to_segments(v.times_s, v.scores, threshold=0.3, config=SegmentConfig())
+        for i, v in enumerate(videos)
+    }
+    truth = {str(i): v.truth for i, v in enumerate(videos)}
+    assert segment_f1(preds, truth, (0.5,))[0] < 0.3  # the clip threshold: one long segment
