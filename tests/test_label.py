@@ -306,3 +306,32 @@ def test_broken_video_gets_an_error_and_the_server_goes_on(served) -> None:
     assert data[4:8] == b"ftyp"
     ok = json.loads(c.request("GET", "/api/video/1")[1])
     assert ok["native"] and ok["times_s"][:4] == [0.0, 0.04, 0.08, 0.2]
+
+
+def test_a_refused_action_keeps_the_ones_before(served) -> None:
+    c, _ = served
+    acts = [
+        {"seq": 1, "type": "label", "video": 1, "label": "fight"},
+        {"seq": 2, "type": "segments", "video": 1, "segments": [["0", 1]]},
+        {"seq": 3, "type": "label", "video": 2, "label": "fight"},
+    ]
+    status, data, _ = c.request("POST", "/api/actions", body={"client": "x", "actions": acts})
+    assert status == 400 and json.loads(data)["applied"] == 1
+    for bad in ([[1, 0.5]], [[0, float("nan")]], "x", [[0, 1, 2]], [[True, 2]]):
+        act = [{"seq": 2, "type": "segments", "video": 1, "segments": bad}]
+        body = json.dumps({"client": "x", "actions": act}).encode()  # NaN goes out as NaN
+        h = {"Content-Type": "application/json"}
+        assert c.request("POST", "/api/actions", body=body, headers=h)[0] == 400, bad
+    assert c.actions([{**acts[2], "seq": 2}], client="x")["applied"] == 2
+    assert c.app.session.labels_path.read_text() == "path,label\nc000.mp4,fight\nc001.mp4,fight\n"
+
+
+def test_every_interface_accepts_this_machines_names(tmp_path: Path, app_factory) -> None:
+    import socket
+
+    make_clips(tmp_path / "v", 1)
+    c = Client(app_factory(tmp_path / "v", host="0.0.0.0"))
+    name = socket.gethostname()
+    assert c.request("GET", "/api/state", headers={"Host": f"{name}:{c.port}"})[0] == 200
+    assert c.request("GET", "/api/state", headers={"Host": f"evil.example:{c.port}"})[0] == 403
+    assert c.request("GET", "/api/state", headers={"Host": f"0.0.0.0:{c.port}"})[0] == 403

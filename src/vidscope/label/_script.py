@@ -15,7 +15,7 @@ const video = $('video');
 const S = { labels: {}, segments: {}, model: null };
 const hist = [];            // this page's actions, newest last, for undo
 const queue = [];           // actions not yet confirmed by the server
-let seq = 0, sending = false, order = CFG.videos.map((v) => v.id);
+let seq = 0, applied = 0, sending = false, order = CFG.videos.map((v) => v.id);
 let cur = null, info = null, pendingStart = null, selected = -1, modelVersion = 0;
 const keyOf = CFG.keys, classOfKey = {};
 for (const c of CFG.classes) classOfKey[keyOf[c]] = c;
@@ -24,7 +24,7 @@ async function api(method, path, body) {
   const r = await fetch(path, { method, headers: { 'X-Vidscope-Token': TOKEN,
     'Content-Type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
   const data = await r.json();
-  if (!r.ok) throw new Error(data.error || r.statusText);
+  if (!r.ok) throw Object.assign(new Error(data.error || r.statusText), { data, status: r.status });
   return data;
 }
 
@@ -41,18 +41,30 @@ async function flush() {
   sending = true;
   try {
     const r = await api('POST', '/api/actions', { client: CLIENT, actions: queue.slice() });
+    applied = r.applied;
     while (queue.length && queue[0].seq <= r.applied) queue.shift();
     if (!queue.length) { S.labels = r.state.labels; S.segments = r.state.segments; }
     $('save').classList.remove('error');
   } catch (e) {
     $('save').classList.add('error');
-    $('save').textContent = 'not saved: ' + e.message + ' (retrying)';
-    await new Promise((ok) => setTimeout(ok, 1000));
+    const refused = e.status === 400 && e.data && typeof e.data.applied === 'number';
+    if (refused) { // the server refused one action: drop it, keep the rest in order
+      applied = e.data.applied;
+      while (queue.length && queue[0].seq <= e.data.applied) queue.shift();
+      queue.shift();
+      renumber();
+    }
+    $('save').textContent = 'not saved: ' + e.message + (refused ? '' : ' (retrying)');
+    await new Promise((ok) => setTimeout(ok, refused ? 0 : 1000));
   }
   sending = false;
   showSave();
   render();
   if (queue.length) flush();
+}
+function renumber() { // after a refused action, the server expects the next number again
+  queue.forEach((a, i) => { a.seq = applied + i + 1; });
+  seq = applied + queue.length;
 }
 function showSave() {
   const el = $('save');

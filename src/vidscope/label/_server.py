@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,15 +47,27 @@ class LabelServer(ThreadingHTTPServer):
         super().__init__((host, port), _Handler)
         self.port = int(self.server_address[1])
         names = {"127.0.0.1", "localhost", host}
-        if host in ("0.0.0.0", "::"):
-            names.discard(host)
-        self.allowed_hosts = {f"{n}:{self.port}" for n in names} | {f"[{host}]:{self.port}"}
+        if host in ("0.0.0.0", "::", ""):  # every interface: this machine's own names too
+            names = (names - {host}) | own_names()
+        self.allowed_hosts = {
+            f"[{n}]:{self.port}" if ":" in n else f"{n}:{self.port}" for n in names
+        }
 
     def start(self) -> threading.Thread:
         """Serve in a background thread (returned)."""
         thread = threading.Thread(target=self.serve_forever, name="vidscope-label", daemon=True)
         thread.start()
         return thread
+
+
+def own_names() -> set[str]:
+    """This machine's host names and addresses (what other machines put in ``Host``)."""
+    names = {socket.gethostname(), socket.getfqdn()}
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None)
+    except OSError:
+        infos = []
+    return names | {str(info[4][0]) for info in infos}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -91,7 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
                 try:
                     getattr(self, "_" + name)(*match.groups())
                 except VidscopeError as exc:
-                    self._send_json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
+                    body = {"error": str(exc), "applied": getattr(exc, "applied", None)}
+                    self._send_json(body, HTTPStatus.BAD_REQUEST)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 return

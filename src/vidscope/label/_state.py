@@ -32,7 +32,13 @@ class LabelFileError(InputError):
 
 
 class ActionError(VidscopeError):
-    """A request whose action, video id, label or times are not acceptable."""
+    """A request whose action, video id, label or times are not acceptable.
+
+    Attributes:
+        applied: The highest action number of the client applied before this one.
+    """
+
+    applied = 0
 
 
 class LabelState:
@@ -151,6 +157,9 @@ class LabelState:
                     self._apply_one(action)
                     done = self._applied[client] = seq
                     changed = True
+            except ActionError as exc:
+                exc.applied = done
+                raise
             finally:
                 if changed:
                     self.version += 1
@@ -255,8 +264,9 @@ def _segments(value: object) -> list[tuple[float, float]]:
         raise ActionError("segments must be a list of [start_s, end_s]")
     out = []
     for seg in value:
-        if not (isinstance(seg, list) and len(seg) == 2):
-            raise ActionError("each segment must be [start_s, end_s]")
+        ok = isinstance(seg, list) and len(seg) == 2
+        if not ok or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in seg):
+            raise ActionError("each segment must be [start_s, end_s] in seconds")
         s, e = (float(x) for x in seg)
         if not (0 <= s < e < 1e7):
             raise ActionError(f"segment [{s}, {e}] must have 0 <= start < end")
