@@ -7,6 +7,7 @@
     evaluate_events(run, store, annotations) frame-level and segment metrics
     predict(run, store_or_videos)        scores (extracting videos with the run's extractor)
     demo(out)                            the whole job on generated data
+    finetune(videos, labels, weights=, out=) VideoMAE fine-tuned end to end on raw clips
     zeroshot(store, classes)             CLIP features scored against class prompts
 """
 
@@ -14,6 +15,7 @@ from ..training import predict
 from ._demo import DemoResult, demo, matches
 from ._evaluate import evaluate
 from ._events import evaluate_events, lead_time_ap
+from ._finetune import finetune
 from ._timeline import timeline, write_outputs
 from ._zeroshot import ZeroShotResult, zeroshot
 
@@ -23,6 +25,7 @@ __all__ = [
     "demo",
     "evaluate",
     "evaluate_events",
+    "finetune",
     "lead_time_ap",
     "matches",
     "predict",

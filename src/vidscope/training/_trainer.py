@@ -35,6 +35,7 @@ from ..errors import ConfigError
 BUILTIN_MODULES = (
     "vidscope.training._neural",
     "vidscope.training._tree",
+    "vidscope.training._finetune",
 )
 _REGISTRY: dict[str, Callable[[], Any]] = {}
 T = TypeVar("T")
