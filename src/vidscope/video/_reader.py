@@ -84,6 +84,20 @@ class VideoReader:
         assert self._video is not None
         return self._video.index.to_seconds(self._video.index.pts)
 
+    @property
+    def start_s(self) -> float:
+        """The first frame's presentation time in the file's own timeline, in seconds.
+
+        Every time this reader takes or returns counts from that frame (t = 0); a player
+        such as a browser shows the file's own timeline, so its ``currentTime`` for frame
+        ``i`` is ``start_s + frame_times_s()[i]`` (0 for image folders).
+        """
+        if self._images is not None:
+            return 0.0
+        assert self._video is not None
+        index = self._video.index
+        return float(index.origin * index.time_base)
+
     def iter_frames(
         self,
         times_s: np.ndarray,
