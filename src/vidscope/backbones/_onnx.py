@@ -25,6 +25,11 @@ from ._base import Backbone, Preprocess, check_frames
 
 #: Largest allowed |onnx - torch| relative to the largest |torch| feature.
 TOLERANCE = 1e-3
+#: Frames per ONNX Runtime call. Activation memory grows with the frames of one call (Lite0 at
+#: 224: peak RSS of ORT and the model 229 MiB at 4 frames, 312 at 8, 826 at 32) while CPU time
+#: per frame does not fall with more (16.0, 17.9, 19.5 ms; benchmarks/memory.py), so larger
+#: batches are split; ``--batch-size`` still sets how many frames are gathered per encode.
+MAX_FRAMES_PER_RUN = 4
 _FORMAT = 2
 
 
@@ -52,10 +57,17 @@ class OnnxBackbone(Backbone):
         threads: Intra-op threads (default: all cores).
         rebuild: Returns the PyTorch backbone the model was exported from (for reference
             checks and the classifier); called only when :meth:`torch` is used.
+        max_frames_per_run: Frames per ONNX Runtime call (:data:`MAX_FRAMES_PER_RUN`);
+            :meth:`encode` splits larger batches, which bounds activation memory.
     """
 
     def __init__(
-        self, path: Path, *, threads: int | None = None, rebuild: Callable[[], Backbone]
+        self,
+        path: Path,
+        *,
+        threads: int | None = None,
+        rebuild: Callable[[], Backbone],
+        max_frames_per_run: int = MAX_FRAMES_PER_RUN,
     ) -> None:
         import onnxruntime as ort
 
@@ -73,6 +85,10 @@ class OnnxBackbone(Backbone):
         opts.intra_op_num_threads = threads or os.cpu_count() or 1
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # The CPU arena stays on: turning it off saved 55 MiB at 8 frames per call but cost
+        # 20-25% more CPU time per frame (benchmarks/memory.py); small calls bound it instead.
+        opts.enable_cpu_mem_arena = True
+        self.max_frames_per_run = max(1, int(max_frames_per_run))
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
     @property
@@ -86,7 +102,12 @@ class OnnxBackbone(Backbone):
         check_frames(frames)
         if len(frames) == 0:
             return np.zeros((0, self.num_features), np.float32)
-        out = self.session.run(None, {"frames": np.ascontiguousarray(frames)})[0]
+        step = self.max_frames_per_run
+        parts = [
+            self.session.run(None, {"frames": np.ascontiguousarray(frames[i : i + step])})[0]
+            for i in range(0, len(frames), step)
+        ]
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)
         return out.astype(np.float32, copy=False)
 
     def torch(self) -> Backbone:
