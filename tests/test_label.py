@@ -38,11 +38,13 @@ def gray_clip(
     size: tuple[int, int] = (64, 48),
     codec: str = "libx264",
     level: int = 0,
+    start_ms: int = 0,
 ) -> Path:
     """A variable-frame-rate clip whose frame ``i`` is a flat grey of ``gray_level(i)``.
 
     Frame durations cycle through ``durations_ms`` (time base 1 ms), so times computed from
-    an average frame rate are wrong: only the file's real timestamps find each frame.
+    an average frame rate are wrong: only the file's real timestamps find each frame. The
+    first frame is at ``start_ms`` in the file's own timeline (a browser's ``currentTime``).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     w, h = size
@@ -53,7 +55,7 @@ def gray_clip(
         s.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
         s.time_base = Fraction(1, 1000)
         s.codec_context.time_base = Fraction(1, 1000)
-        pts = 0
+        pts = start_ms
         for i in range(n):
             img = np.full((h, w, 3), gray_level(i + level), np.uint8)
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")

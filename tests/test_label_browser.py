@@ -217,3 +217,25 @@ def test_error_card_skip_edit_delete_undo(browser, session, tmp_path: Path) -> N
     assert read_csv(app.session.annotations_path)[1][1:3] == ["0.200000", "0.280000"]
     assert page.locator("#segs li").count() == 1
     assert not errors, errors
+
+
+def test_file_that_starts_after_zero(browser, session, tmp_path: Path) -> None:  # noqa: F811
+    """The browser's clock starts at the file's 0, the frame times at the first frame."""
+    clip = gray_clip(tmp_path / "v" / "late.mp4", 12, start_ms=200)
+    with VideoReader(clip) as r:
+        assert r.start_s == pytest.approx(0.2)
+        pts = r.frame_times_s()
+    app = session(tmp_path / "v")
+    page, errors = open_page(browser, app.url)
+    wait_video(page, "late.mp4")
+    for k in (1, 2, 3, 4):
+        page.keyboard.press(".")
+        t, level = shown(page)
+        assert t == pytest.approx(pts[k], abs=1e-6) and abs(level - gray_level(k)) <= 4
+    page.keyboard.press("[")
+    page.keyboard.press(".")
+    shown(page)
+    page.keyboard.press("]")
+    wait_saved(page)
+    assert read_csv(app.session.annotations_path)[1][1:3] == [f"{pts[4]:.6f}", f"{pts[5]:.6f}"]
+    assert not errors, errors

@@ -199,7 +199,7 @@ class LabelApp:
         path = self.proxies.get(item.path, int(info["width"]), int(info["height"]))
         with VideoReader(path) as reader:  # the frames the proxy really holds, at source times
             info["times_s"] = [round(float(t), 6) for t in reader.frame_times_s()]
-        info["proxy"] = True
+        info["proxy"], info["start_s"] = True, 0.0  # the proxy's first frame is at 0 s
         return path
 
     def _item(self, index: int) -> VideoItem:

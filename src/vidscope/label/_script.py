@@ -144,7 +144,7 @@ video.addEventListener('error', () => {
 function frameIndex() {
   const t = info && info.times_s;
   if (!t || !t.length) return -1;
-  const now = video.currentTime + 1e-6;
+  const now = rel() + 1e-6;
   let lo = 0, hi = t.length - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
@@ -152,18 +152,19 @@ function frameIndex() {
   }
   return lo;
 }
-function nowS() { const i = frameIndex(); return i < 0 ? video.currentTime : info.times_s[i]; }
+function rel() { return video.currentTime - ((info && info.start_s) || 0); } // first frame: 0
+function nowS() { const i = frameIndex(); return i < 0 ? rel() : info.times_s[i]; }
 function seekFrame(i) {
   const t = info.times_s;
   i = Math.max(0, Math.min(t.length - 1, i));
   const gap = i + 1 < t.length ? t[i + 1] - t[i] : 0.04;
   video.pause();
-  video.currentTime = t[i] + Math.min(0.25 * gap, 0.002);
+  video.currentTime = (info.start_s || 0) + t[i] + Math.min(0.25 * gap, 0.002);
 }
 function seekTo(s) {
   if (!info || !info.times_s) return;
   const t = Math.max(0, Math.min(info.duration_s - 1e-3, s));
-  video.currentTime = t;
+  video.currentTime = (info.start_s || 0) + t;
 }
 
 // ------------------------------------------------------------------ actions
@@ -234,8 +235,8 @@ document.addEventListener('keydown', (e) => {
   else if (k === ']') mark(1);
   else if (k === ',' && has) seekFrame(frameIndex() - 1);
   else if (k === '.' && has) seekFrame(frameIndex() + 1);
-  else if (k === 'ArrowLeft' && has) seekTo(video.currentTime - (e.shiftKey ? 5 : 1));
-  else if (k === 'ArrowRight' && has) seekTo(video.currentTime + (e.shiftKey ? 5 : 1));
+  else if (k === 'ArrowLeft' && has) seekTo(rel() - (e.shiftKey ? 5 : 1));
+  else if (k === 'ArrowRight' && has) seekTo(rel() + (e.shiftKey ? 5 : 1));
   else if (k === '1' || k === '2' || k === '4') setRate(Number(k));
   else if (k === ' ') { if (video.paused) video.play().catch(() => {}); else video.pause(); }
   else if ((k === 'Delete' || k === 'Backspace') && selected >= 0) deleteSegment(selected);
@@ -269,8 +270,7 @@ function drawTime() {
   $('time').dataset.pts = pts === null ? '' : String(pts);
   $('frame').textContent = i < 0 ? '–' : (i + 1) + ' / ' + info.times_s.length;
   const svg = $('timeline'), cursor = svg.querySelector('.cursor');
-  if (cursor && info) cursor.setAttribute('x1', x(video.currentTime)),
-    cursor.setAttribute('x2', x(video.currentTime));
+  if (cursor && info) cursor.setAttribute('x1', x(rel())), cursor.setAttribute('x2', x(rel()));
 }
 function x(t) { return info && info.duration_s ? (1000 * t) / info.duration_s : 0; }
 function drawSegments() {

@@ -48,6 +48,9 @@ class VideoItem:
     def info(self) -> dict[str, object]:
         """Duration, size, codec, whether the browser plays the file, and every frame's time.
 
+        ``times_s`` count from the first frame (as the extractor's do); ``start_s`` is that
+        frame's time in the file's own timeline, which a browser's ``currentTime`` uses.
+
         Probed once (demuxing only, no decoding) with :class:`vidscope.VideoReader`; a file
         that cannot be read gets ``error`` set instead of raising.
         """
@@ -62,6 +65,7 @@ class VideoItem:
         try:
             with VideoReader(self.path) as reader:
                 times = reader.frame_times_s()
+                start_s = reader.start_s
                 i = reader.info
                 damage = list(reader.damage)
         except Exception as exc:  # any reader failure is this video's, not the server's
@@ -86,6 +90,7 @@ class VideoItem:
             "rotation": int(i.rotation),
             "native": bool(native),
             "times_s": np.round(times, 6).tolist(),
+            "start_s": float(start_s),
             "damage": damage,
         }
 
