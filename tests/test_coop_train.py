@@ -139,3 +139,32 @@ def _is_event(start: float, end: float, event: tuple[float, float]) -> bool:
     """The window labelling rule at --min-overlap 0.5 for one event."""
     overlap = max(0.0, min(end, event[1]) - max(start, event[0]))
     return overlap >= 0.5 * (end - start) or overlap >= 0.5 * (event[1] - event[0])
+
+
+def _scalars(run: Path) -> set[str]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run / "tensorboard"))
+    acc.Reload()
+    return set(acc.Tags()["scalars"])
+
+
+def test_tensorboard_has_the_replaced_scripts_figures_for_every_head(tmp_path, ckpt):
+    """loss, lr, train/val accuracy (video level), per-class accuracy; frame-level accuracy
+    for heads with frame logits (coop)."""
+    from dataclasses import replace
+
+    from vidscope.training import TrainConfig, train
+
+    names = ["fight", "walk"]
+    store = _folders(tmp_path / "npy", _texts(ckpt, names), names, noise=0.5)
+    common = {"loss", "val/loss", "lr", "train/accuracy", "val/accuracy", "val/accuracy_fight",
+              "val/accuracy_walk"}  # fmt: skip
+    frames = {"train/frame_accuracy", "val/frame_accuracy"}
+    coop = replace(_cfg(ckpt), epochs=2, tensorboard=True)
+    train(store, out=tmp_path / "coop", config=coop)
+    assert common | frames <= _scalars(tmp_path / "coop")
+    mlp = TrainConfig(head="mlp", head_options={"hidden": 8}, epochs=2, tensorboard=True)
+    train(store, out=tmp_path / "mlp", config=mlp)
+    tags = _scalars(tmp_path / "mlp")
+    assert common <= tags and not frames & tags

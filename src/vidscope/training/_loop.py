@@ -121,6 +121,12 @@ def _epoch(
     }
     if custom is None:
         row["train_accuracy"] = correct / max(count, 1)
+    else:  # the head's own loss gives no logits: score the training videos after the epoch
+        train_pred = _predicted(predict_logits(head, data, split.train, cfg.batch_size), binary)
+        row["train_accuracy"] = float((train_pred.numpy() == data.labels.y[split.train]).mean())
+    if hasattr(head, "frame_logits"):  # frame-level accuracy (coop, ...)
+        row["train_frame_accuracy"] = frame_accuracy(head, data, split.train, cfg.batch_size)
+        row["val_frame_accuracy"] = frame_accuracy(head, data, split.val, cfg.batch_size)
     scores = scores_from_logits(val_logits, binary)
     row.update(
         epoch_metrics(
@@ -140,6 +146,22 @@ def predict_logits(
         for x, mask, _ in iterate_batches(data, idx, max(batch_size, 64), rng=None):
             out.append(head(torch.from_numpy(x), torch.from_numpy(mask)))
     return torch.cat(out) if out else torch.zeros(0, 1)
+
+
+def frame_accuracy(head: Any, data: SequenceSet, idx: np.ndarray, batch_size: int) -> float:
+    """Share of the valid frames at ``idx`` whose ``head.frame_logits`` name their
+    sequence's class (eval mode, no gradients)."""
+    binary = data.labels.num_classes == 2
+    head.eval()
+    hits = total = 0
+    with torch.inference_mode():
+        for x, mask, y in iterate_batches(data, idx, max(batch_size, 64), rng=None):
+            m = torch.from_numpy(mask)
+            logits = head.frame_logits(torch.from_numpy(x), m)  # [B, T, C]
+            pred = (logits[..., 0] > 0).long() if binary else logits.argmax(-1)  # [B, T]
+            hits += int((pred == torch.from_numpy(y)[:, None])[m].sum())
+            total += int(m.sum())
+    return hits / max(total, 1)
 
 
 def _predicted(logits: torch.Tensor, binary: bool) -> torch.Tensor:
