@@ -1,0 +1,185 @@
+"""VideoMAE fine-tuning end to end on CPU: a tiny random checkpoint saved as a user's would
+be, loaded through ``--weights DIR``, trained on generated clips of a square moving left or
+right (the direction is the class)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tests._videomae_helpers import make_direction_clips, save_tiny_checkpoint
+from vidscope.data import ClipSampling, clip_times, load_clips, read_clip
+from vidscope.errors import ConfigError, WeightsError
+from vidscope.models import load_videomae
+from vidscope.pipelines import finetune
+from vidscope.training import load_run
+
+pytest.importorskip("transformers")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """The test machine's cores are shared: one torch thread is ~20x faster than two here."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    return make_direction_clips(tmp_path_factory.mktemp("clips"), 12)
+
+
+@pytest.fixture(scope="module")
+def few_clips(tmp_path_factory):
+    return make_direction_clips(tmp_path_factory.mktemp("few"), 4)
+
+
+def _encoder(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Encoder tensors keyed as in the checkpoint (``videomae.*``)."""
+    out = {}
+    for k, v in state.items():
+        k = k.removeprefix("net.")
+        if k.startswith("videomae."):
+            out[k] = v
+    return out
+
+
+def test_checkpoint_loads_with_a_new_head_and_its_processor_stats(checkpoint):
+    model, notes = load_videomae(checkpoint, num_outputs=3, seed=1)
+    saved = load_file(str(checkpoint / "model.safetensors"))
+    mine = _encoder(model.state_dict())
+    common = mine.keys() & saved.keys()  # (transformers may rename a few, e.g. q_bias)
+    assert len(common) > 0.8 * len(mine)
+    assert all(torch.equal(mine[k], saved[k]) for k in common)  # pretrained encoder kept
+    assert model.net.classifier.weight.shape == (3, 32)  # new head for 3 classes
+    assert not torch.equal(model.net.classifier.weight, saved["classifier.weight"][:3])
+    assert model.mean.flatten().tolist() == pytest.approx([0.485, 0.456, 0.406])
+    assert notes == []
+    x = torch.randint(0, 256, (2, 4, 32, 32, 3), dtype=torch.uint8)
+    assert model(x).shape == (2, 3)
+
+
+def test_mismatched_frames_are_refused_and_a_new_size_interpolates(checkpoint, tmp_path):
+    with pytest.raises(ConfigError, match=r"--frames 8 .* cover 4 frames.*use --frames 4"):
+        load_videomae(checkpoint, num_outputs=1, num_frames=8)
+    model, notes = load_videomae(checkpoint, num_outputs=1, size=64)
+    assert any("interpolated" in n for n in notes)
+    assert model.net.videomae.embeddings.position_embeddings.shape == (1, 2 * 4 * 4, 32)
+    assert model(torch.zeros(1, 4, 64, 64, 3, dtype=torch.uint8)).shape == (1, 1)
+    with pytest.raises(WeightsError, match="--weights"):
+        load_videomae(tmp_path / "nothing", num_outputs=1)
+
+
+def test_frames_are_sampled_by_timestamp_over_the_whole_clip(tmp_path):
+    from tests.conftest import write_video
+
+    frames = np.zeros((40, 32, 48, 3), np.uint8)
+    for i in range(40):  # 4 s at 10 fps; frame i's grey level encodes i
+        frames[i] = 6 * i
+    path = write_video(tmp_path / "ramp.mp4", frames, fps=10, gop=10, crf=0)
+    sampling = ClipSampling(num_frames=4, size=32)
+    times = clip_times(4.0, sampling)
+    assert times == pytest.approx([0.5, 1.5, 2.5, 3.5])  # slice centres, not the first frames
+    clip = read_clip(path, times, sampling)
+    assert clip.shape == (4, 32, 32, 3)  # short side to 32, centre crop
+    assert clip.mean(axis=(1, 2, 3)) == pytest.approx([30, 90, 150, 210], abs=3)
+    # random training clips stay inside the video; evaluation clips are evenly spaced
+    short = ClipSampling(num_frames=4, size=32, clip_s=1.0)
+    rng = np.random.default_rng(0)
+    draws = [clip_times(4.0, short, rng=rng) for _ in range(20)]
+    assert all(d[0] >= 0.125 - 1e-9 and d[-1] <= 3.875 + 1e-9 for d in draws)
+    assert len({round(d[0], 6) for d in draws}) > 10
+    starts = [clip_times(4.0, short, clip=k, num_clips=3)[0] - 0.125 for k in range(3)]
+    assert starts == pytest.approx([0.5, 1.5, 2.5])
+
+
+def test_mixup_mixes_inputs_and_targets_by_the_same_weight():
+    from vidscope.training._finetune import mixup
+
+    x = torch.randint(0, 256, (6, 4, 8, 8, 3), dtype=torch.uint8)
+    y = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 0, 1, 2]), 3).float()
+    mixed, target, lam, perm = mixup(x, y, 0.4, np.random.default_rng(3))
+    assert 0 < lam < 1 and not torch.equal(perm, torch.arange(6))
+    assert torch.allclose(target.sum(1), torch.ones(6))
+    assert torch.allclose(target, lam * y + (1 - lam) * y[perm])
+    assert torch.allclose(mixed, lam * x.float() + (1 - lam) * x.float()[perm])
+    assert not torch.equal(mixed, x.float())
+    again = mixup(x, y, 0.4, np.random.default_rng(3))  # seeded: a resumed run mixes alike
+    assert again[2] == lam and torch.equal(again[3], perm)
+
+
+def test_finetune_learns_the_direction_and_the_run_works_everywhere(checkpoint, clips, tmp_path):
+    res = finetune(
+        clips, weights=checkpoint, out=tmp_path / "run", epochs=20, lr=3e-3, batch_size=6,
+        workers=2, monitor="loss", val_fraction=0.25, tensorboard=False,
+    )
+    history = res.splits[0].fit.history
+    assert history[-1]["loss"] < 0.5 * history[0]["loss"]
+    assert res.report["accuracy"] == 1.0 and res.scope == "val"
+    assert all(0 <= row["data_wait"] <= 1 and row["clips_per_s"] > 0 for row in history)
+    spec = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert spec["trainer"] == "videomae" and spec["classes"] == ["left", "right"]
+    assert spec["extra"]["num_frames"] == 4 and spec["head_config"]["finetune"]["frames"] is None
+    run = load_run(tmp_path / "run")
+    assert run.members[0].model.num_frames == 4
+
+
+def test_resume_continues_exactly(checkpoint, few_clips, tmp_path):
+    common = dict(
+        weights=checkpoint, epochs=2, lr=3e-3, batch_size=3, workers=0, mixup=0.4,
+        augment=True, tensorboard=False, val_fraction=0.25,
+    )
+    whole = finetune(few_clips, out=tmp_path / "whole", **common).splits[0].fit.history
+
+    class StopAfterFirst:
+        def on_epoch_end(self, ctx, row):
+            ctx.stop = True
+
+    part = finetune(few_clips, out=tmp_path / "part", callbacks=[StopAfterFirst()], **common)
+    assert part.splits[0].fit.epochs_run == 1
+    resumed = finetune(few_clips, out=tmp_path / "part", resume=True, **common)
+    again = resumed.splits[0].fit.history
+    assert [r["epoch"] for r in again] == [0, 1]
+    for key in ("loss", "val_loss", "lr"):
+        assert again[1][key] == whole[1][key], key
+
+
+def test_freeze_backbone_trains_only_the_head(checkpoint, few_clips, tmp_path):
+    finetune(
+        few_clips, weights=checkpoint, out=tmp_path / "run", epochs=1, lr=1e-2, batch_size=4,
+        workers=0, freeze_backbone=True, tensorboard=False, val_fraction=0.25,
+    )
+    saved = load_file(str(checkpoint / "model.safetensors"))
+    tuned = load_file(str(tmp_path / "run" / "model.safetensors"))
+    enc = _encoder(tuned)
+    common = enc.keys() & saved.keys()
+    assert len(common) > 0.8 * len(enc) and all(torch.equal(enc[k], saved[k]) for k in common)
+    fresh, _ = load_videomae(checkpoint, num_outputs=1, seed=0)
+    assert not torch.equal(tuned["net.classifier.weight"], fresh.net.classifier.weight)
+
+
+def test_bf16_on_cpu_and_unreadable_videos(checkpoint, few_clips, tmp_path):
+    res = finetune(
+        few_clips, weights=checkpoint, out=tmp_path / "run", epochs=1, batch_size=4, workers=0,
+        device="cpu", precision="bf16", grad_accum=2, tensorboard=False, val_fraction=0.25,
+    )
+    assert np.isfinite(res.splits[0].fit.history[0]["loss"])
+    bad = few_clips / "left" / "broken.mp4"
+    bad.write_bytes(b"not a video at all")
+    try:
+        with pytest.raises(Exception, match="broken.*--allow-missing"):
+            load_clips(few_clips)
+        assert len(load_clips(few_clips, allow_missing=True)) == 8
+    finally:
+        bad.unlink()
