@@ -45,9 +45,12 @@ def tiny_backbone():
 
 def test_engines_are_found_by_file_and_unknown_ones_are_named(tiny_backbone):
     assert {"local", "ray"} <= set(engine_names())
-    setup = EngineSetup(ExtractConfig(engine="spark"), tiny_backbone)
+    with pytest.raises(ValueError, match=r"--engine must be one of local, ray, got 'spark'"):
+        ExtractConfig(engine="spark")
+    cfg = ExtractConfig()
+    cfg.engine = "spark"  # set after validation: the registry still refuses it
     with pytest.raises(ConfigError, match=r"--engine 'spark': no such engine; choose from .*local"):
-        create_engine(setup)
+        create_engine(EngineSetup(cfg, tiny_backbone))
 
 
 def test_ray_engine_without_ray_names_the_extra(monkeypatch, tiny_backbone):

@@ -77,6 +77,19 @@ def test_ray_store_equals_local_store(ray_cluster, videos, local_store, tmp_path
     assert len(again.skipped) == 10 and not again.done
 
 
+def test_cli_engine_ray(ray_cluster, videos, local_store, tmp_path, capsys):
+    """`vidscope extract --engine ray` end to end: the same store, the same summary."""
+    from vidscope.cli import main
+
+    out = tmp_path / "s"
+    args = ["extract", str(videos), "--out", str(out), "--frames", "6", "--engine", "ray",
+            "--workers", "2", "--backbone", "timm:test_efficientnet", "--weights", "random",
+            "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    assert "12 videos: 10 ok, 0 partial, 2 failed" in capsys.readouterr().out
+    assert_same_store(local_store, open_store(out))
+
+
 def _kill_one_worker_midway(journal: Path, killed: list[int]) -> None:
     """SIGKILL one Ray worker actor, once the first video is in the journal."""
     import psutil

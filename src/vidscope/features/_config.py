@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..video import SamplingSpec, SeekMode
+from ._engine import engine_names
 
 Dtype = Literal["float32", "float16"]
 #: Backbone arguments that have their own ExtractConfig fields (and flags).
@@ -80,6 +81,10 @@ class ExtractConfig:
             (self.timeout_s > 0, f"--timeout must be > 0 seconds, got {self.timeout_s}"),
             (self.keyframe_tolerance_s >= 0, "--keyframe-tolerance must be >= 0"),
             (self.image_fps > 0, f"--image-fps must be > 0, got {self.image_fps}"),
+            (
+                self.engine in engine_names(),
+                f"--engine must be one of {', '.join(engine_names())}, got {self.engine!r}",
+            ),
             (
                 self.num_gpus_per_worker >= 0,
                 f"--num-gpus-per-worker must be >= 0, got {self.num_gpus_per_worker}",
