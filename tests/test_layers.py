@@ -40,17 +40,13 @@ def _edges() -> list[tuple[str, str, str, str]]:
         rel = path.relative_to(SRC)
         parts = list(rel.with_suffix("").parts)
         src = parts[0]
-        pkg_parts = parts[:-1] if rel.name != "__init__.py" else parts[:-1]
+        package = parts[:-1]  # the package a module (or an __init__) belongs to
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.ImportFrom):
                 continue
             if node.level:
-                base = (parts[:-1] if rel.name != "__init__.py" else pkg_parts)[
-                    : len(pkg_parts) - node.level + 1
-                ]
-                mod = base + (node.module.split(".") if node.module else [])
-                if not node.module:
-                    mod = base + [node.names[0].name]
+                base = package[: len(package) - node.level + 1]
+                mod = [*base, *(node.module.split(".") if node.module else [node.names[0].name])]
             elif (node.module or "").startswith("vidscope."):
                 mod = node.module.split(".")[1:]
             else:
