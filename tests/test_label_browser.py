@@ -11,8 +11,10 @@ import csv
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from tests.conftest import SHARED
 from tests.test_label import CLASSES, gray_clip, gray_level, make_clips
 from tests.test_report import browser  # noqa: F401 - the shared Chromium fixture
 from vidscope.label import LabelApp, LabelConfig
@@ -44,6 +46,21 @@ def session(tmp_path: Path):
     yield start
     for a in apps:
         a.close()
+
+
+# The frame on screen, scaled to 64 x 48 RGB, through a canvas.
+GRAB_JS = """() => { const v = document.getElementById('video');
+  const c = document.createElement('canvas'); c.width = 64; c.height = 48;
+  const g = c.getContext('2d'); g.drawImage(v, 0, 0, 64, 48);
+  return Array.from(g.getImageData(0, 0, 64, 48).data); }"""
+REAL = [
+    "data/fight-surv-dev/fight/fi098.mp4",  # first frame at 0.033 s in the file's timeline
+    "data/fight-surv-dev/noFight/nofi055.mp4",  # first frame at 0.04 s
+    "data/fight-surv-dev/fight/fi001.mp4",
+    "media/edge/discard_first_keyframe.mp4",  # an edit list cuts the first keyframe
+    "media/edge/vp9.webm",
+    "media/edge/vfr_30then5fps.mkv",  # a proxy
+]
 
 
 def open_page(browser, url: str):  # noqa: F811
@@ -238,4 +255,30 @@ def test_file_that_starts_after_zero(browser, session, tmp_path: Path) -> None: 
     page.keyboard.press("]")
     wait_saved(page)
     assert read_csv(app.session.annotations_path)[1][1:3] == [f"{pts[4]:.6f}", f"{pts[5]:.6f}"]
+    assert not errors, errors
+
+
+def test_real_files_show_the_readers_frames(browser, session, tmp_path: Path) -> None:  # noqa: F811
+    """On real files, each frame step shows the very frame the reader decodes at that time."""
+    files = [SHARED / f for f in REAL]
+    if not all(f.exists() for f in files):
+        pytest.skip(f"shared media not found under {SHARED} (a plain clone has no ../shared)")
+    listing = tmp_path / "videos.txt"
+    listing.write_text("\n".join(str(f) for f in files) + "\n")
+    app = session(listing)
+    page, errors = open_page(browser, app.url)
+    for item in app.videos:
+        wait_video(page, item.name)
+        with VideoReader(item.path) as r:
+            pts = r.frame_times_s()[:10]
+            ref = r.read(pts, size=(64, 48)).frames.astype(np.float32)
+        for k in range(1, len(pts)):
+            page.keyboard.press(".")
+            t, _ = shown(page)
+            img = np.array(page.evaluate(GRAB_JS), np.float32).reshape(48, 64, 4)[..., :3]
+            diff = np.abs(img[None] - ref).mean(axis=(1, 2, 3))  # against the first 10 frames
+            assert t == pytest.approx(pts[k], abs=1e-6), item.name
+            assert int(diff.argmin()) == k, (item.name, k, diff.round(1).tolist())
+        page.keyboard.press("s")
+    assert app.video_info(0)["start_s"] > 0
     assert not errors, errors
