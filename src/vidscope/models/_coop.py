@@ -74,6 +74,9 @@ class CoOpHead(Head):
     """
 
     train_defaults: ClassVar[dict[str, Any]] = COOP_DEFAULTS
+    #: Not exported to ONNX: the graph would carry the frozen text tower, and evaluation
+    #: needs :meth:`frame_logits` for its frame-level report.
+    onnx_export: ClassVar[bool] = False
 
     def __init__(
         self,
