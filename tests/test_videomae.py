@@ -12,10 +12,10 @@ import torch
 from safetensors.torch import load_file
 
 from tests._videomae_helpers import make_direction_clips, save_tiny_checkpoint
-from vidscope.data import ClipSampling, clip_times, load_clips, read_clip
+from vidscope.data import ClipSampling, LabelError, clip_times, load_clips, read_clip
 from vidscope.errors import ConfigError, WeightsError
 from vidscope.models import load_videomae
-from vidscope.pipelines import finetune
+from vidscope.pipelines import evaluate, finetune
 from vidscope.training import load_run
 
 pytest.importorskip("transformers")
@@ -121,8 +121,16 @@ def test_mixup_mixes_inputs_and_targets_by_the_same_weight():
 
 def test_finetune_learns_the_direction_and_the_run_works_everywhere(checkpoint, clips, tmp_path):
     res = finetune(
-        clips, weights=checkpoint, out=tmp_path / "run", epochs=20, lr=3e-3, batch_size=6,
-        workers=2, monitor="loss", val_fraction=0.25, tensorboard=False,
+        clips,
+        weights=checkpoint,
+        out=tmp_path / "run",
+        epochs=20,
+        lr=3e-3,
+        batch_size=6,
+        workers=2,
+        monitor="loss",
+        val_fraction=0.25,
+        tensorboard=False,
     )
     history = res.splits[0].fit.history
     assert history[-1]["loss"] < 0.5 * history[0]["loss"]
@@ -133,12 +141,40 @@ def test_finetune_learns_the_direction_and_the_run_works_everywhere(checkpoint, 
     assert spec["extra"]["num_frames"] == 4 and spec["head_config"]["finetune"]["frames"] is None
     run = load_run(tmp_path / "run")
     assert run.members[0].model.num_frames == 4
+    report = evaluate(run, clips)  # raw videos: decoded as clips, no feature extraction
+    assert report["accuracy"] == 1.0 and report["confusion_matrix"] == [[12, 0], [0, 12]]
+    pred = run.predict(clips / "right")
+    assert len(pred) == 12 and (pred["label"] == "right").all() and (pred["score"] > 0.5).all()
+
+
+def test_cli_finetune_evaluate_predict(checkpoint, few_clips, tmp_path, capsys):
+    from vidscope.cli import main
+
+    run = tmp_path / "run"
+    args = ["finetune", str(few_clips), "--weights", str(checkpoint), "--out", str(run)]
+    args += ["--epochs", "1", "--batch-size", "4", "--workers", "0", "--device", "cpu", "--quiet"]
+    assert main(args) == 0
+    assert json.loads((run / "config.json").read_text())["trainer"] == "videomae"
+    assert main(["evaluate", str(run), str(few_clips), "--out", str(tmp_path / "r.json")]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["confusion_matrix"] != []
+    assert main(["predict", str(run), str(few_clips), "--out", str(tmp_path / "p.csv")]) == 0
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 9
+    frames = ["finetune", str(few_clips), "--weights", str(checkpoint), "--out", str(run) + "2"]
+    assert main([*frames, "--frames", "8", "--quiet"]) == 2  # one-line error, exit 2
+    assert "--frames 8" in capsys.readouterr().err
 
 
 def test_resume_continues_exactly(checkpoint, few_clips, tmp_path):
     common = dict(
-        weights=checkpoint, epochs=2, lr=3e-3, batch_size=3, workers=0, mixup=0.4,
-        augment=True, tensorboard=False, val_fraction=0.25,
+        weights=checkpoint,
+        epochs=2,
+        lr=3e-3,
+        batch_size=3,
+        workers=0,
+        mixup=0.4,
+        augment=True,
+        tensorboard=False,
+        val_fraction=0.25,
     )
     whole = finetune(few_clips, out=tmp_path / "whole", **common).splits[0].fit.history
 
@@ -157,8 +193,16 @@ def test_resume_continues_exactly(checkpoint, few_clips, tmp_path):
 
 def test_freeze_backbone_trains_only_the_head(checkpoint, few_clips, tmp_path):
     finetune(
-        few_clips, weights=checkpoint, out=tmp_path / "run", epochs=1, lr=1e-2, batch_size=4,
-        workers=0, freeze_backbone=True, tensorboard=False, val_fraction=0.25,
+        few_clips,
+        weights=checkpoint,
+        out=tmp_path / "run",
+        epochs=1,
+        lr=1e-2,
+        batch_size=4,
+        workers=0,
+        freeze_backbone=True,
+        tensorboard=False,
+        val_fraction=0.25,
     )
     saved = load_file(str(checkpoint / "model.safetensors"))
     tuned = load_file(str(tmp_path / "run" / "model.safetensors"))
@@ -171,14 +215,23 @@ def test_freeze_backbone_trains_only_the_head(checkpoint, few_clips, tmp_path):
 
 def test_bf16_on_cpu_and_unreadable_videos(checkpoint, few_clips, tmp_path):
     res = finetune(
-        few_clips, weights=checkpoint, out=tmp_path / "run", epochs=1, batch_size=4, workers=0,
-        device="cpu", precision="bf16", grad_accum=2, tensorboard=False, val_fraction=0.25,
+        few_clips,
+        weights=checkpoint,
+        out=tmp_path / "run",
+        epochs=1,
+        batch_size=4,
+        workers=0,
+        device="cpu",
+        precision="bf16",
+        grad_accum=2,
+        tensorboard=False,
+        val_fraction=0.25,
     )
     assert np.isfinite(res.splits[0].fit.history[0]["loss"])
     bad = few_clips / "left" / "broken.mp4"
     bad.write_bytes(b"not a video at all")
     try:
-        with pytest.raises(Exception, match="broken.*--allow-missing"):
+        with pytest.raises(LabelError, match=r"broken.*--allow-missing"):
             load_clips(few_clips)
         assert len(load_clips(few_clips, allow_missing=True)) == 8
     finally:

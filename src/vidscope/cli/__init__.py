@@ -22,7 +22,16 @@ from rich.console import Console
 from ..errors import VidscopeError, VidscopeWarning
 
 #: Command modules (``vidscope.cli.<name>``), in the order ``--help`` lists them.
-MODULES = ["_extract", "_train", "_predict", "_zeroshot", "_timeline", "_label", "_demo"]
+MODULES = [
+    "_extract",
+    "_train",
+    "_finetune",
+    "_predict",
+    "_zeroshot",
+    "_timeline",
+    "_label",
+    "_demo",
+]
 
 Command = Callable[[argparse.Namespace], int]
 

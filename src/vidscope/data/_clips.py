@@ -242,6 +242,36 @@ class ClipDataset:
         return torch.from_numpy(frames), i
 
 
+class ClipKeys:
+    """The sampler of :func:`clip_loader`: ``(video position, draw)`` keys of one epoch.
+
+    Training keys shuffle the videos and give each a draw seed, both from ``seed`` and the
+    epoch (:meth:`set_epoch` redraws, also on a loader whose workers persist); evaluation
+    keys list every video's ``num_clips`` clips in order.
+    """
+
+    def __init__(self, idx: np.ndarray, *, train: bool, seed: int = 0, num_clips: int = 1) -> None:
+        self.idx = np.asarray(idx, np.int64)
+        self.train, self.seed, self.num_clips = train, seed, num_clips
+        self.keys: list[tuple[int, int]] = []
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the keys of ``epoch``."""
+        if not self.train:
+            self.keys = [(int(i), -k - 1) for i in self.idx for k in range(self.num_clips)]
+            return
+        order = self.idx[np.random.default_rng([self.seed, epoch]).permutation(len(self.idx))]
+        draws = np.random.SeedSequence([self.seed, epoch, 7]).generate_state(max(1, len(order)))
+        self.keys = [(int(i), int(d) & 0x7FFFFFFF) for i, d in zip(order, draws, strict=False)]
+
+    def __iter__(self) -> Any:
+        return iter(list(self.keys))
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
 def clip_loader(
     clips: ClipSet,
     idx: np.ndarray,
@@ -254,6 +284,7 @@ def clip_loader(
     num_clips: int = 1,
     workers: int = 2,
     pin_memory: bool = False,
+    persistent: bool = False,
 ) -> Any:
     """A ``torch.utils.data.DataLoader`` of the videos ``idx``: batches ``(frames uint8
     [B, T, S, S, 3], positions int64 [B])``.
@@ -269,17 +300,13 @@ def clip_loader(
         num_clips: Evaluation clips per video (``--test-clips``).
         workers: Decoding processes (0 = decode in this process).
         pin_memory: Page-locked batches for fast copies to a GPU.
+        persistent: Keep the worker processes between epochs (call
+            ``loader.sampler.set_epoch(e)`` before each); saves their start-up per epoch.
     """
     import torch
 
-    idx = np.asarray(idx, np.int64)
-    if train:
-        rng = np.random.default_rng([seed, epoch])
-        order = idx[rng.permutation(len(idx))]
-        draws = np.random.SeedSequence([seed, epoch, 7]).generate_state(max(1, len(order)))
-        keys = [(int(i), int(d) & 0x7FFFFFFF) for i, d in zip(order, draws, strict=False)]
-    else:
-        keys = [(int(i), -k - 1) for i in idx for k in range(num_clips)]
+    keys = ClipKeys(idx, train=train, seed=seed, num_clips=num_clips)
+    keys.set_epoch(epoch)
     data = ClipDataset(clips, sampling, num_clips=num_clips)
     return torch.utils.data.DataLoader(
         data,
@@ -287,6 +314,6 @@ def clip_loader(
         sampler=keys,
         num_workers=workers,
         pin_memory=pin_memory,
-        persistent_workers=False,
+        persistent_workers=persistent and workers > 0,
         prefetch_factor=2 if workers > 0 else None,
     )

@@ -43,6 +43,9 @@ def evaluate(
         with ``lead_time_ap`` for binary labels that carry event times.
     """
     r = run if isinstance(run, Run) else load_run(run)
+    clip_trainer = r.members[0].trainer  # trainers on raw clips score videos themselves
+    if hasattr(clip_trainer, "evaluate_videos"):
+        return clip_trainer.evaluate_videos(r, store, labels, allow_missing=allow_missing)
     if isinstance(store, FeatureStore) or _looks_like_store(store):
         return _evaluate_store(r, store, labels, allow_missing)
     if features_cache is not None:

@@ -38,6 +38,9 @@ def predict(
     Returns:
         Binary: ``id, score, label``; multi-class: ``id, label, score_<class>...``.
     """
+    clip_trainer = run.members[0].trainer  # trainers on raw clips score videos themselves
+    if hasattr(clip_trainer, "predict_videos"):
+        return clip_trainer.predict_videos(run, source)
     if isinstance(source, FeatureStore) or _is_store(source):
         store = source if isinstance(source, FeatureStore) else open_store(source)  # type: ignore[arg-type]
         return _predict_store(run, store)
