@@ -94,8 +94,19 @@ def test_saved_run_reloads_scores_identically_and_evaluates(tmp_path, ckpt, caps
     x, mask = (torch.from_numpy(a) for a in pad(feats[:2]))
     with torch.no_grad():
         torch.testing.assert_close(head(x, mask)[:, 0], head.frame_logits(x, mask).mean(1)[:, 0])
-    assert main(["evaluate", str(tmp_path / "run"), str(store / "test")]) == 0
-    assert "accuracy" in capsys.readouterr().out
+    report_path = tmp_path / "report.json"
+    assert main(["evaluate", str(tmp_path / "run"), str(store / "test"), "--out",
+                 str(report_path)]) == 0  # fmt: skip
+    assert "frame level" in capsys.readouterr().out
+    report = json.loads(report_path.read_text())
+    frames = report["frame_level"]  # every frame scored against its video's class
+    assert frames["num_samples"] == 6 * report["num_samples"] == 6 * len(saved)
+    y = np.array([run.classes.index(c) for c in saved["true"]])
+    x, mask = (torch.from_numpy(a) for a in pad(feats))
+    with torch.no_grad():
+        hits = (head.frame_logits(x, mask)[..., 0] > 0).long() == torch.from_numpy(y)[:, None]
+    assert frames["accuracy"] == pytest.approx(float(hits[mask].float().mean()))
+    assert frames["per_class"][0]["support"] == 6 * int((y == 0).sum())
 
 
 def test_windows_with_the_strict_post_event_filter(tmp_path, ckpt):

@@ -68,6 +68,10 @@ def print_report(report: dict[str, Any], console: Console, *, title: str | None 
     console.print(metrics_table(report, title=title))
     if report.get("per_class"):
         console.print(per_class_table(report))
+    if report.get("frame_level"):  # heads with frame logits (coop)
+        frames = report["frame_level"]
+        console.print(metrics_table(frames, title=f"{title or 'report'}, frame level"))
+        console.print(per_class_table(frames))
     if report.get("lead_time_ap"):
         leads = ", ".join(f"{k} {fmt(v)}" for k, v in report["lead_time_ap"].items())
         console.print(f"average precision at lead times: {leads}", highlight=False)

@@ -133,6 +133,33 @@ class Run:
             parts.append(member.trainer.score_padded(member.model, x, mask, self.binary))
         return np.concatenate(parts) if parts else np.zeros((0,) if self.binary else (0, 2))
 
+    def frame_report(self, sequences: list[np.ndarray], y: np.ndarray) -> dict[str, Any] | None:
+        """Frame-level classification report for heads with ``frame_logits`` (coop), else
+        ``None``: every valid frame scored (members averaged) against its sequence's class
+        index ``y``, at 0.5 for binary (the run's threshold was chosen for sequences)."""
+        import torch
+
+        from ..metrics import classification_report
+        from ._scores import scores_from_logits
+
+        if not self.members or not all(hasattr(m.model, "frame_logits") for m in self.members):
+            return None
+        probs, truth = [], []
+        for s in range(0, len(sequences), 256):
+            x, mask = pad([q.astype(np.float32) for q in sequences[s : s + 256]])
+            xt, mt = torch.from_numpy(x), torch.from_numpy(mask)
+            per_member = []
+            for m in self.members:
+                m.model.eval()
+                with torch.inference_mode():
+                    frames = m.model.frame_logits(xt, mt)[mt]  # [valid frames, C]
+                per_member.append(scores_from_logits(frames, self.binary))
+            probs.append(np.mean(per_member, axis=0))
+            truth.append(np.repeat(np.asarray(y[s : s + 256]), mask.sum(1)))
+        return classification_report(
+            np.concatenate(truth), np.concatenate(probs), labels=self.classes, threshold=0.5
+        )
+
     def predict_sequences(self, ids: list[str], sequences: list[np.ndarray]) -> pd.DataFrame:
         """Binary: ``id,score`` (+ ``label``); multi-class: ``id,label,score_<class>...``."""
         scores = self.scores(sequences)
