@@ -45,7 +45,7 @@ def tiny_backbone():
 
 def test_engines_are_found_by_file_and_unknown_ones_are_named(tiny_backbone):
     assert {"local", "ray"} <= set(engine_names())
-    with pytest.raises(ValueError, match=r"--engine must be one of local, ray, got 'spark'"):
+    with pytest.raises(ConfigError, match=r"--engine must be one of local, ray, got 'spark'"):
         ExtractConfig(engine="spark")
     cfg = ExtractConfig()
     cfg.engine = "spark"  # set after validation: the registry still refuses it

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..errors import ConfigError
 from ..video import SamplingSpec, SeekMode
 from ._engine import engine_names
 
@@ -95,7 +96,7 @@ class ExtractConfig:
             checks.append((False, f"--backbone-option {key}: use {flag} instead"))
         for ok, message in checks:
             if not ok:
-                raise ValueError(message)
+                raise ConfigError(message)
 
     def threads_per_worker(self) -> int:
         """Decoder threads each worker uses."""
