@@ -22,6 +22,17 @@ _EXPORTS = {
     "open_store": "._store",
     "VideoInput": "._inputs",
     "resolve_videos": "._inputs",
+    # the Engine seam: an engine is a file ``_engine_<name>.py`` registering a factory
+    "Engine": "._engine",
+    "EngineSetup": "._engine",
+    "VideoTask": "._engine",
+    "VideoStarted": "._engine",
+    "FeatureChunk": "._engine",
+    "VideoProgress": "._engine",
+    "VideoDone": "._engine",
+    "VideoFailed": "._engine",
+    "engine_names": "._engine",
+    "register_engine": "._engine",
 }
 __all__ = sorted(_EXPORTS)
 
