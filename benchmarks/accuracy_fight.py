@@ -140,6 +140,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--parts", action="store_true", help="logistic regression per fused part")
     p.add_argument("--xgb-estimators", type=int, default=None, help="stats_xgboost trees (300)")
+    p.add_argument(
+        "--levers",
+        nargs="?",
+        const="all",
+        default=None,
+        help="issue 16's levers table (all, or comma-separated row numbers, 0 = today's best)",
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="--levers: recompute every row (default: reuse a row's per-fold results when its "
+        "sources, settings and seeds are unchanged)",
+    )
     p.add_argument("--sweep", action="store_true", help="also sweep the training defaults")
     p.add_argument("--sweep-heads", default="mean_linear,mlp", help="heads for --sweep")
     p.add_argument("--keep-runs", action="store_true", help="keep _work/accuracy_fight_runs<tag>/")
@@ -168,19 +181,27 @@ def require_data() -> Path:
     return labels
 
 
-def ensure_store(labels_csv: Path, frames: int, backbone: str) -> dict[str, Any]:
-    """Extract (or resume / skip) the store of ``backbone`` at ``frames`` uniform frames."""
+def ensure_store(
+    labels_csv: Path, frames: int, backbone: str, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Extract (or resume / skip) the store of ``backbone`` (with ``--backbone-option``
+    ``options``) at ``frames`` uniform frames."""
     from vidscope import ExtractConfig, SamplingSpec
     from vidscope.features import extract
 
-    out = WORK / f"fight_store_{frames}{suffix(backbone)}"
-    cfg = ExtractConfig(backbone=backbone, sampling=SamplingSpec("uniform", frames))
+    opts = dict(options or {})
+    tag = "".join(f"_{k}{v}" for k, v in sorted(opts.items()))
+    out = WORK / f"fight_store_{frames}{suffix(backbone)}{re.sub(r'[^A-Za-z0-9_]+', '', tag)}"
+    cfg = ExtractConfig(
+        backbone=backbone, sampling=SamplingSpec("uniform", frames), backbone_options=opts
+    )
     start = time.monotonic()
     report = extract(str(labels_csv), out, cfg, progress=False, path_column="path")
     info = {
         "store": str(out),
         "frames": frames,
         "backbone": cfg.backbone,
+        "backbone_options": opts,
         "extracted": len(report.done),
         "skipped": len(report.skipped),
         "failed": report.failed,
@@ -406,12 +427,123 @@ def sweep_recommendation(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def run_levers(args: argparse.Namespace, labels_csv: Path) -> dict[str, Any]:
+    """Issue 16's levers: each composed feature set / head / setting on the held-out folds of
+    every seed, paired with today's best (``lite0+flow | stats_xgboost``) over the same folds."""
+    import _fight_levers as fl
+
+    table = fl.levers()
+    if args.levers != "all":
+        table = [table[int(i)] for i in args.levers.split(",")]
+        if table[0].name != fl.BASELINE:
+            table.insert(0, fl.levers()[0])
+    names = {t.name for t in table}
+    for ens in [t for t in table if isinstance(t, fl.Ensemble)]:
+        if any(m not in names for m in ens.members):
+            sys.exit(f"accuracy_fight: --levers: {ens.name!r} needs the rows {ens.members}")
+    sources = {}
+    for name in fl.needed(table):
+        src = fl.SOURCES[name]
+        sources[name] = ensure_store(labels_csv, args.frames, src.backbone, src.options)
+    rows: list[dict[str, Any]] = []
+    scores: dict[str, list[tuple[np.ndarray, ...]]] = {}
+    ids, classes = None, []
+    for lever in table:
+        if isinstance(lever, fl.Ensemble):
+            first = next(r for r in rows if r["method"] == lever.members[0])
+            folds = fl.ensemble_folds(lever, scores, first["folds"], classes)
+            seconds = sum(r["train_s"] for r in rows if r["method"] in lever.members)
+            rows.append(summarise(lever.name, folds, len(lever.members), seconds))
+            print(f"  {lever.name}: ROC-AUC {pm(rows[-1], 'roc_auc')}", flush=True)
+            continue
+        rows += lever_rows(args, labels_csv, lever, sources, scores)
+        store = WORK / "fight_levers" / fl.slug(lever.name)
+        from vidscope.training import load_data
+
+        _, data = load_data(store, label_options(labels_csv), allow_missing=False)
+        classes = list(data.labels.classes)
+        fids = fold_ids(data.labels, args.seed_list)
+        if ids is not None and fids != ids:
+            raise RuntimeError(f"{lever.name}: other folds than today's best: cannot pair")
+        ids = fids
+    fl.paired(rows, rows[0])
+    title = (
+        f"issue 16 levers: grouped {FOLDS}-fold CV x seeds {args.seeds}, {args.frames} frames, "
+        "held-out folds; ΔAUC paired with today's best over the same folds"
+    )
+    fl.print_levers(rows, title)
+    speed = {}
+    for n, s in sources.items():
+        seconds = s["first_extraction"].get("extract_s")
+        fps = round(150 * args.frames / seconds, 1) if seconds else None
+        speed[n] = {"backbone": s["backbone"], "options": s["backbone_options"],
+                    "extract_s": seconds, "frames_per_s": fps}  # fmt: skip
+        print(f"  extraction {n}: {seconds} s, 150 clips x {args.frames} frames: {fps} frames/s")
+    return {"rows": rows, "sources": sources, "extraction": speed}
+
+
+def lever_rows(
+    args: argparse.Namespace,
+    labels_csv: Path,
+    lever: Any,
+    sources: dict[str, dict[str, Any]],
+    scores: dict[str, list[tuple[np.ndarray, ...]]],
+) -> list[dict[str, Any]]:
+    """One lever's row (and its refit row): tree heads directly (:func:`tree_folds`), other
+    heads through ``compare``."""
+    import _fight_levers as fl
+
+    from vidscope.training import TrainConfig, load_data
+
+    stores = {n: Path(sources[n]["store"]) for n in fl.needed([lever])}
+    store = fl.compose(lever, stores, WORK / "fight_levers" / fl.slug(lever.name))
+    _, data = load_data(store, label_options(labels_csv), allow_missing=False)
+    key = fl.cache_key(lever, stores, args.seed_list, args.threads)
+    cached = None if args.no_cache else fl.read_cache(store.parent, lever, key)
+    if cached is not None:
+        rows, scores[lever.name] = cached
+        for r in rows:
+            print(f"  {r['method']}: ROC-AUC {pm(r, 'roc_auc')} (cached)", flush=True)
+        return rows
+    folds, refit, seconds, params = [], [], 0.0, lever.head_options.get("n_estimators", 300)
+    scores[lever.name] = []
+    for seed in args.seed_list:
+        start = time.monotonic()
+        if lever.head == "stats_xgboost":
+            splits = grouped_splits(data.labels, seed)
+            plain, again, sc = fl.tree_folds(data, splits, lever, seed, args.threads)
+            folds, refit = folds + plain, refit + again
+            scores[lever.name] += sc
+        else:
+            cfg = TrainConfig(**lever.train, head_options=dict(lever.head_options))
+            res = run_head(store, labels_csv, lever.head, seed, cfg, args.runs / store.name)
+            folds += res["folds"]
+            params = res["params"]
+        seconds += (time.monotonic() - start) / len(args.seed_list)
+    rows = [summarise(lever.name, folds, params, seconds)]
+    if refit:
+        rows.append(summarise(f"{lever.name}, refit train+val", refit, params, seconds))
+    for r in rows:
+        r["sources"] = sorted(stores)
+        print(f"  {r['method']}: ROC-AUC {pm(r, 'roc_auc')}", flush=True)
+    fl.write_cache(store.parent, lever, key, rows, scores[lever.name])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     labels_csv = require_data()
     set_threads_and_warm_up(args.threads)
     start = time.monotonic()
     payload: dict[str, Any] = {"env": environment(), "args": vars(args), "protocol": "test"}
+    if args.levers:
+        payload["levers"] = run_levers(args, labels_csv)
+        payload["wall_s"] = round(time.monotonic() - start, 1)
+        print(f"\nwall time {payload['wall_s']:.0f} s")
+        write_json(WORK / "accuracy_fight_levers.json", payload)
+        if not args.keep_runs:
+            shutil.rmtree(args.runs, ignore_errors=True)
+        return
     results: dict[str, dict[str, Any]] = {}
     for backbone in args.backbones:
         info = ensure_store(labels_csv, args.frames, backbone)

@@ -1,0 +1,395 @@
+"""Levers of issue 16 for ``accuracy_fight.py --levers``: feature sets made of extracted stores,
+the heads and training settings tried on them, and the paired table against today's best.
+
+Each *source* is one store extracted with ``vidscope.features.extract`` (a backbone and its
+``--backbone-option`` settings, 16 uniform frames). A *lever* names the feature parts it uses
+(columns of sources, or the tiles of a ``tiles=2x2, tile_pool=concat`` store pooled as
+``tile_pool=max`` would pool them) and the head and settings it trains. Its parts are
+concatenated per clip into a composed store under ``_work/fight_levers/<lever>/`` with the
+layout the same fused extraction would record (``efficientnet_lite2+flow`` with
+``--backbone-option grid=3`` gives exactly these columns, in this order), so the library's
+own ``compare`` trains and scores it on the held-out folds, exactly as for any store. Composing
+stores instead of extracting every combination saves hours on the 2-core machine; the
+composed columns equal a fused extraction's up to decoder resizing (each part is decoded at
+its own input size, as the fused extractor also does).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+D = 1280  # width of every EfficientNet-Lite
+
+
+@dataclass(frozen=True)
+class Source:
+    """One extracted store: a backbone with ``--backbone-option`` settings."""
+
+    backbone: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+#: The stores the levers draw on (extracted once, 16 uniform frames per clip).
+SOURCES = {
+    "lite0+flow": Source("efficientnet_lite0+flow"),
+    "flowgrid": Source("flow", {"grid": 3}),
+    "lite0_tiles": Source("efficientnet_lite0", {"tiles": "2x2", "tile_pool": "concat"}),
+    "lite2": Source("efficientnet_lite2"),
+}
+
+#: A part: (layout name, function of the sources' ``[T, D_s]`` arrays -> ``[T, w]``).
+Part = tuple[str, Callable[[dict[str, np.ndarray]], np.ndarray]]
+
+
+def cols(source: str, start: int, stop: int | None = None) -> Callable[..., np.ndarray]:
+    return lambda s: s[source][:, start:stop]
+
+
+def tiles_max(s: dict[str, np.ndarray]) -> np.ndarray:
+    """``[global | max over the 4 tiles]``: what ``tile_pool=max`` stores (2 D)."""
+    x = s["lite0_tiles"]
+    return np.concatenate([x[:, :D], x[:, D:].reshape(len(x), 4, D).max(axis=1)], axis=1)
+
+
+LITE0: Part = ("efficientnet_lite0", cols("lite0+flow", 0, D))
+FLOW: Part = ("flow", cols("lite0+flow", D))
+FLOWGRID: Part = ("flow", cols("flowgrid", 0))
+
+
+@dataclass
+class Lever:
+    """One row of the levers table.
+
+    Attributes:
+        name: Row label (the equivalent ``--backbone`` / options / head).
+        parts: Feature parts, appearance first (its layout tells the tree head what to project).
+        head: Registered head.
+        head_options: ``TrainConfig.head_options``.
+        train: Other ``TrainConfig`` fields.
+        refit: Tree heads only: after ``compare`` (fit on the inner train part, threshold on
+            the inner val), fit again on train + inner val (the four other folds) and score
+            the held-out fold with the threshold chosen before (:func:`refit_folds`).
+    """
+
+    name: str
+    parts: tuple[Part, ...]
+    head: str = "stats_xgboost"
+    head_options: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    refit: bool = False
+
+
+BASELINE = "lite0+flow | stats_xgboost (today's best)"
+
+
+def levers() -> list[Lever | Ensemble]:
+    """Today's best first, then every lever tried (row numbers for ``--levers 0,2,...``)."""
+    lite2 = ("efficientnet_lite2", cols("lite2", 0))
+    tmax = ("efficientnet_lite0", tiles_max)
+    grid = "lite0 + flow grid=3"
+    return [
+        Lever(BASELINE, (LITE0, FLOW), refit=True),  # 0
+        Lever("lite0 | stats_xgboost", (LITE0,)),  # 1
+        Lever(grid, (LITE0, FLOWGRID), refit=True),  # 2
+        Lever("lite2 + flow", (lite2, FLOW)),  # 3
+        Lever("lite0 tiles=2x2 (max) + flow", (tmax, FLOW)),  # 4
+        Lever("lite2 + flow grid=3", (lite2, FLOWGRID)),  # 5
+        Lever("lite0 tiles=2x2 (max) + flow grid=3", (tmax, FLOWGRID)),  # 6
+        Ensemble("ensemble: rows 0 + 3 (lite0, lite2)", (BASELINE, "lite2 + flow")),  # 7
+        Ensemble(  # 8
+            "ensemble: rows 2 + 5 + 6 (grid)",
+            (grid, "lite2 + flow grid=3", "lite0 tiles=2x2 (max) + flow grid=3"),
+        ),
+        Ensemble("ensemble: rows 0 + 2-6 (all trees)", ALL_TREES),  # 9
+    ]
+
+
+#: Members of the all-trees ensemble.
+ALL_TREES = (
+    BASELINE,
+    "lite0 + flow grid=3",
+    "lite2 + flow",
+    "lite0 tiles=2x2 (max) + flow",
+    "lite2 + flow grid=3",
+    "lite0 tiles=2x2 (max) + flow grid=3",
+)
+
+
+def tree_folds(
+    data: Any, splits: list[Any], lever: Lever, seed: int, threads: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[np.ndarray, ...]]]:
+    """The lever's tree head on each fold, as ``compare`` trains it, without the run files.
+
+    Per fold: the head (``random_state`` = the fold seed, as the tree trainer sets it) is fit
+    on the inner train part, the threshold (max balanced accuracy, the library default) is
+    chosen on the inner val, and the held-out fold is scored. With ``lever.refit`` the same
+    head is also fit on train + inner val (the four other folds) and scored with that
+    threshold. Nothing is chosen on the held-out fold. (Checked: today's best reproduces
+    ``compare``'s per-fold ROC-AUC.)
+
+    Returns:
+        Test metrics per fold, the refit's per fold (empty without ``refit``), and per fold
+        ``(val y, val scores, test y, test scores)`` for ensembles (of the refit when given).
+    """
+    from _fight_common import fold_metrics
+
+    from vidscope.metrics import choose_threshold, classification_report
+    from vidscope.models import create_head
+    from vidscope.training import TrainConfig
+
+    y, classes = data.labels.y, data.labels.classes
+    plain, refit, scores = [], [], []
+
+    def fitted(idx: np.ndarray) -> Any:
+        options = {"random_state": seed, "n_jobs": threads, **lever.head_options}
+        model = create_head(lever.head, num_features=data.num_features, num_outputs=1,
+                            layout=data.layout, **options)  # fmt: skip
+        x, mask = data.padded(idx)
+        return model.fit(x, y[idx], mask=mask)
+
+    def proba(model: Any, idx: np.ndarray) -> np.ndarray:
+        x, mask = data.padded(idx)
+        return model.predict_proba(x, mask)[:, 1]
+
+    for i, s in enumerate(splits):
+        extra = {"seed": seed, "fold": i, "best_epoch": 0, "epochs_run": 1}
+        model = fitted(s.train)
+        pv, pt = proba(model, s.val), proba(model, s.test)
+        thr = choose_threshold(y[s.val], pv, metric=TrainConfig().threshold)
+        plain.append(fold_metrics(classification_report(y[s.test], pt, labels=classes,
+                                                        threshold=thr), extra))  # fmt: skip
+        if lever.refit:
+            pt = proba(fitted(np.concatenate([s.train, s.val])), s.test)
+            refit.append(fold_metrics(classification_report(y[s.test], pt, labels=classes,
+                                                            threshold=thr), extra))  # fmt: skip
+        scores.append((y[s.val], pv, y[s.test], pt))
+    return plain, refit, scores
+
+
+@dataclass
+class Ensemble:
+    """A row that averages the held-out probabilities of earlier levers' runs.
+
+    Attributes:
+        name: Row label.
+        members: Names of the levers (earlier in the table) whose runs are averaged.
+    """
+
+    name: str
+    members: tuple[str, ...]
+
+
+def ensemble_folds(
+    ens: Ensemble,
+    scores: dict[str, list[tuple[np.ndarray, ...]]],
+    folds: list[dict[str, Any]],
+    classes: list[str],
+) -> list[dict[str, Any]]:
+    """Per-fold test metrics of the mean of the members' probabilities.
+
+    The averaged inner-val scores choose the threshold (max balanced accuracy, the library
+    default), so nothing is chosen on the held-out fold.
+
+    Args:
+        ens: The ensemble.
+        scores: Per lever name, per fold ``(val y, val scores, test y, test scores)``.
+        folds: The first member's per-fold records (for the seed and fold numbers).
+        classes: Class names (index 1 = the positive class).
+    """
+    from _fight_common import fold_metrics
+
+    from vidscope.metrics import choose_threshold, classification_report
+
+    out = []
+    for k, ref in enumerate(folds):
+        parts = [scores[m][k] for m in ens.members]
+        yv, yt = parts[0][0], parts[0][2]
+        pv = np.mean([p[1] for p in parts], axis=0)
+        pt = np.mean([p[3] for p in parts], axis=0)
+        thr = choose_threshold(yv, pv, metric="balanced_accuracy")
+        report = classification_report(yt, pt, labels=classes, threshold=thr)
+        extra = {"seed": ref["seed"], "fold": ref["fold"], "best_epoch": 0, "epochs_run": 1}
+        out.append(fold_metrics(report, extra))
+    return out
+
+
+def cache_key(lever: Lever, stores: dict[str, Path], seeds: list[int], threads: int) -> str:
+    """What a lever row's results depend on: its settings, seeds, the code that builds its
+    parts, and each source store's key and manifest (clip fingerprints)."""
+    import hashlib
+    import inspect
+    import json
+
+    h = hashlib.sha256()
+    settings = [lever.name, lever.head, lever.head_options, lever.train, lever.refit, seeds]
+    h.update(json.dumps([*settings, threads], sort_keys=True, default=str).encode())
+    for part_name, fn in lever.parts:  # how the parts are built
+        h.update(part_name.encode())
+        h.update(inspect.getsource(fn).encode())
+        h.update(repr([c.cell_contents for c in fn.__closure__ or ()]).encode())  # cols(...)
+    for name in sorted(stores):
+        h.update(name.encode())
+        h.update((stores[name] / "store.json").read_bytes())
+        h.update((stores[name] / "manifest.parquet").read_bytes())
+    return h.hexdigest()[:20]
+
+
+def read_cache(
+    folder: Path, lever: Lever, key: str
+) -> tuple[list[dict[str, Any]], list[tuple[np.ndarray, ...]]] | None:
+    """The rows and per-fold scores :func:`write_cache` kept for ``key``, or None."""
+    import json
+
+    path = folder / f"{slug(lever.name)}.cache.json"
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    if saved.get("key") != key:
+        return None
+    scores = [tuple(np.asarray(a) for a in fold) for fold in saved["scores"]]
+    return saved["rows"], scores
+
+
+def write_cache(
+    folder: Path,
+    lever: Lever,
+    key: str,
+    rows: list[dict[str, Any]],
+    scores: list[tuple[np.ndarray, ...]],
+) -> None:
+    import json
+
+    plain = [[np.asarray(a).tolist() for a in fold] for fold in scores]
+    path = folder / f"{slug(lever.name)}.cache.json"
+    path.write_text(json.dumps({"key": key, "rows": rows, "scores": plain}, default=float))
+
+
+def slug(name: str) -> str:
+    """A folder name for a lever."""
+    import re
+
+    return re.sub(r"\W+", "_", name).strip("_")
+
+
+def needed(chosen: list[Lever | Ensemble]) -> list[str]:
+    """Source names the ``chosen`` levers read, in :data:`SOURCES` order."""
+    probe = {name: _Probe(name) for name in SOURCES}
+    used: set[str] = set()
+    for lever in chosen:
+        if isinstance(lever, Ensemble):
+            continue
+        for _, fn in lever.parts:
+            try:
+                fn(probe)  # type: ignore[arg-type]
+            except _Used as hit:
+                used.add(hit.args[0])
+    return [n for n in SOURCES if n in used]
+
+
+class _Used(Exception):
+    pass
+
+
+class _Probe:
+    """Stands in for a source array and reports which source a part reads."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getitem__(self, key: Any) -> Any:
+        raise _Used(self.name)
+
+
+def compose(lever: Lever, stores: dict[str, Path], out: Path) -> Path:
+    """Write the lever's composed store to ``out`` (replacing it) and return its path.
+
+    Raises:
+        RuntimeError: if the sources hold different clips or sample times (never mixed).
+    """
+    from vidscope.features import FeatureStore, open_store
+
+    opened = {n: open_store(p) for n, p in stores.items()}
+    first = next(iter(opened.values()))
+    ids = first.ids()
+    if any(s.ids() != ids for s in opened.values()):
+        raise RuntimeError(f"{lever.name}: the source stores hold different clips")
+    shutil.rmtree(out, ignore_errors=True)
+    arrays = {vid: {n: s.load(vid) for n, s in opened.items()} for vid in ids}
+    sample = arrays[ids[0]]
+    widths = [(name, fn({n: q.features for n, q in sample.items()}).shape[1]) for name, fn in
+              lever.parts]  # fmt: skip
+    layout = _merge(widths)
+    meta = dict(first.meta)
+    meta["backbone"] = {
+        "name": lever.name,
+        "composed_from": {n: dict(s.meta["backbone"]) for n, s in opened.items()},
+    }
+    meta["layout"] = [[n, w] for n, w in layout]
+    meta["backbone_options"] = {}
+    store = FeatureStore.create(out, meta)
+    rows = first.rows
+    for vid in ids:
+        seqs = arrays[vid]
+        times = next(iter(seqs.values())).times_s
+        if any(not np.allclose(q.times_s, times, atol=1e-3) for q in seqs.values()):
+            raise RuntimeError(f"{lever.name}: {vid} was sampled at other times in some source")
+        feats = {n: q.features for n, q in seqs.items()}
+        x = np.concatenate([fn(feats) for _, fn in lever.parts], axis=1).astype(np.float32)
+        rel = store.write(vid, x, times)
+        store.record({**rows[vid], "features": rel, "checksum": None, "bytes": None})
+    store.compact()
+    return out
+
+
+def _merge(widths: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Layout entries, neighbouring entries of one name joined (tiles pooled with the global)."""
+    out: list[tuple[str, int]] = []
+    for name, w in widths:
+        if out and out[-1][0] == name:
+            out[-1] = (name, out[-1][1] + w)
+        else:
+            out.append((name, w))
+    return out
+
+
+def paired(rows: list[dict[str, Any]], base: dict[str, Any]) -> None:
+    """Add to each row its paired ROC-AUC / accuracy difference against ``base`` over the same
+    folds: mean, fold-to-fold std, and the number of folds it wins (ROC-AUC strictly higher)."""
+    b_auc = np.array([f["roc_auc"] for f in base["folds"]])
+    b_acc = np.array([f["accuracy"] for f in base["folds"]])
+    for r in rows:
+        auc = np.array([f["roc_auc"] for f in r["folds"]])
+        acc = np.array([f["accuracy"] for f in r["folds"]])
+        d = auc - b_auc
+        r["d_auc"], r["d_auc_std"] = float(d.mean()), float(d.std(ddof=1))
+        r["d_auc_se"] = float(d.std(ddof=1) / np.sqrt(len(d)))
+        r["d_acc"] = float((acc - b_acc).mean())
+        r["folds_won"] = int((d > 0).sum())
+        r["folds_lost"] = int((d < 0).sum())
+
+
+def print_levers(rows: list[dict[str, Any]], title: str) -> None:
+    """The levers table: metrics mean ± std over folds x seeds, paired ΔAUC vs today's best."""
+    head = (
+        f"{'lever':<44} {'accuracy':>13} {'F1 (fight)':>13} {'ROC-AUC':>13} "
+        f"{'ΔAUC ± std (SE)':>22} {'won':>6} {'Δacc':>6} {'train s':>7}"
+    )
+    print(f"\n{title}\n{head}\n{'-' * len(head)}")
+    for r in rows:
+        d = f"{r['d_auc']:+.3f} ± {r['d_auc_std']:.3f} ({r['d_auc_se']:.3f})"
+        n = len(r["folds"])
+        print(
+            f"{r['method']:<44} {_pm(r, 'accuracy'):>13} {_pm(r, 'f1_fight'):>13} "
+            f"{_pm(r, 'roc_auc'):>13} {d:>22} {r['folds_won']:>3}/{n:<2} {r['d_acc']:+.3f} "
+            f"{r['train_s']:>7.1f}"
+        )
+
+
+def _pm(row: dict[str, Any], key: str) -> str:
+    return f"{row[key]:.3f}±{row[key + '_std']:.3f}"
