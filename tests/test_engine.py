@@ -154,3 +154,24 @@ def test_sigterm_stops_quietly_and_says_resume(tmp_path):
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert "to resume" in err and proc.returncode == 130
     assert (store / "store.json").exists()
+
+
+def test_an_engine_registered_elsewhere_is_used_by_extract(tmp_path, tiny_backbone):
+    """Adding an engine is registering a factory: extract() streams its events into the store."""
+    from vidscope.features import register_engine
+    from vidscope.features._engine_local import LocalEngine
+
+    seen: list[str] = []
+
+    @register_engine("counting")
+    class CountingEngine(LocalEngine):
+        def run(self, tasks):
+            for event in super().run(tasks):
+                seen.append(type(event).__name__)
+                yield event
+
+    write_video(tmp_path / "in" / "a.mp4", numbered_frames(20))
+    cfg = ExtractConfig(engine="counting", sampling=SamplingSpec("uniform", 3), workers=1)
+    report = extract(tmp_path / "in", tmp_path / "s", cfg, backbone=tiny_backbone, progress=False)
+    assert report.done == ["a"] and open_store(tmp_path / "s").load("a").num_samples == 3
+    assert seen == ["VideoStarted", "FeatureChunk", "VideoDone"]

@@ -161,13 +161,15 @@ def register_engine(name: str) -> Callable[[EngineFactory], EngineFactory]:
 
 
 def engine_names() -> list[str]:
-    """Names of the engines in this package (from the ``_engine_<name>.py`` files)."""
+    """Names of the engines: this package's ``_engine_<name>.py`` files, and any engine
+    registered from elsewhere with :func:`register_engine`."""
     here = str(Path(__file__).parent)
-    return sorted(
+    files = {
         m.name.removeprefix("_engine_")
         for m in pkgutil.iter_modules([here])
         if m.name.startswith("_engine_")
-    )
+    }
+    return sorted(files | set(_ENGINES))
 
 
 def create_engine(setup: EngineSetup) -> Engine:
