@@ -41,8 +41,9 @@ class ExtractConfig:
     """Which times to sample (``--frames``/``--fps``/``--every``)."""
     seek: SeekMode = "exact"
     """``exact``: the frame shown at each time; ``keyframe``: nearest keyframe within tolerance."""
-    keyframe_tolerance_s: float = 0.5
-    """How far ``--seek keyframe`` may move a sample (``--keyframe-tolerance``)."""
+    keyframe_tolerance_s: float | None = None
+    """How far ``--seek keyframe`` may move a sample, in seconds (``--keyframe-tolerance``);
+    ``None`` follows the sampling: at most halfway to the neighbouring sample times."""
     batch_size: int = 32
     """Frames per inference batch (``--batch-size``)."""
     workers: int = field(default_factory=default_workers)
@@ -80,7 +81,10 @@ class ExtractConfig:
                 f"--seek must be exact or keyframe, got {self.seek}",
             ),
             (self.timeout_s > 0, f"--timeout must be > 0 seconds, got {self.timeout_s}"),
-            (self.keyframe_tolerance_s >= 0, "--keyframe-tolerance must be >= 0"),
+            (
+                self.keyframe_tolerance_s is None or self.keyframe_tolerance_s >= 0,
+                "--keyframe-tolerance must be >= 0",
+            ),
             (self.image_fps > 0, f"--image-fps must be > 0, got {self.image_fps}"),
             (
                 self.engine in engine_names(),

@@ -229,6 +229,7 @@ class AssembledVideo:
     filled: np.ndarray | None = None  # [T] bool
     damage: tuple[str, ...] = ()
     decoded_frames: int | None = None
+    max_displacement_s: float | None = None
     failure: str | None = None
 
 
@@ -265,6 +266,7 @@ class _Sink:
             if isinstance(event, VideoDone):
                 video.damage = event.damage
                 video.decoded_frames = event.stats.get("decoded")
+                video.max_displacement_s = event.stats.get("max_displacement_s")
             elif isinstance(event, VideoFailed):
                 video.failure = event.reason
             self._finish(video)
@@ -340,4 +342,5 @@ def _row(video: AssembledVideo, status: str, error: str | None, rel: str | None)
         "features": rel,
         "seconds": round(time.monotonic() - video.started, 4),
         "decoded_frames": video.decoded_frames if rel is not None else None,
+        "max_displacement_s": video.max_displacement_s if rel is not None else None,
     }

@@ -38,7 +38,7 @@ from ._lock import is_housekeeping, store_lock
 MANIFEST_COLUMNS = [
     "video_id", "path", "status", "error", "duration_s", "fps", "num_frames", "width", "height",
     "rotation", "num_samples", "fingerprint", "features", "seconds", "decoded_frames", "bytes",
-    "checksum",
+    "checksum", "max_displacement_s",
 ]  # fmt: skip
 JOURNAL = "manifest.journal.jsonl"
 #: store.json fields that must match for two runs to share a store.

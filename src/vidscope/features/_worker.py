@@ -60,7 +60,7 @@ class DecodeTask:
     sampling: dict[str, Any]
     parts: tuple[PartSpec, ...]
     seek: str = "exact"
-    keyframe_tolerance_s: float = 0.5
+    keyframe_tolerance_s: float | None = None  # None: follows the sampling
     chunk_size: int = 32
     image_fps: float = 25.0
     data: bytes | None = field(default=None, repr=False)
