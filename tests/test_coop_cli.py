@@ -59,6 +59,13 @@ def test_train_compare_predict_from_the_cli(clip_store, tmp_path, capsys):
     assert code == 0
     same = pd.read_csv(tmp_path / "store.csv").set_index("id").loc[df["id"]]
     assert same["score"].to_numpy() == pytest.approx(df["score"].to_numpy(), abs=1e-4)
+    # a timeline of one video, scored window by window with the coop run
+    code = main(["timeline", str(run), str(root / "videos" / "v00.mp4"), "--out",
+                 str(tmp_path / "tl"), "--weights", ckpt, "--no-report", "--quiet"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    curve = pd.read_csv(next((tmp_path / "tl").rglob("scores.csv")))
+    scores = curve.filter(like="score_").to_numpy()  # binary: the event class's score
+    assert scores.size and ((scores >= 0) & (scores <= 1)).all()
     capsys.readouterr()
     code = main(["compare", store, "--labels", labels, "--heads", "coop,mlp,stats_xgboost",
                  "--out", str(tmp_path / "cmp"), "--epochs", "2", "--no-tensorboard",
