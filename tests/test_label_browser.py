@@ -80,7 +80,7 @@ def wait_video(page, name: str) -> None:
         "document.getElementById('video').readyState >= 2 && "
         "!document.getElementById('video').seeking",
         arg=name,
-        timeout=20_000,
+        timeout=60_000,
     )
 
 
