@@ -18,6 +18,7 @@ from ..data import SequenceSet, Split, iterate_batches
 from ._callbacks import FitContext, call
 from ._checkpoint import load_checkpoint, save_checkpoint, save_weights
 from ._config import TrainConfig
+from ._device import DevicePlan, device_plan, optimiser_step
 from ._scores import epoch_metrics, scores_from_logits
 from ._trainer import FitResult
 
@@ -39,7 +40,10 @@ def fit_neural(
     continues exactly (same shuffles, dropout and optimizer state).
     """
     binary = data.labels.num_classes == 2
-    loss_fn = _loss(data, split, cfg, binary)
+    plan = device_plan(cfg.device, cfg.precision)  # --device / --precision
+    head.to(plan.device)
+    loss_fn = _loss(data, split, cfg, binary).to(plan.device)
+    scaler = plan.scaler()
     optimizer = _optimizer(head, cfg)
     steps = math.ceil(len(split.train) / cfg.batch_size)
     schedule = _schedule(optimizer, cfg, steps)
@@ -49,9 +53,13 @@ def fit_neural(
     if resume and last.with_suffix(".json").exists():
         ctx.state = load_checkpoint(last, head, optimizer)
         schedule.load_state_dict(ctx.state.pop("scheduler"))
+        scaler.load_state_dict(ctx.state.pop("scaler", None) or {})
     ctx.save_best = lambda: save_weights(head, out / "model.safetensors")
     ctx.save_last = lambda state: save_checkpoint(
-        last, head, optimizer, {**state, "scheduler": schedule.state_dict()}
+        last,
+        head,
+        optimizer,
+        {**state, "scheduler": schedule.state_dict(), "scaler": scaler.state_dict()},
     )
     callbacks = list(callbacks or [])
     call(callbacks, "on_fit_start", ctx)
@@ -59,7 +67,9 @@ def fit_neural(
     for epoch in range(ctx.state["epoch"], cfg.epochs):
         if ctx.stop:
             break
-        row = _epoch(head, data, split, cfg, epoch, loss_fn, optimizer, schedule, binary)
+        row = _epoch(
+            head, data, split, cfg, epoch, loss_fn, optimizer, schedule, binary, (plan, scaler)
+        )
         call(callbacks, "on_epoch_end", ctx, row)
     call(callbacks, "on_fit_end", ctx)
     return FitResult(
@@ -87,32 +97,35 @@ def _epoch(
     optimizer: torch.optim.Optimizer,
     schedule: Any,
     binary: bool,
+    device: tuple[DevicePlan, torch.amp.GradScaler],
 ) -> dict[str, float]:
     """One pass over the training videos, then the validation row."""
+    plan, scaler = device
     torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout: same on a resumed run
     rng = np.random.default_rng([cfg.seed, epoch])
     head.train()
     custom = getattr(head, "training_loss", None)
     total, count, correct = 0.0, 0, 0
     for x, mask, y in iterate_batches(data, split.train, cfg.batch_size, rng=rng):
-        xt, mt = torch.from_numpy(x), torch.from_numpy(mask)
-        if custom is not None:
-            loss, logits = custom(xt, mt, torch.from_numpy(np.asarray(y))), None
-        else:
-            logits = head(xt, mt)
-            loss = loss_fn(logits, _target(y, binary))
+        xt, mt = plan.to(torch.from_numpy(x)), plan.to(torch.from_numpy(mask))
+        with plan.autocast():
+            if custom is not None:
+                loss = custom(xt, mt, plan.to(torch.from_numpy(np.asarray(y)))).float()
+                logits = None
+            else:
+                logits = head(xt, mt).float()
+                loss = loss_fn(logits, plan.to(_target(y, binary)))
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(head.parameters(), 5.0)
-        optimizer.step()
-        schedule.step()
+        scaler.scale(loss).backward()
+        if optimiser_step(plan, scaler, optimizer, head.parameters()):
+            schedule.step()  # an fp16 step skipped for overflow does not advance the schedule
         total += loss.item() * len(y)
         count += len(y)
         if logits is not None:
-            correct += int((_predicted(logits.detach(), binary) == torch.from_numpy(y)).sum())
+            correct += int((_predicted(logits.detach().cpu(), binary) == torch.from_numpy(y)).sum())
     val_logits = predict_logits(head, data, split.val, cfg.batch_size)
     y_val = data.labels.y[split.val]
-    val_loss = float(loss_fn(val_logits, _target(y_val, binary)))
+    val_loss = float(loss_fn(plan.to(val_logits), plan.to(_target(y_val, binary))))
     row = {
         "epoch": epoch,
         "loss": total / max(count, 1),
@@ -139,12 +152,15 @@ def _epoch(
 def predict_logits(
     head: torch.nn.Module, data: SequenceSet, idx: np.ndarray, batch_size: int
 ) -> torch.Tensor:
-    """Logits ``[N, C]`` of the videos at ``idx`` (eval mode, no gradients)."""
+    """Logits ``[N, C]`` (float32, on the CPU) of the videos at ``idx`` (eval mode, no
+    gradients, on the head's device)."""
     head.eval()
+    dev = _device_of(head)
     out = []
     with torch.inference_mode():
         for x, mask, _ in iterate_batches(data, idx, max(batch_size, 64), rng=None):
-            out.append(head(torch.from_numpy(x), torch.from_numpy(mask)))
+            logits = head(torch.from_numpy(x).to(dev), torch.from_numpy(mask).to(dev))
+            out.append(logits.float().cpu())
     return torch.cat(out) if out else torch.zeros(0, 1)
 
 
@@ -153,15 +169,21 @@ def frame_accuracy(head: Any, data: SequenceSet, idx: np.ndarray, batch_size: in
     sequence's class (eval mode, no gradients)."""
     binary = data.labels.num_classes == 2
     head.eval()
+    dev = _device_of(head)
     hits = total = 0
     with torch.inference_mode():
         for x, mask, y in iterate_batches(data, idx, max(batch_size, 64), rng=None):
             m = torch.from_numpy(mask)
-            logits = head.frame_logits(torch.from_numpy(x), m)  # [B, T, C]
+            logits = head.frame_logits(torch.from_numpy(x).to(dev), m.to(dev)).cpu()  # [B, T, C]
             pred = (logits[..., 0] > 0).long() if binary else logits.argmax(-1)  # [B, T]
             hits += int((pred == torch.from_numpy(y)[:, None])[m].sum())
             total += int(m.sum())
     return hits / max(total, 1)
+
+
+def _device_of(head: torch.nn.Module) -> torch.device:
+    """Where ``head``'s parameters live (the CPU for a parameter-free head)."""
+    return next((p.device for p in head.parameters()), torch.device("cpu"))
 
 
 def _predicted(logits: torch.Tensor, binary: bool) -> torch.Tensor:
