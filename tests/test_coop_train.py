@@ -111,7 +111,8 @@ def test_saved_run_reloads_scores_identically_and_evaluates(tmp_path, ckpt, caps
 
 def test_windows_with_the_strict_post_event_filter(tmp_path, ckpt):
     """Window-level coop on annotated videos: with --drop-after-event exactly the normal
-    windows of event videos that end after the first event starts are gone."""
+    windows of event videos that end after the first event starts are gone; the class of
+    windows without an event is named by --normal-class."""
     from vidscope.training import WindowOptions, train
 
     text = _texts(ckpt, ["people walking calmly", "people fighting"])
@@ -131,9 +132,11 @@ def test_windows_with_the_strict_post_event_filter(tmp_path, ckpt):
     cfg = _cfg(ckpt, class_text="people walking calmly,people fighting", temporal_agg="mean")
     runs = {}
     for strict in (False, True):
-        opts = WindowOptions(csv, window_s=4.0, overlap=0.5, drop_after_event=strict)
+        opts = WindowOptions(csv, window_s=4.0, overlap=0.5, drop_after_event=strict,
+                             normal_class="calm")  # fmt: skip
         out = tmp_path.parent / f"{tmp_path.name}-run{int(strict)}"
-        runs[strict] = train(tmp_path, out=out, config=cfg, windows=opts)
+        train(tmp_path, out=out, config=cfg, windows=opts)
+        assert json.loads((out / "config.json").read_text())["classes"] == ["calm", "event"]
         parts = json.loads((out / "split.json").read_text())
         runs[strict] = set(parts["train"]) | set(parts["val"]) | set(parts["test"])
     dropped = runs[False] - runs[True]

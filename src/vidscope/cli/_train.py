@@ -50,6 +50,9 @@ def add_window_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="drop normal windows of event videos after their first event",
     )
+    p.add_argument(
+        "--normal-class", default="normal", help="class name of windows without an event"
+    )
 
 
 def add_fit_options(p: argparse.ArgumentParser) -> None:
@@ -157,7 +160,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     windows = None
     if args.annotations:
         windows = WindowOptions(
-            args.annotations, args.window, args.overlap, args.min_overlap, args.drop_after_event
+            args.annotations,
+            args.window,
+            args.overlap,
+            args.min_overlap,
+            args.drop_after_event,
+            normal_class=args.normal_class,
         )
     with epoch_progress(cfg.epochs, not args.quiet) as progress:
         result = train(

@@ -48,6 +48,8 @@ class WindowOptions:
         min_overlap: Share of a window an event must cover to label it (``--min-overlap``).
         drop_after_event: Drop the normal windows of an event video that end after its first
             event starts (``--drop-after-event``).
+        normal_class: Name of the class of windows without an event (``--normal-class``);
+            the classes are this one, then the event labels sorted.
     """
 
     annotations: str | os.PathLike[str]
@@ -55,6 +57,7 @@ class WindowOptions:
     overlap: float = 0.5
     min_overlap: float = 0.5
     drop_after_event: bool = False
+    normal_class: str = "normal"
 
     def __post_init__(self) -> None:
         if not self.window_s > 0:
@@ -75,6 +78,9 @@ def load_windows(store: StoreLike, opts: WindowOptions) -> tuple[FeatureStore, S
     ids = st.ids()
     durations = {v: float(st.rows[v]["duration_s"]) for v in ids if st.rows[v].get("duration_s")}
     events = read_annotations(opts.annotations, video_ids=ids, durations_s=durations)
+    found = sorted({e.label for segs in events.values() for e in segs})
+    if opts.normal_class in found:
+        raise ConfigError(f"--normal-class {opts.normal_class!r} is also an event label")
     data = window_sequences(
         st,
         events,
@@ -82,6 +88,7 @@ def load_windows(store: StoreLike, opts: WindowOptions) -> tuple[FeatureStore, S
         stride_s=opts.stride_s,
         min_overlap=opts.min_overlap,
         drop_after_event=opts.drop_after_event,
+        classes=[opts.normal_class, *found],
     )
     data.window = {"window_s": opts.window_s, "stride_s": opts.stride_s}
     return st, data
