@@ -169,3 +169,15 @@ def test_bad_options_and_features_are_user_errors(ckpts, tmp_path):
         create_head("coop", num_features=EMBED, num_outputs=3, classes=CLASSES,
                     backbone={"name": f"clip:{PLAIN}", "weights": "0123456789abcdef"},
                     weights=ckpts[PLAIN])  # fmt: skip
+
+
+def test_coops_recipe_fills_the_flags_left_unset(ckpts):
+    """The trainer resolves unset optimiser flags from the head's ``train_defaults``."""
+    from vidscope.training import TrainConfig
+
+    head = _head(PLAIN, ckpts[PLAIN], n_ctx=2)
+    cfg = TrainConfig(head="coop").resolved(head.train_defaults)
+    got = (cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.batch_size,
+           cfg.warmup_epochs, cfg.warmup_lr)  # fmt: skip
+    assert got == ("sgd", 0.002, 0.9, 5e-4, 32, 1.0, 1e-5)
+    assert TrainConfig(head="coop", lr=0.01).resolved(head.train_defaults).lr == 0.01

@@ -171,7 +171,7 @@ class CoOpHead(Head):
     def class_logits(self, x: torch.Tensor) -> torch.Tensor:
         """``logit_scale * cos`` of every frame with every class: ``[B, T, D] -> [B, T, C]``."""
         text = self.text_features()  # [C, E]
-        image = F.normalize(x.to(text.dtype), dim=-1)  # [B, T, E]
+        image = F.normalize(x.to(text.device, text.dtype), dim=-1)  # [B, T, E]
         return self._frozen["scale"] * image @ text.T
 
     def frame_logits(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -195,6 +195,7 @@ class CoOpHead(Head):
         target = y.reshape(-1).long().to(logits.device)  # [B]
         if self.temporal_agg != "frames":
             return F.cross_entropy(self._pooled(logits, mask), target)
+        mask = mask.to(logits.device)
         frames = target.unsqueeze(1).expand(mask.shape)  # [B, T]
         return F.cross_entropy(logits[mask], frames[mask])
 
