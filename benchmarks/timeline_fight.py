@@ -21,6 +21,11 @@ groups). Protocol, per fold of a grouped 5-fold split (``vidscope.data.make_spli
    - ``calibrated``: ``vidscope.localize.calibrate_timeline`` on the calibration videos (never
      the test fold) chooses threshold, smoothing, hysteresis and half-maximum boundaries; the
      timeline then uses ``RUN/timeline.json`` by default;
+   - ``oracle``: the same search run on the test videos themselves. Not a result: the ceiling
+     of post-processing given the run's window scores (their window-level ROC-AUC is printed
+     for every recipe);
+   - ``ensemble+cal`` (``--ensemble``): a 5-fold run (the average of 5 models) trained on the
+     ``train`` clips, calibrated on the ``val`` compositions;
    - ``window+cal`` (``--window-level``): a window-level run (``train --annotations --window``)
      trained on compositions of the ``train`` clips, calibrated the same way.
 
@@ -33,8 +38,9 @@ concatenated video would give, up to the sampling phase.
 Run::
 
     nice -n 10 python benchmarks/timeline_fight.py [--seeds 0] [--head mlp] [--window-level]
+        [--ensemble] [--calib-shuffles 2]
 
-Results: ``benchmarks/_work/timeline_fight.json``.
+Results: ``benchmarks/_work/timeline_fight_<head>.json``.
 """
 
 from __future__ import annotations
@@ -185,25 +191,29 @@ def old_defaults(times: np.ndarray, scores: np.ndarray, thr: float, duration: fl
                              duration_s=duration)  # fmt: skip
 
 
-def score_recipe(run, store_path: Path, recipe: str) -> dict:
-    """Segment precision / recall / F1 of one recipe on one composed test store."""
+def score_recipe(run, store_path: Path, recipe: str, segments=None) -> dict:
+    """Segment precision / recall / F1 of one recipe on one composed test store, and the
+    window-level ROC-AUC of the run's scores there (what any post-processing starts from)."""
     from vidscope.data import read_annotations
     from vidscope.features import open_store
     from vidscope.localize import TimelineConfig, plan_windows, score_video
-    from vidscope.metrics import segment_map
+    from vidscope.metrics import frame_level_metrics, segment_map
 
     st = open_store(store_path)
     truth = read_annotations(store_path / "events.csv", video_ids=st.ids())
     cfg = TimelineConfig(calibrated=recipe != "new defaults")
+    if segments is not None:
+        cfg = TimelineConfig(calibrated=False, segments=segments)
     plan = plan_windows(run.config, cfg)
-    preds = {}
+    preds, times, scores = {}, {}, {}
     for vid in st.ids():
         tl = score_video(run, st, vid, plan, cfg, truth=truth.get(vid))
         if recipe == "old defaults":
             segs = old_defaults(tl.times_s, tl.scores[:, 0], run.threshold, tl.duration_s)
         else:
             segs = tl.segments
-        preds[vid] = segs
+        preds[vid], times[vid], scores[vid] = segs, tl.times_s, tl.scores[:, 0]
+    auc = frame_level_metrics(times, scores, truth)["roc_auc"]
     rep = segment_map(
         {k: [_event(s) for s in v] for k, v in preds.items()},
         {k: [_event(s) for s in v] for k, v in truth.items()},
@@ -214,7 +224,7 @@ def score_recipe(run, store_path: Path, recipe: str) -> dict:
     r = [x or 0.0 for x in rep["recall"]]
     f1 = [2 * a * b / (a + b) if a + b else 0.0 for a, b in zip(p, r, strict=True)]
     return {"precision": p, "recall": r, "f1": f1, "num_predictions": rep["num_predictions"],
-            "num_truth": rep["num_truth"]}  # fmt: skip
+            "num_truth": rep["num_truth"], "window_auc": auc}  # fmt: skip
 
 
 def _event(s):
@@ -248,6 +258,15 @@ def run_fold(fold, clips, df, meta, store_path, args, seed, root) -> dict:
     cal = calibrate_timeline(run, calib, calib / "events.csv")
     out["calibrated"] = score_recipe(load_run(root / "run"), test, "calibrated")
     out["calibrated"]["settings"] = cal.to_json()["segments"]
+    oracle = calibrate_timeline(run, test, test / "events.csv", write=False)
+    out["oracle"] = score_recipe(run, test, "oracle", segments=oracle.segments)
+    if args.ensemble:
+        lab[lab["split"] == "train"].drop(columns="split").to_csv(root / "ens.csv", index=False)
+        ecfg = TrainConfig(head=args.head, split="kfold", folds=5, tensorboard=False, seed=seed)
+        eopts = LabelOptions(root / "ens.csv", group_column="source_group")
+        train(store_path, eopts, out=root / "erun", config=ecfg)
+        calibrate_timeline(root / "erun", calib, calib / "events.csv")
+        out["ensemble+cal"] = score_recipe(load_run(root / "erun"), test, "calibrated")
     if args.window_level:
         comp = write_store(root / "wtrain", meta, compose(pick(fold.train), 6, rng), "wtr")
         win = WindowOptions(comp / "events.csv", window_s=args.window, overlap=0.5)
@@ -269,6 +288,7 @@ def main() -> None:
     )
     ap.add_argument("--fps", type=float, default=8.0)
     ap.add_argument("--window-level", action="store_true", help="also window-level training")
+    ap.add_argument("--ensemble", action="store_true", help="also a 5-fold ensemble run")
     ap.add_argument("--window", type=float, default=1.0, help="window seconds (window-level)")
     args = ap.parse_args()
     import torch
@@ -287,12 +307,13 @@ def main() -> None:
     results = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         for fold in make_splits(labels, mode="kfold", folds=args.folds, seed=seed):
-            root = WORK / "timeline_fight" / f"s{seed}_{fold.name}"
+            root = WORK / "timeline_fight" / f"{args.head}_s{seed}_{fold.name}"
+            shutil.rmtree(root, ignore_errors=True)
             res = run_fold(fold, clips, df, meta, store_path, args, seed, root)
             results.append({"seed": seed, "fold": fold.name, **res})
             print_fold(results[-1])
     summary = print_summary(results)
-    out = WORK / "timeline_fight.json"
+    out = WORK / f"timeline_fight_{args.head}.json"
     out.write_text(json.dumps({"args": vars(args), "folds": results, "summary": summary,
                                "wall_s": time.monotonic() - start}, indent=1))  # fmt: skip
     print(f"\n{time.monotonic() - start:.0f} s; results in {out}")
@@ -310,15 +331,18 @@ def print_fold(res: dict) -> None:
             f"t{t}: P {p:.2f} R {q:.2f} F1 {f:.2f}"
             for t, p, q, f in zip(TIOUS, m["precision"], m["recall"], m["f1"], strict=True)
         )
-        print(f"  {r:13s} {cells}  ({m['num_predictions']} found / {m['num_truth']} true)")
+        print(
+            f"  {r:13s} {cells}  ({m['num_predictions']} found / {m['num_truth']} true; "
+            f"window ROC-AUC {m['window_auc']:.2f})"
+        )
     if "settings" in res.get("calibrated", {}):
         print(f"  calibrated settings: {res['calibrated']['settings']}")
 
 
 def print_summary(results: list[dict]) -> dict:
     print(f"\nmean ± std over {len(results)} folds")
-    print("| recipe | " + " | ".join(f"P / R / F1 @ tIoU {t}" for t in TIOUS) + " |")
-    print("| --- | " + " | ".join("---:" for _ in TIOUS) + " |")
+    print("| recipe | " + " | ".join(f"P / R / F1 @ tIoU {t}" for t in TIOUS) + " | window AUC |")
+    print("| --- | " + " | ".join("---:" for _ in TIOUS) + " | ---: |")
     summary = {}
     for r in _recipes(results[0]):
         cells, summary[r] = [], {}
@@ -329,7 +353,9 @@ def print_summary(results: list[dict]) -> dict:
             summary[r][str(t)] = {m: [float(v.mean()), float(v.std())] for m, v in vals.items()}
             p, q, f = (vals[m] for m in ("precision", "recall", "f1"))
             cells.append(f"{p.mean():.2f} / {q.mean():.2f} / {f.mean():.2f} ± {f.std():.2f}")
-        print(f"| {r} | " + " | ".join(cells) + " |")
+        auc = np.array([x[r]["window_auc"] for x in results])
+        summary[r]["window_auc"] = [float(auc.mean()), float(auc.std())]
+        print(f"| {r} | " + " | ".join(cells) + f" | {auc.mean():.2f} ± {auc.std():.2f} |")
     return summary
 
 

@@ -149,3 +149,23 @@ def test_calibration_is_stored_in_the_run_and_used_by_default(demo, tmp_path):
     assert mine.threshold == 0.123
     (plain,) = timeline(run, out=tmp_path / "c", config=TimelineConfig(calibrated=False), **kw)
     assert plain.threshold == pytest.approx(load_run(run).threshold)
+
+
+def test_cli_calibrate(demo, tmp_path, capsys):
+    root, data = demo
+    run = tmp_path / "run"
+    shutil.copytree(root / "run", run)
+    store = root / "tl" / "features"
+    if not store.exists():
+        timeline(root / "run", data.long_video, out=root / "tl", progress=False)
+    base = ["timeline", str(run), "--annotations", str(data.long_events_csv), "--calibrate"]
+    no_store = ["timeline", str(run), str(data.long_video), *base[2:], "--out", str(tmp_path)]
+    assert main(no_store) == 2
+    assert "--calibrate needs RUN, --annotations and --store" in capsys.readouterr().err
+    out = tmp_path / "cal"
+    assert main([*base, "--store", str(store), "--out", str(out), "--no-report", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "calibrated on 1 video(s), 2 event(s)" in printed and "timeline.json" in printed
+    saved = read_calibration(run)["segments"]
+    segs = pd.read_csv(out / "long_000" / "segments.csv")
+    assert saved["threshold"] <= segs["score"].min()  # the saved threshold made these segments

@@ -66,6 +66,13 @@ def add_parser(sub: Any) -> dict[str, Any]:
         "--refine", choices=["none", "half_max"], help="segment ends at the curve's half maximum"
     )
     p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="first choose threshold, smoothing, hysteresis and --refine for the best segment F1 "
+        "on --annotations of these videos (--store) and save them in RUN/timeline.json, the "
+        "default of later timelines; use videos the run did not train on",
+    )
+    p.add_argument(
         "--no-calibration",
         action="store_true",
         help="ignore the run's timeline calibration for settings not given",
@@ -110,6 +117,8 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         raise ConfigError("give RUN and VIDEO..., or VIDEO... with --signal")
     if not videos and not args.store:
         raise ConfigError("give VIDEO... to score, or --store with their features")
+    if args.calibrate:
+        _calibrate(args, run, cfg)
     lines = timeline(
         run,
         None if not videos else (videos[0] if len(videos) == 1 else videos),
@@ -126,3 +135,26 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     print_segments(lines, console)
     print_matches(lines, console, min_tiou=args.match_tiou)
     return 0
+
+
+def _calibrate(args: argparse.Namespace, run: str | None, cfg: Any) -> None:
+    """``--calibrate``: fit the run's timeline settings on annotated stored videos."""
+    from ..localize import calibrate_timeline
+
+    if run is None or not args.annotations or not args.store:
+        raise ConfigError(
+            "--calibrate needs RUN, --annotations and --store (features of the annotated "
+            "videos, e.g. from `vidscope extract VIDEOS --out STORE --fps F`)"
+        )
+    cal = calibrate_timeline(run, args.store, args.annotations, config=cfg)
+    chosen = ", ".join(
+        f"{k} {getattr(cal.segments, k):.3g}" if isinstance(getattr(cal.segments, k), float)
+        else f"{k} {getattr(cal.segments, k)}"
+        for k in ("threshold", "smooth", "smooth_s", "hysteresis", "refine")
+    )  # fmt: skip
+    f1 = ", ".join(f"{f:.2f} at tIoU {t:g}" for f, t in zip(cal.f1, cal.tious, strict=True))
+    Console().print(
+        f"calibrated on {cal.num_videos} video(s), {cal.num_events} event(s): {chosen}; "
+        f"segment F1 {f1}; saved in {run}/timeline.json",
+        highlight=False,
+    )
