@@ -236,7 +236,7 @@ class FeatureStore:
     def verify(self, video_id: str) -> str | None:
         """What is wrong with a stored video's files (missing, size or checksum differs from
         the manifest), or ``None`` if they match. Rows without a checksum (stores written
-        before checksums, ``.npy`` folders) only need the file to exist."""
+        before checksums, ``.npy`` folders) need the file to exist and parse as an array."""
         row = self.rows.get(video_id) or {}
         if not row.get("features"):
             return "no features recorded"
@@ -265,9 +265,11 @@ class FeatureStore:
         path = self.root / str(row["features"])
         data, times_data = read_checked(self.root, row)
         feats = parse_npy(data, path)
-        times = np.arange(len(feats), dtype=float) if times_data is None else None
-        if times_data is not None:
-            times = parse_npy(times_data, path.with_suffix(".t.npy"))
+        times = (
+            np.arange(len(feats), dtype=float)  # plain .npy folders hold no timestamps
+            if times_data is None
+            else parse_npy(times_data, path.with_suffix(".t.npy"))
+        )
         bad = feature_problem(feats, allow_empty=True)
         if bad:
             raise StoreError(
