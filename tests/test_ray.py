@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vidscope.backbones import Backbone
 from vidscope.features import ExtractConfig, extract, open_store
 from vidscope.video import SamplingSpec
 
@@ -142,3 +143,40 @@ def test_hung_decoder_is_abandoned_on_ray(ray_cluster, tmp_path):
     report = extract(tmp_path / "in", tmp_path / "s", cfg, progress=False)
     assert report.done == ["a"]
     assert "no progress for 3 s" in report.failed["b_hangs"]
+
+
+class CrashOnWhite(Backbone):
+    """Wraps a backbone; kills its own process on an all-white frame (a decoder crash stand-in)."""
+
+    def __init__(self, inner: Backbone) -> None:
+        self.inner = inner
+        self.name, self.num_features, self.preprocess = (
+            inner.name,
+            inner.num_features,
+            inner.preprocess,
+        )
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        if frames.min() > 240:
+            os._exit(3)
+        return self.inner.encode(frames)
+
+    def identity(self) -> dict[str, object]:
+        return {**self.inner.identity(), "crash_on_white": True}
+
+
+def test_a_video_that_kills_its_worker_is_retried_once_then_failed(ray_cluster, tmp_path):
+    """A video whose worker dies every time: tried on two workers, then recorded as failed."""
+    from vidscope.backbones import create_backbone
+
+    inner = create_backbone("timm:test_efficientnet", weights="random", runtime="torch")
+    for i in range(3):
+        write_video(tmp_path / "in" / f"ok{i}.mp4", numbered_frames(20, seed=i))
+    white = np.full((20, 48, 64, 3), 255, np.uint8)
+    write_video(tmp_path / "in" / "crash.mp4", white)
+    cfg = ExtractConfig(**{**RAY.__dict__, "sampling": SamplingSpec("uniform", 2)})
+    report = extract(tmp_path / "in", tmp_path / "s", cfg, backbone=CrashOnWhite(inner),
+                     progress=False)  # fmt: skip
+    assert sorted(report.done) == ["ok0", "ok1", "ok2"]
+    assert "Ray worker died 2 times on this video" in report.failed["crash"]
+    assert open_store(tmp_path / "s").rows["crash"]["status"] == "failed"
