@@ -5,6 +5,7 @@ right (the direction is the class)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -236,3 +237,34 @@ def test_bf16_on_cpu_and_unreadable_videos(checkpoint, few_clips, tmp_path):
         assert len(load_clips(few_clips, allow_missing=True)) == 8
     finally:
         bad.unlink()
+
+
+def test_a_finetune_run_joins_the_compare_leaderboard(checkpoint, few_clips, tmp_path):
+    from vidscope.training import TrainConfig, compare
+
+    for path in few_clips.rglob("*.mp4"):  # features of the same videos, same ids
+        rel = path.relative_to(few_clips).with_suffix(".npy")
+        (tmp_path / "store" / rel).parent.mkdir(parents=True, exist_ok=True)
+        x = np.random.default_rng(len(str(rel))).normal(size=(4, 6)).astype(np.float32)
+        x[:, 0] += 3.0 if path.parent.name == "right" else 0.0
+        np.save(tmp_path / "store" / rel, x)
+    common = dict(val_fraction=0.25, tensorboard=False, seed=0)
+    finetune(few_clips, weights=checkpoint, out=tmp_path / "ft", epochs=1, workers=0, **common)
+    cfg = TrainConfig(epochs=3, lr=1e-2, **common)
+    rows = compare(
+        tmp_path / "store",
+        heads=["mean_linear"],
+        out=tmp_path / "cmp",
+        config=cfg,
+        runs=[tmp_path / "ft"],
+    )
+    assert [r["head"] for r in rows] == ["mean_linear", "videomae"]
+    assert rows[1]["scope"] == "val" and 0 <= rows[1]["accuracy"] <= 1 and rows[1]["params"] > 0
+    with pytest.raises(ConfigError, match="other train/val/test videos"):
+        compare(
+            tmp_path / "store",
+            heads=[],
+            out=tmp_path / "cmp2",
+            config=replace(cfg, seed=3),
+            runs=[tmp_path / "ft"],
+        )

@@ -29,6 +29,12 @@ def add_parser(sub: Any) -> dict[str, Any]:
     cmp_.add_argument("store", help="feature store, or root/split/class/*.npy folder")
     cmp_.add_argument("--heads", default=DEFAULT_HEADS, help="comma-separated head names")
     cmp_.add_argument("--out", default="vidscope-compare", help="folder for the runs")
+    cmp_.add_argument(
+        "--run",
+        action="append",
+        default=[],
+        help="add a finished run fitted on the same splits (e.g. `vidscope finetune`)",
+    )
     add_label_options(cmp_)
     add_fit_options(cmp_)
     command(sub, "heads", "list the temporal heads: trainer, options, description")
@@ -210,6 +216,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         out=args.out,
         config=base,
         progress=not args.quiet,
+        runs=args.run,
     )
     print_leaderboard(rows, Console())
     return 0

@@ -12,6 +12,7 @@ from ..features import atomic_write_json
 from ._api import LabelOptions, StoreLike, headline_report, load_data, splits_for
 from ._config import TrainConfig
 from ._fit import fit_split
+from ._leaderboard import run_row
 
 METRICS = ("accuracy", "balanced_accuracy", "f1", "f1_macro", "roc_auc", "average_precision")
 
@@ -24,6 +25,7 @@ def compare(
     out: str | os.PathLike[str],
     config: TrainConfig | None = None,
     progress: bool = False,
+    runs: list[str | os.PathLike[str]] | None = None,
 ) -> list[dict[str, Any]]:
     """Train each head on the same splits and return one leaderboard row per head.
 
@@ -31,6 +33,8 @@ def compare(
     :func:`~vidscope.training.headline_report` (k-fold: held-out folds, mean and ``<metric>_std``;
     ``scope`` says whether they are test or validation figures), ``params`` and ``train_s``;
     each head's run is written to ``out/<head>`` and the leaderboard to ``out/leaderboard.json``.
+    ``runs`` adds finished runs fitted elsewhere on the same splits (e.g. ``vidscope
+    finetune`` on the raw videos), one row each (see :func:`run_row`).
     """
     base = config or TrainConfig()
     _, data = load_data(store, labels, allow_missing=base.allow_missing)
@@ -59,5 +63,6 @@ def compare(
             print(
                 f"{head}: " + ", ".join(f"{m} {row[m]:.3f}" for m in METRICS if row[m] is not None)
             )
+    rows += [run_row(r, data.labels, splits, METRICS) for r in runs or []]
     atomic_write_json(Path(out) / "leaderboard.json", rows)
     return rows
