@@ -120,6 +120,21 @@ def add_extract_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--strict", action="store_true", help="exit 1 if any video failed or was partial"
     )
+    p.add_argument(
+        "--engine",
+        help="who decodes and encodes: local (worker processes here, the default) or ray "
+        "(actors on a Ray cluster; pip install 'vidscope[ray]')",
+    )
+    p.add_argument(
+        "--address",
+        help="--engine ray: cluster to join, auto or ray://HOST:PORT (default: RAY_ADDRESS, "
+        "else a new local cluster)",
+    )
+    p.add_argument(
+        "--num-gpus-per-worker",
+        type=float,
+        help="--engine ray: GPUs each worker reserves (default 0: CPU workers)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
