@@ -181,3 +181,26 @@ def test_coops_recipe_fills_the_flags_left_unset(ckpts):
            cfg.warmup_epochs, cfg.warmup_lr)  # fmt: skip
     assert got == ("sgd", 0.002, 0.9, 5e-4, 32, 1.0, 1e-5)
     assert TrainConfig(head="coop", lr=0.01).resolved(head.train_defaults).lr == 0.01
+
+
+def test_training_windows_cut_from_sequences(ckpts):
+    from vidscope.models._coop import window_index
+
+    assert window_index(10, 4, 0.5)[:, 0].tolist() == [0, 2, 4, 6]
+    assert window_index(11, 4, 0.5)[:, 0].tolist() == [0, 2, 4, 6, 7]  # the tail is covered
+    assert window_index(3, 4, 0.5).tolist() == [[0, 1, 2]]
+    head = _head(PLAIN, ckpts[PLAIN], n_ctx=2, temporal_agg="max", window=4, overlap=0.5)
+    x = torch.nn.functional.normalize(torch.randn(2, 6, EMBED), dim=-1)
+    mask = torch.ones(2, 6, dtype=torch.bool)
+    mask[1, 3:] = False  # 3 frames: its second window (frames 2-5) keeps frame 2 only
+    y = torch.tensor([2, 0])
+    with torch.no_grad():
+        logits = head.class_logits(x)  # [2, 6, C]
+        pooled = torch.stack([logits[0, 0:4].amax(0), logits[0, 2:6].amax(0),
+                              logits[1, 0:3].amax(0), logits[1, 2:3].amax(0)])  # fmt: skip
+        expected = torch.nn.functional.cross_entropy(pooled, torch.tensor([2, 2, 0, 0]))
+        torch.testing.assert_close(head.training_loss(x, mask, y), expected)
+    from vidscope.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="window"):
+        _head(PLAIN, ckpts[PLAIN], window=4)  # frame samples need no windows

@@ -62,6 +62,10 @@ class CoOpHead(Head):
         temporal_agg: Training samples: every valid frame (``frames``), or each sequence
             (video or window) with its frame logits pooled by ``mean`` or ``max``. The
             sequence-level output (evaluation) is the mean of frame logits (max for ``max``).
+        window: With ``temporal_agg`` ``mean``/``max``: train on windows of this many frames
+            (seconds, for features sampled at 1 fps) cut from each sequence, each labelled
+            with its sequence's class; 0 = the whole sequence.
+        overlap: Fraction by which consecutive training windows overlap.
         class_text: Text per class instead of the class names: a list, or one string with
             ``,`` between classes (``"people walking calmly,fighting"``).
         clip_model: open_clip model name, when the identity does not name one.
@@ -91,6 +95,8 @@ class CoOpHead(Head):
         csc: bool = False,
         class_token_position: Position = "end",
         temporal_agg: TemporalAgg = "frames",
+        window: int = 0,
+        overlap: float = 0.5,
         class_text: list[str] | str | None = None,
         clip_model: str | None = None,
         weights: str | None = None,
@@ -99,6 +105,11 @@ class CoOpHead(Head):
         texts = _class_texts(classes, class_text, num_outputs)
         if temporal_agg not in AGGS:
             raise ConfigError(f"--head-option temporal_agg must be one of {AGGS}")
+        if int(window) < 0 or (int(window) and temporal_agg == "frames") or not 0 <= overlap < 1:
+            raise ConfigError(
+                "--head-option window=N (frames, >= 0) needs temporal_agg=mean or max, and "
+                f"overlap in [0, 1); got window={window}, overlap={overlap}, {temporal_agg}"
+            )
         model, digest = _clip_identity(backbone, clip_model, weights_digest)
         encoder, missing = _try_encoder(model, weights, digest)
         digest = digest or (encoder.digest if encoder else None)
@@ -106,7 +117,8 @@ class CoOpHead(Head):
             num_features=num_features, num_outputs=num_outputs, layout=layout,
             classes=list(classes or texts), backbone=backbone, n_ctx=int(n_ctx),
             ctx_init=ctx_init, csc=_flag(csc), class_token_position=class_token_position,
-            temporal_agg=temporal_agg, class_text=texts, clip_model=model,
+            temporal_agg=temporal_agg, window=int(window), overlap=float(overlap),
+            class_text=texts, clip_model=model,
             weights=str(weights) if weights else None, weights_digest=digest,
         )  # fmt: skip
         _check_width(model, num_features)
@@ -117,6 +129,7 @@ class CoOpHead(Head):
         self.config["n_ctx"] = self.prompts.n_ctx
         self.binary = num_outputs == 1
         self.temporal_agg = temporal_agg
+        self.window, self.overlap = int(window), float(overlap)
         # Kept out of the module tree: the frozen tower is not saved with the run or trained.
         self._frozen: dict[str, Any] = {"tower": None, "scale": None, "missing": missing}
         self._loaded = False  # ctx came from a checkpoint: never re-initialise it
@@ -193,6 +206,12 @@ class CoOpHead(Head):
         """
         logits = self.class_logits(x)  # [B, T, C]
         target = y.reshape(-1).long().to(logits.device)  # [B]
+        if self.temporal_agg != "frames" and self.window:
+            idx = window_index(logits.shape[1], self.window, self.overlap).to(logits.device)
+            wl, wm = logits[:, idx], mask.to(logits.device)[:, idx]  # [B, N, W, C], [B, N, W]
+            keep = wm.any(-1)  # [B, N] windows holding a valid frame
+            pooled = self._pooled(wl[keep], wm[keep])  # [K, C]
+            return F.cross_entropy(pooled, target.unsqueeze(1).expand(keep.shape)[keep])
         if self.temporal_agg != "frames":
             return F.cross_entropy(self._pooled(logits, mask), target)
         mask = mask.to(logits.device)
@@ -205,6 +224,22 @@ class CoOpHead(Head):
 
     def _outputs(self, logits: torch.Tensor) -> torch.Tensor:
         return (logits[..., 1:] - logits[..., :1]) if self.binary else logits
+
+
+def window_index(length: int, window: int, overlap: float) -> torch.Tensor:
+    """Frame indices ``[N, W]`` of windows of ``window`` frames over ``length`` frames.
+
+    Starts step by ``window * (1 - overlap)`` frames (at least 1); a last window ends at the
+    final frame when the steps stop short of it; ``length <= window`` gives one window of
+    all frames.
+    """
+    if length <= window:
+        return torch.arange(length).unsqueeze(0)
+    stride = max(1, round(window * (1 - overlap)))
+    starts = list(range(0, length - window + 1, stride))
+    if starts[-1] + window < length:
+        starts.append(length - window)
+    return torch.tensor(starts).unsqueeze(1) + torch.arange(window)
 
 
 def _flag(value: Any) -> bool:
@@ -289,6 +324,8 @@ def coop(
     csc: bool = False,
     class_token_position: Position = "end",
     temporal_agg: TemporalAgg = "frames",
+    window: int = 0,
+    overlap: float = 0.5,
     class_text: list[str] | str | None = None,
     clip_model: str | None = None,
     weights: str | None = None,
@@ -298,7 +335,7 @@ def coop(
     return CoOpHead(
         num_features=num_features, num_outputs=num_outputs, layout=layout, classes=classes,
         backbone=backbone, n_ctx=n_ctx, ctx_init=ctx_init, csc=csc,
-        class_token_position=class_token_position, temporal_agg=temporal_agg,
-        class_text=class_text, clip_model=clip_model, weights=weights,
+        class_token_position=class_token_position, temporal_agg=temporal_agg, window=window,
+        overlap=overlap, class_text=class_text, clip_model=clip_model, weights=weights,
         weights_digest=weights_digest,
     )  # fmt: skip
