@@ -240,7 +240,7 @@ def test_bf16_on_cpu_and_unreadable_videos(checkpoint, few_clips, tmp_path):
 
 
 def test_a_finetune_run_joins_the_compare_leaderboard(checkpoint, few_clips, tmp_path):
-    from vidscope.training import TrainConfig, compare
+    from vidscope.training import TrainConfig, compare, train
 
     for path in few_clips.rglob("*.mp4"):  # features of the same videos, same ids
         rel = path.relative_to(few_clips).with_suffix(".npy")
@@ -260,6 +260,8 @@ def test_a_finetune_run_joins_the_compare_leaderboard(checkpoint, few_clips, tmp
     )
     assert [r["head"] for r in rows] == ["mean_linear", "videomae"]
     assert rows[1]["scope"] == "val" and 0 <= rows[1]["accuracy"] <= 1 and rows[1]["params"] > 0
+    with pytest.raises(ConfigError, match="vidscope finetune"):  # not a feature head
+        train(tmp_path / "store", out=tmp_path / "bad", head="videomae")
     with pytest.raises(ConfigError, match="other train/val/test videos"):
         compare(
             tmp_path / "store",

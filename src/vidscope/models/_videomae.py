@@ -185,9 +185,10 @@ def videomae(
     workers: int = 2,
     image_fps: float = 25.0,
 ) -> VideoMAEClassifier:
-    """``--head videomae``: fine-tuned end to end on raw clips by the ``videomae`` trainer
-    (``vidscope finetune``), not on features. The options after ``freeze_backbone`` are the
-    trainer's recipe (see ``vidscope.training`` ``FinetuneOptions``)."""
+    """VideoMAE fine-tuned end to end on raw videos (``vidscope finetune``, not ``train``).
+
+    The options after ``freeze_backbone`` are the ``videomae`` trainer's recipe (see
+    ``FinetuneOptions`` in ``vidscope.training``)."""
     del num_features, layout, clip_seconds, grad_accum, mixup, augment, test_clips, workers
     del image_fps
     model, _ = load_videomae(weights, num_outputs=num_outputs, num_frames=frames, size=size)

@@ -112,6 +112,11 @@ class VideoMAETrainer:
         """The checkpoint with a new head for ``data``'s classes (seeded), frozen if asked."""
         from ..models import load_videomae
 
+        if not isinstance(data, ClipSet):
+            raise ConfigError(
+                "videomae trains on raw videos, not on features: use `vidscope finetune "
+                "VIDEOS --weights DIR` (Python: vidscope.pipelines.finetune)"
+            )
         opts = FinetuneOptions.from_options(cfg.head_options)
         outputs = 1 if data.labels.num_classes == 2 else data.labels.num_classes
         model, notes = load_videomae(
