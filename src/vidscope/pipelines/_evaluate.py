@@ -63,6 +63,9 @@ def _evaluate_store(r: Run, store: Any, labels: Any, allow_missing: bool) -> dic
     scores = r.scores(data.features)
     y = np.array([r.classes.index(data.labels.classes[i]) for i in data.labels.y])
     report = classification_report(y, scores, labels=r.classes, threshold=r.threshold)
+    frames = r.frame_report(data.features, y)  # heads with frame logits (coop)
+    if frames is not None:
+        report["frame_level"] = frames
     ev = data.labels.event_s
     if r.binary and ev is not None and np.isfinite(ev).any() and r.spec.window is None:
         report["lead_time_ap"] = lead_time_ap(r, st, data.labels.ids, y, ev)
