@@ -5,7 +5,11 @@ NaN-producing weights give failed rows, OS errors reach the CLI as one line."""
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,3 +141,28 @@ def test_os_errors_reach_the_cli_as_one_line(tmp_path: Path, make_video, capsys)
         for v in kept:  # what was finished before the disk filled is intact
             assert open_store(mnt / "s").load(v).num_samples == 8
         assert 1 <= len(kept) < 6
+
+
+def test_a_killed_decode_worker_costs_at_most_its_video(tmp_path: Path, make_video):
+    """SIGKILL of a decode worker mid-run: the run goes on (no "Broken pipe" stop), exit 0."""
+    for i in range(10):
+        make_video(f"v/c{i}.mp4", 40, seed=i)
+    out = tmp_path / "s"
+    cmd = [sys.executable, "-m", "vidscope.cli", "extract", str(tmp_path / "v"), "--out", str(out),
+           "--workers", "2", *CLI]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    journal = out / "manifest.journal.jsonl"
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        if journal.exists() and len(journal.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.02)
+    kids = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    workers = [k for k in kids if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()
+               and b"resource_tracker" not in Path(f"/proc/{k}/cmdline").read_bytes()]  # fmt: skip
+    assert workers, "no decode worker found (the run ended before the kill)"
+    os.kill(int(workers[0]), signal.SIGKILL)
+    _out, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    store = open_store(out)
+    assert len(store.ids()) >= 9 and len(store.rows) == 10

@@ -81,7 +81,8 @@ class DecodeWorker:
         if not self.jobs:
             self.last_seen = time.monotonic()
         self.jobs.append(task.job)
-        self.conn.send(task)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.conn.send(task)  # a dead worker: the next poll sees it and requeues its jobs
 
     def finish(self, job: int) -> None:
         """``job`` is done (or failed); the next queued job starts now."""
