@@ -34,8 +34,8 @@ def test_old_store_key_round_trips_and_rebuilds_its_extractor():
 
 
 @pytest.mark.parametrize("name", ["run_mlp", "run_xgb"])
-def test_old_runs_load_round_trip_and_score(name):
-    run = load_run(OLD / name)
+def test_old_runs_load_round_trip_and_score(tmp_path, name):
+    run = load_run(_copy_run(tmp_path, name))  # a copy: the first load exports ONNX beside it
     assert run.spec.trainer == ("tree" if name == "run_xgb" else "neural")
     assert run.spec.store.seek == "keyframe" and run.classes == ["calm", "fight"]
     data = json.loads((OLD / name / "config.json").read_text())
@@ -50,6 +50,10 @@ def test_old_runs_load_round_trip_and_score(name):
         old = pd.read_csv(OLD / name / "predictions.csv")
         mine = dict(zip(ids, scores, strict=True))
         np.testing.assert_allclose([mine[v] for v in old["id"]], old["score"], atol=1e-6)
+        check = json.loads((tmp_path / name / "model.onnx.json").read_text())
+        assert check["ok"] and check["max_abs_diff"] <= 1e-5  # exported on first use
+        onnx_scores = load_run(tmp_path / name).scores([st.load(v).features for v in ids])
+        np.testing.assert_allclose(onnx_scores, scores, atol=1e-6)
 
 
 def _copy_run(tmp_path: Path, name: str = "run_mlp") -> Path:

@@ -48,7 +48,7 @@ def calibrate_timeline(
         VidscopeError: a multi-class run, or no annotated video with an event in the store.
     """
     from ..data import read_annotations
-    from ..features._io import atomic_write_json
+    from ..features import atomic_write_json
     from ..training import Run, load_run
 
     r = run if isinstance(run, Run) else load_run(run)

@@ -1,36 +1,38 @@
 """Temporal heads on frozen per-frame features, created by name (``create_head("lstm", ...)``).
 
 Neural heads map ``x [B, T, D]`` and a padding ``mask [B, T]`` to logits ``[B, C]``; the tree
-head :class:`StatsXGBoost` is a scikit-learn classifier on pooled statistics. Importing this
-package imports torch (it is only imported for training and prediction).
+head :class:`StatsXGBoost` is a scikit-learn classifier on pooled statistics. Names load on
+first use: the registry and ``StatsXGBoost`` need no torch, the neural heads do.
 """
 
-from ._base import Head
-from ._registry import (
-    create_head,
-    describe_head,
-    head_parameters,
-    head_trainer,
-    list_heads,
-    register_head,
-    takes_any_option,
-)
-from ._stats import pool_stats
-from ._trees import StatsXGBoost
-from ._videomae import VideoMAEClassifier, load_videomae, videomae_from_config
+from __future__ import annotations
 
-__all__ = [
-    "Head",
-    "StatsXGBoost",
-    "VideoMAEClassifier",
-    "create_head",
-    "describe_head",
-    "head_parameters",
-    "head_trainer",
-    "list_heads",
-    "load_videomae",
-    "pool_stats",
-    "register_head",
-    "takes_any_option",
-    "videomae_from_config",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Head": "._base",
+    "create_head": "._registry",
+    "describe_head": "._registry",
+    "head_parameters": "._registry",
+    "head_trainer": "._registry",
+    "list_heads": "._registry",
+    "register_head": "._registry",
+    "takes_any_option": "._registry",
+    "pool_stats": "._stats",
+    "StatsXGBoost": "._trees",
+    "VideoMAEClassifier": "._videomae",
+    "load_videomae": "._videomae",
+    "videomae_from_config": "._videomae",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -10,40 +10,13 @@ import torch
 from torch import nn
 
 from ._base import masked_max, masked_mean
+from ._layout import Layout, appearance_width, layout_config
+
+__all__ = ["Layout", "appearance_width", "layout_config"]  # re-exported for the heads
 
 Pool = Literal["mean", "mean_max"]
 #: How many feature vectors of width D each pooling mode yields.
 POOL_WIDTH: dict[str, int] = {"mean": 1, "mean_max": 2}
-
-Layout = Sequence[tuple[str, int]] | Sequence[Sequence[object]]
-
-
-def layout_config(num_features: int, layout: Layout | None) -> list[list[object]] | None:
-    """Check ``layout`` against ``num_features`` and return it JSON-ready (``[[name, width]]``).
-
-    Raises:
-        ValueError: if the part widths do not add up to ``num_features``.
-    """
-    if num_features < 1:
-        raise ValueError(f"num_features must be >= 1, got {num_features}")
-    if layout is None:
-        return None
-    parts = [[str(name), int(width)] for name, width in layout]  # type: ignore[misc]
-    total = sum(width for _, width in parts)  # type: ignore[misc]
-    if total != num_features:
-        raise ValueError(
-            f"feature layout {parts} adds up to {total} dims but the features have "
-            f"{num_features}; the store's layout and its arrays disagree (re-extract the store)"
-        )
-    return parts
-
-
-def appearance_width(num_features: int, layout: Layout | None) -> int:
-    """Width of the appearance part: the first layout part when there are several, else all."""
-    parts = layout_config(num_features, layout)
-    if parts is None or len(parts) < 2:
-        return num_features
-    return int(parts[0][1])  # type: ignore[call-overload]
 
 
 def check_pool(pool: str) -> None:

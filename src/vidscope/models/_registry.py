@@ -14,6 +14,7 @@ BUILTIN_MODULES = (
     "vidscope.models._sequence",
     "vidscope.models._transformer",
     "vidscope.models._trees",
+    "vidscope.models._videomae",
 )
 
 _REGISTRY: dict[str, Callable[..., Any]] = {}

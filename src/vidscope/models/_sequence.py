@@ -32,7 +32,10 @@ def valid_first(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torc
     Returns:
         ``x [B, T, D]`` and ``mask [B, T]``, both reordered along T.
     """
-    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)  # [B, T]
+    t = mask.shape[1]  # distinct keys (valid steps first, each in time order), so a plain
+    # sort equals a stable one and exports to ONNX (TopK)
+    key = (~mask).to(torch.int64) * t + torch.arange(t, device=mask.device)  # [B, T]
+    order = torch.argsort(key, dim=1)  # [B, T]
     x = x.gather(1, order.unsqueeze(-1).expand_as(x))  # [B, T, D]
     return x, mask.gather(1, order)
 

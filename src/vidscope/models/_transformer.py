@@ -116,8 +116,9 @@ class TransformerHead(Head):
         h = self.embed(x)  # [B, T, d_model]
         h = self.dropout(h + sinusoidal_positions(h.shape[1], h.shape[2], h.device))
         # An empty sequence attends to its first (zeroed) step instead of to nothing (NaN).
-        attend = mask.clone()
-        attend[:, 0] |= ~mask.any(1)  # [B, T]
+        first = torch.zeros_like(mask)
+        first[:, 0] = True  # an out-of-place OR (no in-place |=) so the head exports to ONNX
+        attend = mask | (first & ~mask.any(1, keepdim=True))  # [B, T]
         h = self.encoder(h, src_key_padding_mask=~attend)  # [B, T, d_model]
         return masked_mean(h, mask)
 

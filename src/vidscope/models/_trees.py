@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._layers import Layout, appearance_width, layout_config
+from ._layout import Layout, appearance_width, layout_config
 from ._registry import register_head
 from ._stats import as_padded, fit_pca, pool_stats, project
 

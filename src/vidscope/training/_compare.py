@@ -41,7 +41,7 @@ def compare(
     splits = splits_for(data, base)
     rows = []
     for head in heads:
-        cfg = replace(base, head=head, tensorboard=False)
+        cfg = replace(base, head=head, tensorboard=False, export_onnx=False)
         start = time.monotonic()
         results = [
             fit_split(data, s, cfg, Path(out) / head / (s.name if len(splits) > 1 else ""))

@@ -78,6 +78,8 @@ class TrainConfig:
     """Seed of splits, initialisation, shuffling and dropout (``--seed``)."""
     allow_missing: bool = False
     """Train without labelled videos whose extraction failed (``--allow-missing``)."""
+    export_onnx: bool = True
+    """Export neural heads to ONNX (checked against torch) so inference needs no torch."""
     tensorboard: bool = True
     """Write TensorBoard scalars under ``RUN/tensorboard`` (``--no-tensorboard`` to skip)."""
 

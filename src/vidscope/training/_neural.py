@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,11 @@ class NeuralTrainer:
 
         fit = fit_neural(model, data, split, cfg, out, resume=resume, callbacks=callbacks)
         load_weights(model, out / WEIGHTS_FILE)  # the best epoch
+        if cfg.export_onnx:
+            from ._onnx_head import export_head
+
+            idx = split.val if len(split.val) else split.train
+            export_head(model, out, [data.features[i] for i in idx])
         return fit
 
     def scores(self, model: Any, data: SequenceSet, idx: np.ndarray) -> np.ndarray:
@@ -61,7 +67,12 @@ class NeuralTrainer:
         return scores_from_logits(logits, data.labels.num_classes == 2)
 
     def score_padded(self, model: Any, x: np.ndarray, mask: np.ndarray, binary: bool) -> np.ndarray:
-        """Probabilities of padded features ``x [B, T, D]`` with ``mask [B, T]``."""
+        """Probabilities of padded features ``x [B, T, D]`` with ``mask [B, T]`` (in ONNX
+        Runtime when the member loaded as an :class:`OnnxHead`)."""
+        from ._onnx_head import OnnxHead, probabilities
+
+        if isinstance(model, OnnxHead):
+            return probabilities(model.logits(x, mask), binary)
         import torch
 
         from ._scores import scores_from_logits
@@ -77,14 +88,31 @@ class NeuralTrainer:
         save_weights(model, folder / WEIGHTS_FILE)
 
     def load(self, folder: Path, spec: Any) -> Any:
-        """Rebuild the head from ``spec.head_config`` and load its weights."""
+        """The member's checked ONNX head when there is one (no torch needed); else the torch
+        head rebuilt from ``spec.head_config`` with its weights, exporting it to ONNX for
+        later loads when the run folder has no export yet and is writable."""
+        from ..errors import RunError
+        from ._onnx_head import CHECK_FILE, load_onnx_head
+
+        path = folder / WEIGHTS_FILE
+        if not path.is_file():
+            raise RunError(f"{path}: run weights missing (was training interrupted?)")
+        onnx = load_onnx_head(folder)
+        if onnx is not None:
+            return onnx
+        head = self._load_torch(folder, spec)
+        if not (folder / CHECK_FILE).exists() and os.access(folder, os.W_OK):
+            from ._onnx_head import export_head, probe_sequences
+
+            export_head(head, folder, probe_sequences(int(spec.num_features)))
+        return head
+
+    def _load_torch(self, folder: Path, spec: Any) -> Any:
         from ..errors import RunError
         from ._checkpoint import load_weights
         from ._heads import rebuild_head
 
         path = folder / WEIGHTS_FILE
-        if not path.is_file():
-            raise RunError(f"{path}: run weights missing (was training interrupted?)")
         head = rebuild_head(spec, folder)
         try:
             load_weights(head, path)
@@ -97,4 +125,5 @@ class NeuralTrainer:
         return dict(model.config)
 
     def num_params(self, model: Any) -> int:
-        return int(sum(p.numel() for p in model.parameters()))
+        params = getattr(model, "parameters", None)
+        return int(sum(p.numel() for p in params())) if callable(params) else 0

@@ -137,13 +137,13 @@ class Run:
         """Frame-level classification report for heads with ``frame_logits`` (coop), else
         ``None``: every valid frame scored (members averaged) against its sequence's class
         index ``y``, at 0.5 for binary (the run's threshold was chosen for sequences)."""
-        import torch
+        if not self.members or not all(hasattr(m.model, "frame_logits") for m in self.members):
+            return None
+        import torch  # only heads with frame logits (torch modules) get here
 
         from ..metrics import classification_report
         from ._scores import scores_from_logits
 
-        if not self.members or not all(hasattr(m.model, "frame_logits") for m in self.members):
-            return None
         probs, truth = [], []
         for s in range(0, len(sequences), 256):
             x, mask = pad([q.astype(np.float32) for q in sequences[s : s + 256]])

@@ -31,12 +31,13 @@ import numpy as np
 
 from ..errors import ConfigError
 
-#: Modules whose import registers the built-in trainers.
-BUILTIN_MODULES = (
-    "vidscope.training._neural",
-    "vidscope.training._tree",
-    "vidscope.training._finetune",
-)
+#: Built-in trainers and the module whose import registers each (imported on first use, so
+#: loading a tree run or an ONNX-exported head never imports torch).
+BUILTIN_TRAINERS = {
+    "neural": "vidscope.training._neural",
+    "tree": "vidscope.training._tree",
+    "videomae": "vidscope.training._finetune",
+}
 _REGISTRY: dict[str, Callable[[], Any]] = {}
 T = TypeVar("T")
 
@@ -103,7 +104,10 @@ def get_trainer(name: str) -> Trainer:
     Raises:
         ConfigError: unknown name, listing the known ones.
     """
-    _load_builtins()
+    if name in BUILTIN_TRAINERS and name not in _REGISTRY:
+        importlib.import_module(BUILTIN_TRAINERS[name])
+    if name not in _REGISTRY:
+        _load_builtins()
     if name not in _REGISTRY:
         raise ConfigError(f"unknown trainer {name!r}; known: {', '.join(list_trainers())}")
     return _REGISTRY[name]()
@@ -116,5 +120,5 @@ def list_trainers() -> list[str]:
 
 
 def _load_builtins() -> None:
-    for module in BUILTIN_MODULES:
+    for module in BUILTIN_TRAINERS.values():
         importlib.import_module(module)
