@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from ..backbones import create_backbone
 from ..errors import ConfigError
 from ._worker import DecodeTask, Frames, PartSpec
 
@@ -189,8 +190,6 @@ def create_engine(setup: EngineSetup) -> Engine:
 
 def backbone_from_config(cfg: ExtractConfig) -> Backbone:
     """Build the backbone ``cfg`` names (in the driver, or once per Ray actor)."""
-    from ..backbones import create_backbone
-
     return create_backbone(
         cfg.backbone,
         weights=cfg.weights,

@@ -35,6 +35,7 @@ import numpy as np
 from ..backbones import Preprocess
 from ..errors import VideoError
 from ..video import SamplingSpec, VideoReader
+from ._fsspec import local_copy
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,6 @@ def decode_video(task: DecodeTask, threads: int) -> Iterator[Info | Frames | Don
     Raises:
         VideoError: the file cannot be opened or decoded at all.
     """
-    from ._fsspec import local_copy
-
     spec = SamplingSpec(**task.sampling)
     pres = [Preprocess(**p.preprocess) for p in task.parts]
     paired = [p.needs_next_frame for p in task.parts]
