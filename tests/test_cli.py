@@ -111,7 +111,7 @@ def test_sampling_mismatch_warns_naming_both(run_and_store, capsys):
 
 
 def test_os_errors_are_one_line(run_and_store, tmp_path, capsys):
-    run, store = run_and_store
+    _, store = run_and_store
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert (
