@@ -38,7 +38,7 @@ concatenated video would give, up to the sampling phase.
 Run::
 
     nice -n 10 python benchmarks/timeline_fight.py [--seeds 0] [--head mlp] [--window-level]
-        [--ensemble] [--calib-shuffles 2]
+        [--ensemble] [--calib-shuffles 4]
 
 Results: ``benchmarks/_work/timeline_fight_<head>.json``.
 """
@@ -284,7 +284,7 @@ def main() -> None:
     ap.add_argument("--videos", type=int, default=3, help="test videos per held-out fold")
     ap.add_argument("--head", default="mlp")
     ap.add_argument(
-        "--calib-shuffles", type=int, default=2, help="calibration: 2 videos per shuffle of val"
+        "--calib-shuffles", type=int, default=4, help="calibration: 2 videos per shuffle of val"
     )
     ap.add_argument("--fps", type=float, default=8.0)
     ap.add_argument("--window-level", action="store_true", help="also window-level training")
