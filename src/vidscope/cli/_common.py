@@ -51,6 +51,12 @@ def key_values(items: list[str], flag: str) -> dict[str, Any]:
 
 def add_extract_options(p: argparse.ArgumentParser) -> None:
     """Flags of every command that extracts features."""
+    _backbone_options(p)
+    _sampling_options(p)
+    _run_options(p)
+
+
+def _backbone_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backbone",
         default="efficientnet_lite0",
@@ -77,6 +83,9 @@ def add_extract_options(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="inference engine: auto = ONNX Runtime on CPU, torch on a GPU",
     )
+
+
+def _sampling_options(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument(
         "--frames", type=int, help="N frames spread uniformly over each video (default 16)"
@@ -97,6 +106,12 @@ def add_extract_options(p: argparse.ArgumentParser) -> None:
         help="seconds a sample may move with --seek keyframe (default: half the spacing "
         "between samples)",
     )
+    p.add_argument(
+        "--image-fps", type=float, default=25.0, help="frame rate given to image-frame folders"
+    )
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=32, help="frames per inference batch")
     p.add_argument(
         "--workers", type=int, help="decode processes (default: 1 per 4 cores, at least 1)"
@@ -112,9 +127,6 @@ def add_extract_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=120.0,
         help="seconds without decoder progress before a video is abandoned",
-    )
-    p.add_argument(
-        "--image-fps", type=float, default=25.0, help="frame rate given to image-frame folders"
     )
     p.add_argument("--path-column", help="CSV column holding video paths (default: detected)")
     p.add_argument(

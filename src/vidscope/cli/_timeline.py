@@ -36,6 +36,25 @@ def add_parser(sub: Any) -> dict[str, Any]:
     p.add_argument("--window", type=float, help="window seconds (default: as trained)")
     p.add_argument("--stride", type=float, help="stride seconds (default: window / 4)")
     p.add_argument("--fps", type=float, help="feature rate (default: as trained)")
+    add_segment_options(p)
+    p.add_argument(
+        "--embed-limit",
+        type=float,
+        default=50.0,
+        help="MiB: smaller videos are embedded in report.html, larger ones linked",
+    )
+    p.add_argument("--match-tiou", type=float, default=0.5, help="tIoU for the found-events line")
+    p.add_argument(
+        "--backbone", default="efficientnet_lite0", help="backbone for --signal (a run has its own)"
+    )
+    p.add_argument("--weights", help="backbone weights file")
+    p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return {"timeline": cmd_timeline}
+
+
+def add_segment_options(p: argparse.ArgumentParser) -> None:
+    """Curve-to-segment flags; a flag not given keeps the run's calibrated or default value."""
     p.add_argument(
         "--smooth", choices=["none", "mean", "median"], help="smoothing filter (default mean)"
     )
@@ -77,20 +96,6 @@ def add_parser(sub: Any) -> dict[str, Any]:
         action="store_true",
         help="ignore the run's timeline calibration for settings not given",
     )
-    p.add_argument(
-        "--embed-limit",
-        type=float,
-        default=50.0,
-        help="MiB: smaller videos are embedded in report.html, larger ones linked",
-    )
-    p.add_argument("--match-tiou", type=float, default=0.5, help="tIoU for the found-events line")
-    p.add_argument(
-        "--backbone", default="efficientnet_lite0", help="backbone for --signal (a run has its own)"
-    )
-    p.add_argument("--weights", help="backbone weights file")
-    p.add_argument("--no-report", action="store_true", help="skip report.html")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return {"timeline": cmd_timeline}
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
