@@ -27,6 +27,7 @@ MODULES = [
     "_train",
     "_finetune",
     "_predict",
+    "_export",
     "_zeroshot",
     "_timeline",
     "_label",

@@ -14,6 +14,7 @@
 from ..training import predict
 from ._demo import DemoResult, demo, matches
 from ._evaluate import evaluate
+from ._export import ExportResult, export
 from ._events import evaluate_events, lead_time_ap
 from ._finetune import finetune
 from ._timeline import timeline, write_outputs
@@ -21,10 +22,12 @@ from ._zeroshot import ZeroShotResult, zeroshot
 
 __all__ = [
     "DemoResult",
+    "ExportResult",
     "ZeroShotResult",
     "demo",
     "evaluate",
     "evaluate_events",
+    "export",
     "finetune",
     "lead_time_ap",
     "matches",
