@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -130,3 +131,18 @@ def test_os_errors_are_one_line(run_and_store, tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert "Traceback" not in err and str(blocker) in err
+
+
+def test_predict_marks_unusable_videos_instead_of_scoring_them(run_and_store, tmp_path):
+    run, store = run_and_store
+    bad = np.load(store / "features" / "v3.npy")
+    bad[1, 2] = np.nan
+    np.save(store / "features" / "v3.npy", bad)
+    np.save(store / "features" / "v5.npy", bad[:0])
+    np.save(store / "features" / "v5.t.npy", np.zeros(0))
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(run), str(store), "--out", str(out), "--quiet"]) == 0
+    df = pd.read_csv(out, keep_default_na=False).set_index("id")
+    assert len(df) == 8 and df.loc["v0", "error"] == "" and df.loc["v0", "score"] != ""
+    assert "NaN" in df.loc["v3", "error"] and df.loc["v3", "score"] == ""
+    assert "no samples" in df.loc["v5", "error"] and df.loc["v5", "score"] == ""

@@ -275,7 +275,7 @@ def test_cli_train_evaluate_predict_compare(tmp_path, store2, capsys):
     )
     out = capsys.readouterr().out
     assert "run saved to" in out and "accuracy" in out
-    assert "is the event (positive) class" in out
+    assert "event (positive) class" in out
     quiet = ["train", str(store2), "--out", run, "--overwrite", "--head", "mean_linear", *common]
     assert main(quiet) == 0 and capsys.readouterr().out == ""  # --quiet prints nothing
     assert main([*quiet[:4], *quiet[5:]]) == 2  # an existing run is not silently replaced

@@ -155,12 +155,9 @@ def extract_config(args: argparse.Namespace) -> Any:
     from ..features import ExtractConfig
     from ..video import SamplingSpec
 
-    if args.fps is not None:
-        spec = SamplingSpec("fps", args.fps, args.max_frames)
-    elif args.every is not None:
-        spec = SamplingSpec("every", args.every, args.max_frames)
-    else:
-        spec = SamplingSpec("uniform", 16 if args.frames is None else args.frames)
+    spec = SamplingSpec.from_flags(
+        frames=args.frames, fps=args.fps, every=args.every, max_frames=args.max_frames
+    )
     kw: dict[str, Any] = dict(
         backbone=args.backbone,
         weights=args.weights,

@@ -193,13 +193,10 @@ def _say_classes(labels: Any, console: Console) -> None:
     """Which class is the event, and why (printed before training starts)."""
     n = len(labels.ids)
     if labels.num_classes == 2:
-        why = getattr(labels, "positive_reason", None) or "it sorts last"
-        console.print(
-            f"{n} videos, classes {labels.classes[0]} / {labels.classes[1]}: "
-            f"[bold]{labels.classes[1]}[/] is the event (positive) class ({why}; "
-            "--positive-class to change)",
-            highlight=False,
+        note = getattr(labels, "positive_note", None) or (
+            f"event (positive) class: {labels.classes[1]!r} (sorts last)"
         )
+        console.print(f"{n} videos; {note} (--positive-class to change)", highlight=False)
     else:
         console.print(f"{n} videos, {labels.num_classes} classes", highlight=False)
 

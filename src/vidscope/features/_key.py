@@ -123,13 +123,20 @@ class StoreKey:
         return f"{self.backbone_name} ({'; '.join(parts)})"
 
     def differences(self, other: StoreKey, *, keys: tuple[str, ...] = MATCH) -> list[str]:
-        """``["seek: exact vs keyframe", ...]``: the matching fields that differ."""
+        """``["seek: 'exact' vs 'keyframe'", "backbone.preprocess: ... vs ...", ...]``: the
+        matching fields that differ (dict fields by their differing sub-keys)."""
         mine, theirs = self.to_json(), other.to_json()
-        return [
-            f"{k}: {mine.get(k)!r} vs {theirs.get(k)!r}"
-            for k in keys
-            if _norm(mine.get(k)) != _norm(theirs.get(k))
-        ]
+        out = []
+        for k in keys:
+            a, b = mine.get(k), theirs.get(k)
+            if _norm(a) == _norm(b):
+                continue
+            if isinstance(a, dict) and isinstance(b, dict):
+                subs = sorted(s for s in set(a) | set(b) if _norm(a.get(s)) != _norm(b.get(s)))
+                out += [f"{k}.{s}: {a.get(s)!r} vs {b.get(s)!r}" for s in subs]
+            else:
+                out.append(f"{k}: {a!r} vs {b!r}")
+        return out
 
     def extract_config(self, **overrides: Any) -> ExtractConfig:
         """The :class:`ExtractConfig` that makes features with this key.

@@ -8,9 +8,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from ..data import scorable_sequences
 from ..errors import IncompatibleError, VidscopeError, VidscopeWarning
 from ..features import ExtractConfig, FeatureStore, open_store, store_key
 from ._run import Run
@@ -70,42 +70,16 @@ def _predict_store(run: Run, store: FeatureStore) -> pd.DataFrame:
     ids = store.ids()
     if not ids:
         raise VidscopeError(f"{store.root}: no videos with features to predict")
-    good: list[str] = []
-    seqs: list[np.ndarray] = []
-    errors: dict[str, str] = {}
-    for v in ids:
-        try:
-            x = store.load(v).features
-        except VidscopeError as exc:
-            errors[v] = str(exc)
-            continue
-        why = _unusable(x)
-        if why:
-            errors[v] = why
-        else:
-            good.append(v)
-            seqs.append(x)
-    for v in store.ids(("failed",)):
-        errors[v] = f"extraction failed: {store.rows[v].get('error') or 'unknown reason'}"
-        ids.append(v)
-    df = run.predict_sequences(good, seqs) if good else None
+    ids += store.ids(("failed",))
+    seqs, errors = scorable_sequences(store, ids)
+    good = [s.video_id for s in seqs]
+    df = run.predict_sequences(good, [s.features for s in seqs]) if seqs else None
     if not errors:
         return df  # type: ignore[return-value]
     bad = pd.DataFrame({"id": list(errors), "error": list(errors.values())})
     out = bad if df is None else pd.concat([df.assign(error=""), bad], ignore_index=True)
     order = {v: i for i, v in enumerate(ids)}
     return out.sort_values("id", key=lambda c: c.map(order)).reset_index(drop=True)
-
-
-def _unusable(x: np.ndarray) -> str | None:
-    """Why features cannot be scored (``None`` if they can)."""
-    if x.shape[0] == 0:
-        return "no samples (the video has no decodable frames at the sampled times)"
-    finite = np.isfinite(x)
-    if not finite.all():
-        rows = int((~finite).any(axis=1).sum())
-        return f"features contain NaN or infinite values in {rows} of {x.shape[0]} samples"
-    return None
 
 
 def _extract_for(
