@@ -270,3 +270,26 @@ def test_a_finetune_run_joins_the_compare_leaderboard(checkpoint, few_clips, tmp
             config=replace(cfg, seed=3),
             runs=[tmp_path / "ft"],
         )
+
+
+def test_timeline_of_a_finetune_run_scores_clip_windows(checkpoint, few_clips, tmp_path):
+    import pandas as pd
+
+    from tests._videomae_helpers import moving_square
+    from tests.conftest import write_video
+    from vidscope.pipelines import timeline
+
+    finetune(
+        few_clips, weights=checkpoint, out=tmp_path / "run", epochs=1, workers=0,
+        val_fraction=0.25, tensorboard=False,
+    )  # fmt: skip
+    assert load_run(tmp_path / "run").spec.clip_duration_s == pytest.approx(1.0)
+    frames = np.concatenate([moving_square(0, seed=1), moving_square(1, seed=2)] * 2)
+    long = write_video(tmp_path / "long.mp4", frames, fps=12, gop=12)  # 4 s
+    lines = timeline(tmp_path / "run", long, out=tmp_path / "tl")
+    assert len(lines) == 1 and lines[0].classes == ["right"]
+    scores = pd.read_csv(tmp_path / "tl" / "long" / "scores.csv")
+    assert len(scores) == 13  # 1-s windows every 0.25 s over 4 s
+    assert scores["end_s"].max() == pytest.approx(4.0) and scores["score_right"].between(0, 1).all()
+    assert (tmp_path / "tl" / "long" / "segments.csv").exists()
+    assert (tmp_path / "tl" / "report.html").stat().st_size > 1000

@@ -140,14 +140,18 @@ class ClipSet:
     Attributes:
         labels: Labels; ``labels.ids`` are video ids (path relative to VIDEOS, no extension).
         paths: Video file (or frame folder) of each labelled video, aligned with the labels.
-        durations_s: ``float64 [N]`` duration of each video.
+        durations_s: ``float64 [N]`` duration of each video (of each stretch, with
+            ``offsets_s``).
         notes: What was left out and why.
+        offsets_s: ``float64 [N]`` start of the stretch of each video that clips come from
+            (timeline windows: one entry per window of a video), or ``None`` for whole videos.
     """
 
     labels: LabelSet
     paths: list[Path]
     durations_s: np.ndarray
     notes: list[str] = field(default_factory=list)
+    offsets_s: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -224,6 +228,7 @@ class ClipDataset:
     def __init__(self, clips: ClipSet, sampling: ClipSampling, *, num_clips: int = 1) -> None:
         self.paths = [str(p) for p in clips.paths]
         self.durations_s = clips.durations_s
+        self.offsets_s = clips.offsets_s
         self.sampling = sampling
         self.num_clips = num_clips
 
@@ -238,6 +243,8 @@ class ClipDataset:
         times = clip_times(
             self.durations_s[i], self.sampling, rng=rng, clip=-draw - 1, num_clips=self.num_clips
         )
+        if self.offsets_s is not None:
+            times = times + self.offsets_s[i]
         frames = read_clip(self.paths[i], times, self.sampling, rng=rng)
         return torch.from_numpy(frames), i
 

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from ..data import load_clips
+from ..features import atomic_write_json
 from ..training import (
     LabelOptions,
+    RunSpec,
     TrainConfig,
     TrainResult,
     callbacks_for,
@@ -125,5 +127,8 @@ def finetune(
     }
     folds = [s.name for s in splits] if many else None
     result = finish_run(root, None, clips, cfg, results, folds, extra=extra)
+    spec = RunSpec.read(root / "config.json")  # no store: the durations come from the clips
+    spec.clip_duration_s = extra["clip_duration_s"]
+    atomic_write_json(root / "config.json", spec.to_json())
     result.notes = list(clips.notes) + extra["notes"]
     return result

@@ -52,6 +52,10 @@ def timeline(
     """
     cfg = config or TimelineConfig()
     r = run if run is None or isinstance(run, Run) else load_run(run)
+    if r is not None and hasattr(r.members[0].trainer, "window_scores"):  # clip models
+        from ._clip_timeline import clip_timeline
+
+        return clip_timeline(r, videos, out=out, config=cfg, annotations=annotations, report=report)
     if r is None and cfg.signal is None:
         cfg = TimelineConfig(**{**cfg.__dict__, "signal": "change"})
     plan = plan_windows(r.config if r is not None else None, cfg)

@@ -191,6 +191,12 @@ class VideoMAETrainer:
 
         return predict_videos(run, videos)
 
+    def window_scores(self, run: Any, path: Any, bounds_s: np.ndarray) -> np.ndarray:
+        """``timeline`` of such a run: scores of one clip per window ``[N, 2]`` of a video."""
+        from ._finetune_score import window_scores
+
+        return window_scores(run, path, bounds_s)
+
     def evaluate_videos(
         self, run: Any, videos: Any, labels: Any, *, allow_missing: bool = False
     ) -> dict[str, Any]:

@@ -27,6 +27,16 @@ def run_clip_scores(run: Any, clips: ClipSet) -> np.ndarray:
     return np.mean(out, axis=0)
 
 
+def window_scores(run: Any, path: str | os.PathLike[str], bounds_s: np.ndarray) -> np.ndarray:
+    """The run's scores of clips cut from the windows ``bounds_s`` ``[N, 2]`` (seconds) of one
+    video (each window's frames spread over it): binary ``[N]``, else ``[N, C]``."""
+    bounds = np.asarray(bounds_s, np.float64).reshape(-1, 2)
+    n = len(bounds)
+    labels = LabelSet([f"w{i}" for i in range(n)], np.zeros(n, np.int64), list(run.classes))
+    clips = ClipSet(labels, [Path(path)] * n, bounds[:, 1] - bounds[:, 0], offsets_s=bounds[:, 0])
+    return run_clip_scores(run, clips)
+
+
 def predict_videos(
     run: Any, videos: str | os.PathLike[str] | list[str | os.PathLike[str]]
 ) -> pd.DataFrame:
