@@ -192,7 +192,14 @@ class CoOpHead(Head):
         return self._outputs(self.class_logits(x))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Sequence logits ``[B, num_outputs]``: frame logits pooled over valid frames."""
+        """Sequence logits ``[B, num_outputs]``: frame logits pooled over valid frames.
+
+        Raises:
+            RuntimeError: inside an ONNX export, which coop declines (:attr:`onnx_export`):
+                exporters that try anyway keep the PyTorch head.
+        """
+        if torch.onnx.is_in_onnx_export():
+            raise RuntimeError("coop heads stay in PyTorch (frame logits, frozen text tower)")
         return self._outputs(self._pooled(self.class_logits(x), mask))
 
     def training_loss(self, x: torch.Tensor, mask: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
