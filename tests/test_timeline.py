@@ -86,6 +86,10 @@ def test_signal_curve_without_a_run(demo):
     )
     assert line.classes == ["change"] and line.scores.shape == (44, 1)
     assert line.scores[0, 0] == 0 and (line.scores >= 0).all()
+    # the threshold is mean + 2 std of the smoothed curve, the one the plots draw
+    curve = line.curve[:, 0].astype(float)
+    assert line.threshold == pytest.approx(curve.mean() + 2 * curve.std(), rel=1e-5)
+    assert all(s.score >= line.threshold - 1e-6 for s in line.segments)
 
 
 def test_event_metrics_and_window_training(demo):
