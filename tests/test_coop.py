@@ -204,3 +204,13 @@ def test_training_windows_cut_from_sequences(ckpts):
 
     with pytest.raises(ConfigError, match="window"):
         _head(PLAIN, ckpts[PLAIN], window=4)  # frame samples need no windows
+
+
+def test_onnx_export_is_declined(ckpts):
+    import io
+
+    head = _head(PLAIN, ckpts[PLAIN], n_ctx=2).eval()
+    assert head.onnx_export is False
+    x, mask = torch.randn(1, 3, EMBED), torch.ones(1, 3, dtype=torch.bool)
+    with pytest.raises(RuntimeError, match="stay in PyTorch"):
+        torch.onnx.export(head, (x, mask), io.BytesIO(), dynamo=False)
