@@ -4,6 +4,8 @@ weights digest finds the checkpoint), compare against other heads, predict raw v
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -66,6 +68,19 @@ def test_train_compare_predict_from_the_cli(clip_store, tmp_path, capsys):
     curve = pd.read_csv(next((tmp_path / "tl").rglob("scores.csv")))
     scores = curve.filter(like="score_").to_numpy()  # binary: the event class's score
     assert scores.size and ((scores >= 0) & (scores <= 1)).all()
+    # the checkpoint forgotten (another machine, a moved file): a one-line error, then --weights
+    index = Path(os.environ["VIDSCOPE_CACHE"]) / "clip_weights.json"
+    known = index.read_text()
+    index.write_text("{}")
+    try:
+        pred = ["predict", str(run), store, "--out", str(tmp_path / "again.csv"), "--quiet"]
+        capsys.readouterr()
+        assert main(pred) == 2
+        assert "--weights PATH" in capsys.readouterr().err
+        assert main([*pred, "--overwrite", "--weights", ckpt]) == 0
+        assert main(["evaluate", str(run), store, "--labels", labels]) == 0
+    finally:
+        index.write_text(known)
     capsys.readouterr()
     code = main(["compare", store, "--labels", labels, "--heads", "coop,mlp,stats_xgboost",
                  "--out", str(tmp_path / "cmp"), "--epochs", "2", "--no-tensorboard",

@@ -12,6 +12,7 @@ from ._clip import (
     clip_text_width,
     clip_tokenizer,
 )
+from ._clip import remember_weights as remember_clip_weights
 from ._convert import convert_weights
 from ._registry import create_backbone, describe_backbone, list_backbones, register_backbone
 
@@ -30,4 +31,5 @@ __all__ = [
     "describe_backbone",
     "list_backbones",
     "register_backbone",
+    "remember_clip_weights",
 ]

@@ -342,7 +342,8 @@ def clip_text_encoder(
             raise WeightsError(
                 f"{where}: the text side of clip:{name} needs its open_clip checkpoint"
                 + (f" (weights digest {digest})" if digest else "")
-                + "; pass --weights PATH (vidscope never downloads weights)"
+                + "; give the file with --weights PATH (zeroshot, predict, evaluate) or "
+                "--head-option weights=PATH (train); vidscope never downloads weights"
             )
         weights = found
     key = RANDOM_ID if str(weights) == RANDOM else remember_weights(weights)

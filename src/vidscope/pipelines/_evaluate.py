@@ -43,6 +43,10 @@ def evaluate(
         with ``lead_time_ap`` for binary labels that carry event times.
     """
     r = run if isinstance(run, Run) else load_run(run)
+    if weights and r.spec.head_config.get("clip_model"):  # coop: its text tower's file
+        from ..backbones import remember_clip_weights
+
+        remember_clip_weights(weights)
     clip_trainer = r.members[0].trainer  # trainers on raw clips score videos themselves
     if hasattr(clip_trainer, "evaluate_videos"):
         return clip_trainer.evaluate_videos(r, store, labels, allow_missing=allow_missing)

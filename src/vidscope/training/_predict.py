@@ -38,6 +38,10 @@ def predict(
     Returns:
         Binary: ``id, score, label``; multi-class: ``id, label, score_<class>...``.
     """
+    if weights and run.spec.head_config.get("clip_model"):  # coop: its text tower's file
+        from ..backbones import remember_clip_weights
+
+        remember_clip_weights(weights)
     clip_trainer = run.members[0].trainer  # trainers on raw clips score videos themselves
     if hasattr(clip_trainer, "predict_videos"):
         return clip_trainer.predict_videos(run, source)
