@@ -214,3 +214,15 @@ def test_onnx_export_is_declined(ckpts):
     x, mask = torch.randn(1, 3, EMBED), torch.ones(1, 3, dtype=torch.bool)
     with pytest.raises(RuntimeError, match="stay in PyTorch"):
         torch.onnx.export(head, (x, mask), io.BytesIO(), dynamo=False)
+
+
+def test_heads_share_one_frozen_tower_and_moving_copies_it(ckpts):
+    """k-fold members hold one tower, not k copies; a device move copies, never moves the
+    shared parameters."""
+    a, b = _head(MOBILE, ckpts[MOBILE], n_ctx=2), _head(MOBILE, ckpts[MOBILE], n_ctx=4)
+    ta, tb = a.tower(), b.tower()
+    assert ta.token_embedding.weight.data_ptr() == tb.token_embedding.weight.data_ptr()
+    assert ta.moved(torch.device("cpu")) is ta
+    moved = ta.moved(torch.device("meta"))
+    assert moved is not ta and moved.token_embedding.weight.is_meta
+    assert ta.token_embedding.weight.device.type == "cpu"

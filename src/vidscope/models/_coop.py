@@ -156,9 +156,8 @@ class CoOpHead(Head):
             if encoder is None:
                 raise WeightsError(missing)
             self._build(encoder)
-        tower: TextTower = self._frozen["tower"]
-        if tower.token_embedding.weight.device != self.prompts.ctx.device:
-            tower.to(self.prompts.ctx.device)
+        tower: TextTower = self._frozen["tower"].moved(self.prompts.ctx.device)
+        self._frozen["tower"] = tower
         return tower
 
     def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:

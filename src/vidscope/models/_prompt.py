@@ -34,13 +34,13 @@ class TextTower(torch.nn.Module):
     always runs the whole context.
 
     Args:
-        parts: The tower's pieces; they are deep-copied, so moving this tower moves no one
-            else's model.
+        parts: The tower's pieces. They are shared, not copied (a frozen tower is only read,
+            so the heads of a k-fold run hold one tower); copy this module before moving it
+            to another device (:meth:`moved`).
     """
 
     def __init__(self, parts: TextTowerParts) -> None:
         super().__init__()
-        parts = copy.deepcopy(parts)
         self.token_embedding = parts.token_embedding
         self.positional_embedding = parts.positional_embedding
         self.transformer = parts.transformer
@@ -51,6 +51,13 @@ class TextTower(torch.nn.Module):
         self.eos_id = parts.eos_id
         self.requires_grad_(False)
         self.eval()
+
+    def moved(self, device: torch.device) -> TextTower:
+        """This tower on ``device``: itself if it is there, else a copy moved there (moving
+        in place would move the shared parameters of every other holder too)."""
+        if self.token_embedding.weight.device == device:
+            return self
+        return copy.deepcopy(self).to(device)
 
     @property
     def width(self) -> int:
