@@ -270,6 +270,52 @@ def write_cache(
     path.write_text(json.dumps({"key": key, "rows": rows, "scores": plain}, default=float))
 
 
+#: Encoders whose cost the levers table reports: label -> (backbone, options).
+ENCODERS = {
+    "efficientnet_lite0": ("efficientnet_lite0", {}),
+    "efficientnet_lite0 tiles=2x2": ("efficientnet_lite0", {"tiles": "2x2"}),
+    "efficientnet_lite2": ("efficientnet_lite2", {}),
+    "flow": ("flow", {}),
+    "flow grid=3": ("flow", {"grid": 3}),
+}
+
+
+def encode_cost(clip: Path, frames: int = 16, repeats: int = 3) -> dict[str, dict[str, float]]:
+    """CPU seconds per frame of each encoder in :data:`ENCODERS` on ``frames`` frames of
+    ``clip``, decoded as ``extract`` decodes them (their own size; pairs for flow).
+
+    CPU time (all threads of this process, the best of ``repeats``) rather than wall time:
+    on a machine shared with other jobs it still measures the work. Decoding is not included
+    (the same for every appearance encoder except tiles, which decode at twice the size).
+    ``frames_per_cpu_s`` is the frames/s of one fully used core.
+    """
+    import time
+
+    from vidscope.backbones import create_backbone
+    from vidscope.video import VideoReader
+
+    out = {}
+    for label, (name, options) in ENCODERS.items():
+        backbone = create_backbone(name, **options)
+        with VideoReader(clip) as reader:
+            times = np.linspace(0, reader.info.duration_s * 0.9, frames)
+            size = backbone.preprocess.decode_size(reader.info.width, reader.info.height)
+            if backbone.needs_next_frame:
+                first, after = reader.read_pairs(times, size=size)
+                fn, args = backbone.encode_pairs, (first.frames, after.frames,
+                                                   after.times_s - first.times_s)  # fmt: skip
+            else:
+                fn, args = backbone.encode, (reader.read(times, size=size).frames,)
+        fn(*args)  # warm-up (ONNX session, caches)
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.process_time()
+            fn(*args)
+            best = min(best, (time.process_time() - start) / frames)
+        out[label] = {"cpu_s_per_frame": best, "frames_per_cpu_s": 1.0 / best}
+    return out
+
+
 def slug(name: str) -> str:
     """A folder name for a lever."""
     import re

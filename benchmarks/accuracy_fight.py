@@ -472,14 +472,15 @@ def run_levers(args: argparse.Namespace, labels_csv: Path) -> dict[str, Any]:
         "held-out folds; ΔAUC paired with today's best over the same folds"
     )
     fl.print_levers(rows, title)
-    speed = {}
-    for n, s in sources.items():
-        seconds = s["first_extraction"].get("extract_s")
-        fps = round(150 * args.frames / seconds, 1) if seconds else None
-        speed[n] = {"backbone": s["backbone"], "options": s["backbone_options"],
-                    "extract_s": seconds, "frames_per_s": fps}  # fmt: skip
-        print(f"  extraction {n}: {seconds} s, 150 clips x {args.frames} frames: {fps} frames/s")
-    return {"rows": rows, "sources": sources, "extraction": speed}
+    clip = DATA / "fight" / "fi001.mp4"
+    speed = fl.encode_cost(clip, args.frames)
+    print(f"\nencoder cost on {args.frames} frames of {clip.name} (CPU s per frame, best of 3; "
+          "frames/s of one busy core; decoding excluded):")  # fmt: skip
+    base = speed["efficientnet_lite0"]["cpu_s_per_frame"] + speed["flow"]["cpu_s_per_frame"]
+    for n, v in speed.items():
+        print(f"  {n:<30} {v['cpu_s_per_frame'] * 1e3:7.1f} ms  {v['frames_per_cpu_s']:7.1f}/s")
+    print(f"  (today's best, lite0 + flow: {base * 1e3:.1f} ms per frame)")
+    return {"rows": rows, "sources": sources, "encode_cost": speed}
 
 
 def lever_rows(
@@ -534,6 +535,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     labels_csv = require_data()
     set_threads_and_warm_up(args.threads)
+    # BLAS threads too (the tree head's PCA): on the shared 2-core machine, 2 spinning
+    # OpenBLAS threads made a stats_xgboost fold cost about 3x the CPU of one thread
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(args.threads)
     start = time.monotonic()
     payload: dict[str, Any] = {"env": environment(), "args": vars(args), "protocol": "test"}
     if args.levers:
