@@ -27,7 +27,7 @@ TINY: dict[str, dict[str, object]] = {
 }
 TREES = {"stats_xgboost"}
 #: Heads tested in their own files: coop needs CLIP features and an open_clip checkpoint.
-ELSEWHERE = {"coop"}  # tests/test_coop.py, tests/test_coop_train.py
+ELSEWHERE = {"coop", "videomae"}  # tests/test_coop*.py, tests/test_videomae*.py
 NEURAL = sorted(TINY)
 
 

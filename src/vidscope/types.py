@@ -1,6 +1,6 @@
 """Shared value types that cross stages: segments, timelines, feature sequences.
 
-This module imports nothing of vidscope, so every stage can use these types without
+This module imports nothing of vidscope but its errors, so every stage can use these types without
 importing a later stage (``../shared/ARCHITECTURE.md``: types sit at the bottom).
 """
 
@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .errors import InputError
 
 
 @dataclass
@@ -29,10 +31,10 @@ class FeatureSequence:
 
     def __post_init__(self) -> None:
         if self.features.ndim != 2:
-            raise ValueError(f"{self.video_id}: features must be [T, D], got {self.features.shape}")
+            raise InputError(f"{self.video_id}: features must be [T, D], got {self.features.shape}")
         self.times_s = np.asarray(self.times_s, dtype=np.float64)
         if self.times_s.shape != (self.features.shape[0],):
-            raise ValueError(
+            raise InputError(
                 f"{self.video_id}: {self.features.shape[0]} feature rows but "
                 f"{self.times_s.shape} timestamps"
             )
@@ -66,9 +68,9 @@ class Segment:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.start_s) and math.isfinite(self.end_s)):
-            raise ValueError(f"segment times must be finite, got {self.start_s}..{self.end_s}")
+            raise InputError(f"segment times must be finite, got {self.start_s}..{self.end_s}")
         if self.start_s < 0 or self.end_s <= self.start_s:
-            raise ValueError(
+            raise InputError(
                 f"segment must have 0 <= start_s < end_s, got {self.start_s}..{self.end_s}"
             )
 
@@ -117,7 +119,7 @@ class Timeline:
         if self.curve is not None:
             self.curve = np.asarray(self.curve, dtype=np.float32).reshape(self.scores.shape)
         if self.scores.shape != (len(self.times_s), len(self.classes)):
-            raise ValueError(
+            raise InputError(
                 f"{self.video_id}: scores {self.scores.shape} do not match "
                 f"{len(self.times_s)} times x {len(self.classes)} classes"
             )

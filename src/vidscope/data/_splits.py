@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..errors import InputError
 from ._labels import LabelError, LabelSet
 
 SplitMode = Literal["auto", "given", "holdout", "kfold"]
@@ -60,19 +61,19 @@ def make_splits(
         return [_given(labels)]
     if mode == "holdout":
         if not 0 < val_fraction < 1:
-            raise ValueError(f"--val-fraction must be in (0, 1), got {val_fraction}")
+            raise InputError(f"--val-fraction must be in (0, 1), got {val_fraction}")
         n_splits = max(2, round(1 / val_fraction))
         return [replace(_kfold(labels, n_splits, seed)[0], name="holdout")]
     if mode == "kfold":
         if folds < 2:
-            raise ValueError(f"--folds must be >= 2, got {folds}")
+            raise InputError(f"--folds must be >= 2, got {folds}")
         outer = _kfold(labels, folds, seed)
         if not inner_val:
             return outer
         if not 0 < val_fraction < 1:
-            raise ValueError(f"--val-fraction must be in (0, 1), got {val_fraction}")
+            raise InputError(f"--val-fraction must be in (0, 1), got {val_fraction}")
         return [_with_inner_val(labels, s, val_fraction, seed) for s in outer]
-    raise ValueError(f"--split must be auto, given, holdout or kfold, got {mode!r}")
+    raise InputError(f"--split must be auto, given, holdout or kfold, got {mode!r}")
 
 
 def _given(labels: LabelSet) -> Split:

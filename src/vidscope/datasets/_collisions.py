@@ -22,6 +22,8 @@ import numpy as np
 
 from vidscope.datasets._layout import ScenePlan, min_long_duration, plan_clip, plan_long
 
+from ..errors import InputError
+
 _ALERT_LEAD_S = 0.5
 
 
@@ -75,7 +77,7 @@ def _check_size(size: object) -> tuple[int, int]:
         or len(size) != 2
         or any(not _is_int(s) or s < 32 or s % 2 for s in size)
     ):
-        raise ValueError(f"size must be (width, height) with even integers >= 32, got {size!r}")
+        raise InputError(f"size must be (width, height) with even integers >= 32, got {size!r}")
     return int(size[0]), int(size[1])
 
 
@@ -88,29 +90,29 @@ def _validate(
 ) -> None:
     """Raises ValueError with a readable message for any unusable argument but ``size``."""
     if not _is_int(n_videos) or n_videos < 2:
-        raise ValueError(f"n_videos must be an integer >= 2, got {n_videos!r}")
+        raise InputError(f"n_videos must be an integer >= 2, got {n_videos!r}")
     if not 0.0 < collide_fraction < 1.0:
-        raise ValueError(
+        raise InputError(
             f"collide_fraction must be strictly between 0 and 1, got {collide_fraction!r}"
         )
     n_pos = round(n_videos * collide_fraction)
     if not 0 < n_pos < n_videos:
-        raise ValueError(
+        raise InputError(
             f"n_videos={n_videos} with collide_fraction={collide_fraction} gives {n_pos} "
             "colliding clips; both classes need at least one clip"
         )
     if not _is_int(fps) or fps <= 0:
-        raise ValueError(f"fps must be a positive integer, got {fps!r}")
+        raise InputError(f"fps must be a positive integer, got {fps!r}")
     for name, value in zip(("duration_s", "long_duration_s"), durations, strict=True):
         if not value > 0 or not math.isfinite(value):
-            raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+            raise InputError(f"{name} must be a positive number of seconds, got {value!r}")
         if round(value * fps) < 2:
-            raise ValueError(f"{name}={value} at fps={fps} gives fewer than 2 frames")
+            raise InputError(f"{name}={value} at fps={fps} gives fewer than 2 frames")
     if not _is_int(n_long_events) or n_long_events < 1:
-        raise ValueError(f"n_long_events must be an integer >= 1, got {n_long_events!r}")
+        raise InputError(f"n_long_events must be an integer >= 1, got {n_long_events!r}")
     needed = min_long_duration(n_long_events)
     if durations[1] < needed:
-        raise ValueError(
+        raise InputError(
             f"long_duration_s={durations[1]} is too short for {n_long_events} events spaced "
             f">= 5 s apart with quiet margins at both ends; use at least {needed:g} s"
         )

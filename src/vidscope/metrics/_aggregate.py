@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
+
 # scalars that are sizes, not metrics: summed over folds rather than averaged
 _SUMMED = ("num_samples",)
 _PER_CLASS_METRICS = ("precision", "recall", "f1")
@@ -28,11 +30,11 @@ def aggregate_folds(reports: list[dict[str, Any]]) -> dict[str, Any]:
         ValueError: if ``reports`` is empty or the folds disagree on the labels.
     """
     if not reports:
-        raise ValueError("aggregate_folds needs at least one fold report, got none.")
+        raise InputError("aggregate_folds needs at least one fold report, got none.")
     labels = reports[0].get("labels")
     for i, report in enumerate(reports):
         if report.get("labels") != labels:
-            raise ValueError(
+            raise InputError(
                 f"Fold {i} has labels {report.get('labels')!r}, fold 0 has {labels!r}; "
                 "folds of one experiment must share their labels."
             )

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
 from ._ranking import average_precision, one_vs_rest_macro, roc_auc
 
 _DEFAULT_THRESHOLD = 0.5
@@ -186,21 +187,21 @@ def _validate(
     """Check the inputs and return ``y [N] int64`` and probabilities ``[N, C] float64``."""
     num_classes = len(labels)
     if num_classes < 2:
-        raise ValueError(f"Need at least 2 class labels, got {list(labels)!r}.")
+        raise InputError(f"Need at least 2 class labels, got {list(labels)!r}.")
     y = np.asarray(y_true).ravel()
     if y.size == 0:
-        raise ValueError("No samples to evaluate: y_true is empty.")
+        raise InputError("No samples to evaluate: y_true is empty.")
     if not np.issubdtype(y.dtype, np.integer) and not np.all(np.mod(y, 1) == 0):
-        raise ValueError("y_true must hold integer class indices into labels.")
+        raise InputError("y_true must hold integer class indices into labels.")
     y = y.astype(np.int64)
     if y.min() < 0 or y.max() >= num_classes:
-        raise ValueError(
+        raise InputError(
             f"y_true holds class index {int(y.max() if y.max() >= num_classes else y.min())},"
             f" outside [0, {num_classes}) for labels {list(labels)!r}."
         )
     proba = _to_proba(np.asarray(scores, dtype=np.float64), num_classes)
     if proba.shape[0] != y.size:
-        raise ValueError(f"y_true has {y.size} samples but scores has {proba.shape[0]}.")
+        raise InputError(f"y_true has {y.size} samples but scores has {proba.shape[0]}.")
     return y, proba
 
 
@@ -212,16 +213,16 @@ def _to_proba(scores: np.ndarray, num_classes: int) -> np.ndarray:
         scores = np.stack([1.0 - scores[:, 1], scores[:, 1]], axis=1)
     expected = "[N]" if num_classes == 2 else f"[N, {num_classes}]"
     if scores.ndim != 2 or scores.shape[1] != num_classes:
-        raise ValueError(f"scores must be {expected} probabilities, got shape {scores.shape}.")
+        raise InputError(f"scores must be {expected} probabilities, got shape {scores.shape}.")
     if not np.all(np.isfinite(scores)):
-        raise ValueError("scores contain NaN or infinite values.")
+        raise InputError("scores contain NaN or infinite values.")
     if scores.min() < 0.0 or scores.max() > 1.0:
-        raise ValueError(
+        raise InputError(
             "scores must be probabilities in [0, 1]; these look like logits "
             "(apply a sigmoid for binary or a softmax for multi-class first)."
         )
     if np.any(np.abs(scores.sum(axis=1) - 1.0) > _SUM_TOLERANCE):
-        raise ValueError("score rows must sum to 1 (softmax probabilities), they do not.")
+        raise InputError("score rows must sum to 1 (softmax probabilities), they do not.")
     return scores
 
 

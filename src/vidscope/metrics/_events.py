@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError
 from ..types import Segment
 from ._ranking import average_precision, roc_auc
 
@@ -144,7 +145,7 @@ def frame_level_scores(
     times = np.asarray(times_s, dtype=np.float64).ravel()
     y_score = np.asarray(scores, dtype=np.float64).ravel()
     if y_score.shape != times.shape:
-        raise ValueError(f"{times.size} times but {y_score.size} scores")
+        raise InputError(f"{times.size} times but {y_score.size} scores")
     inside = np.zeros(times.shape, dtype=bool)
     for seg in truth_segments:
         if label is None or seg.label == label:
@@ -203,7 +204,7 @@ def lead_time_ap(
     for lead_s in sorted(scores_by_lead):
         s = np.asarray(scores_by_lead[lead_s]).ravel()
         if s.shape != y.shape:
-            raise ValueError(f"lead {lead_s} s: {s.size} scores for {y.size} videos")
+            raise InputError(f"lead {lead_s} s: {s.size} scores for {y.size} videos")
         out[float(lead_s)] = average_precision(y, s) if y.size else None
     return out
 
@@ -230,7 +231,7 @@ def cut_before_event(
         ``bool [T]`` mask of the frames kept.
     """
     if not (math.isfinite(lead_s) and lead_s >= 0):
-        raise ValueError(f"lead time must be >= 0 seconds, got {lead_s}")
+        raise InputError(f"lead time must be >= 0 seconds, got {lead_s}")
     times = np.asarray(times_s, dtype=np.float64).ravel()
     if times.size == 0:
         return np.zeros(0, dtype=bool)
@@ -248,7 +249,7 @@ def _match(predictions: Segments, truth: Segments, threshold: float, label: str 
     preds = [(v, p) for v, segs in predictions.items() for p in segs if want(p)]
     scores = np.array([p.score for _, p in preds], dtype=np.float64)
     if np.isnan(scores).any():
-        raise ValueError("every predicted segment needs a score to rank it (got NaN)")
+        raise InputError("every predicted segment needs a score to rank it (got NaN)")
     gts = {v: [g for g in segs if want(g)] for v, segs in truth.items()}
     used = {v: np.zeros(len(g), dtype=bool) for v, g in gts.items()}
     order = np.argsort(-scores, kind="stable")

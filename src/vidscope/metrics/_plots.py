@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..errors import InputError
 from ._ranking import average_precision, precision_recall_curve, roc_auc, roc_curve
 
 # above this many classes the per-cell numbers are unreadable and are left out
@@ -46,7 +47,7 @@ def plot_confusion_matrix(
     counts = np.asarray(cm, dtype=np.int64)
     num_classes = len(labels)
     if counts.shape != (num_classes, num_classes):
-        raise ValueError(
+        raise InputError(
             f"Confusion matrix of shape {counts.shape} does not match {num_classes} labels."
         )
     rows = counts.sum(axis=1, keepdims=True)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError
+
 
 @dataclass(frozen=True)
 class ThresholdCounts:
@@ -63,7 +65,7 @@ def roc_curve(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nd
     """
     counts = threshold_counts(y_true, scores)
     if counts.num_pos == 0 or counts.num_neg == 0:
-        raise ValueError("ROC curve needs both classes in y_true; only one class is present.")
+        raise InputError("ROC curve needs both classes in y_true; only one class is present.")
     fpr = np.r_[0.0, counts.fps / counts.num_neg]
     tpr = np.r_[0.0, counts.tps / counts.num_pos]
     return fpr, tpr
@@ -101,7 +103,7 @@ def precision_recall_curve(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.n
     """
     counts = threshold_counts(y_true, scores)
     if counts.num_pos == 0:
-        raise ValueError("Precision-recall curve needs at least one positive in y_true.")
+        raise InputError("Precision-recall curve needs at least one positive in y_true.")
     precision = counts.tps / (counts.tps + counts.fps)  # tps + fps >= 1 at every point
     recall = counts.tps / counts.num_pos
     return precision, recall

@@ -7,6 +7,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..errors import InputError
 from ._ranking import ThresholdCounts, threshold_counts
 
 ThresholdMetric = Literal["f1", "balanced_accuracy", "youden"]
@@ -59,21 +60,21 @@ def choose_threshold(
             targets, or a ``y_true`` holding one class only.
     """
     if metric not in _METRICS:
-        raise ValueError(f"Unknown threshold metric {metric!r}; choose one of {sorted(_METRICS)}.")
+        raise InputError(f"Unknown threshold metric {metric!r}; choose one of {sorted(_METRICS)}.")
     y = np.asarray(y_true).ravel()
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 1 or s.size != y.size or y.size == 0:
-        raise ValueError(
+        raise InputError(
             f"choose_threshold needs y_true [N] and scores [N] (binary only), "
             f"got shapes {y.shape} and {s.shape}."
         )
     if not np.all(np.isin(y, (0, 1))):
-        raise ValueError("choose_threshold is binary only: y_true must hold 0 and 1.")
+        raise InputError("choose_threshold is binary only: y_true must hold 0 and 1.")
     if not np.all(np.isfinite(s)):
-        raise ValueError("scores contain NaN or infinite values.")
+        raise InputError("scores contain NaN or infinite values.")
     counts = threshold_counts(y, s)
     if counts.num_pos == 0 or counts.num_neg == 0:
-        raise ValueError(
+        raise InputError(
             "choose_threshold needs both classes in the validation targets; "
             "y_true holds only one. Use a larger or stratified validation split."
         )

@@ -9,6 +9,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..errors import InputError
 from ._base import masked_max, masked_mean
 from ._layout import Layout, appearance_width, layout_config
 
@@ -22,7 +23,7 @@ POOL_WIDTH: dict[str, int] = {"mean": 1, "mean_max": 2}
 def check_pool(pool: str) -> None:
     """Raise a ValueError naming the known modes if ``pool`` is not one of them."""
     if pool not in POOL_WIDTH:
-        raise ValueError(f"unknown pool {pool!r}; known: {', '.join(POOL_WIDTH)}")
+        raise InputError(f"unknown pool {pool!r}; known: {', '.join(POOL_WIDTH)}")
 
 
 def zero_padding(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

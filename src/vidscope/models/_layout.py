@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..errors import InputError
+
 Layout = Sequence[tuple[str, int]] | Sequence[Sequence[object]]
 
 
@@ -15,13 +17,13 @@ def layout_config(num_features: int, layout: Layout | None) -> list[list[object]
         ValueError: if the part widths do not add up to ``num_features``.
     """
     if num_features < 1:
-        raise ValueError(f"num_features must be >= 1, got {num_features}")
+        raise InputError(f"num_features must be >= 1, got {num_features}")
     if layout is None:
         return None
     parts = [[str(name), int(width)] for name, width in layout]  # type: ignore[misc]
     total = sum(width for _, width in parts)  # type: ignore[misc]
     if total != num_features:
-        raise ValueError(
+        raise InputError(
             f"feature layout {parts} adds up to {total} dims but the features have "
             f"{num_features}; the store's layout and its arrays disagree (re-extract the store)"
         )

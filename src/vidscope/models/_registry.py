@@ -7,6 +7,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..errors import ConfigError, InputError
+
 #: Modules whose import registers the built-in heads (imported on first use; they need torch).
 BUILTIN_MODULES = (
     "vidscope.models._coop",
@@ -36,7 +38,7 @@ def register_head(name: str, *, trainer: str = "neural") -> Callable[[F], F]:
 
     def wrap(fn: F) -> F:
         if name in _REGISTRY:
-            raise ValueError(f"head {name!r} is already registered")
+            raise InputError(f"head {name!r} is already registered")
         _REGISTRY[name] = fn
         _TRAINERS[name] = trainer
         return fn
@@ -53,8 +55,6 @@ def head_trainer(name: str) -> str:
 
 def _check_name(name: str) -> None:
     if name not in _REGISTRY:
-        from ..errors import ConfigError
-
         raise ConfigError(f"unknown --head {name!r}; known: {', '.join(list_heads())}")
 
 

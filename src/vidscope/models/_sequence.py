@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from ..errors import InputError
 from ._base import Head, masked_mean
 from ._layers import (
     POOL_WIDTH,
@@ -135,7 +136,7 @@ class Conv1dHead(Head):
     ) -> None:
         check_pool(pool)
         if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd (same-length output), got {kernel_size}")
+            raise InputError(f"kernel_size must be odd (same-length output), got {kernel_size}")
         super().__init__(
             num_features=num_features,
             num_outputs=num_outputs,

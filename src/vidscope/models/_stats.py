@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.linalg
 
+from ..errors import InputError
+
 #: The statistics, in output order; ``delta`` only with ``deltas=True``.
 STATS = ("mean", "std", "max", "min", "delta")
 
@@ -30,10 +32,10 @@ def as_padded(
     """
     if isinstance(x, (list, tuple)):
         if mask is not None:
-            raise ValueError("pass either a padded [N, T, D] array with a mask or a list of arrays")
+            raise InputError("pass either a padded [N, T, D] array with a mask or a list of arrays")
         seqs = [np.asarray(s) for s in x]
         if any(s.ndim != 2 for s in seqs) or len({s.shape[1] for s in seqs}) > 1:
-            raise ValueError("a list of sequences must hold [T_i, D] arrays with one D")
+            raise InputError("a list of sequences must hold [T_i, D] arrays with one D")
         width = seqs[0].shape[1] if seqs else 0
         length = max((len(s) for s in seqs), default=0)
         out = np.zeros((len(seqs), length, width), dtype=np.float32)  # [N, T, D]
@@ -44,10 +46,10 @@ def as_padded(
         return out, mask
     x = np.asarray(x)
     if x.ndim != 3:
-        raise ValueError(f"expected padded features [N, T, D], got shape {x.shape}")
+        raise InputError(f"expected padded features [N, T, D], got shape {x.shape}")
     mask = np.ones(x.shape[:2], dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     if mask.shape != x.shape[:2]:
-        raise ValueError(f"mask shape {mask.shape} does not match features {x.shape[:2]}")
+        raise InputError(f"mask shape {mask.shape} does not match features {x.shape[:2]}")
     return x, mask
 
 
@@ -132,7 +134,7 @@ def fit_pca(
     """
     width = x.shape[2]
     if max_dims is not None and max_dims < 0:
-        raise ValueError(f"max_dims must be >= 0 (0 = no PCA), got {max_dims}")
+        raise InputError(f"max_dims must be >= 0 (0 = no PCA), got {max_dims}")
     if not max_dims or width <= max_dims:
         return None
     idx = np.flatnonzero(mask.ravel())  # positions of valid frames in [N*T]

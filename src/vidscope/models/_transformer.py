@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import InputError
 from ._base import Head, masked_mean
 from ._layers import Layout, appearance_width, input_norm, layout_config, mlp, zero_padding
 from ._registry import register_head
@@ -75,7 +76,7 @@ class TransformerHead(Head):
         norm: bool = True,
     ) -> None:
         if d_model % heads:
-            raise ValueError(f"d_model ({d_model}) must be divisible by heads ({heads})")
+            raise InputError(f"d_model ({d_model}) must be divisible by heads ({heads})")
         super().__init__(
             num_features=num_features,
             num_outputs=num_outputs,

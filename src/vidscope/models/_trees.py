@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ..errors import InputError
 from ._layout import Layout, appearance_width, layout_config
 from ._registry import register_head
 from ._stats import as_padded, fit_pca, pool_stats, project
@@ -118,10 +119,10 @@ class StatsXGBoost(ClassifierMixin, BaseEstimator):
         x, mask = as_padded(X, mask)
         y = np.asarray(y)
         if y.shape != (len(x),):
-            raise ValueError(f"y must be [N] = [{len(x)}] labels, got shape {y.shape}")
+            raise InputError(f"y must be [N] = [{len(x)}] labels, got shape {y.shape}")
         classes, codes = np.unique(y, return_inverse=True)
         if len(classes) < 2:
-            raise ValueError(f"need at least two classes to train, got {classes.tolist()}")
+            raise InputError(f"need at least two classes to train, got {classes.tolist()}")
         self._check_spec(x.shape[2], len(classes))
         wide = x.shape[2] - self._kept(x.shape[2])
         pca = fit_pca(x[:, :, :wide], mask, self.max_dims, seed=self.random_state)
@@ -219,7 +220,7 @@ class StatsXGBoost(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         x, mask = as_padded(X, mask)
         if x.shape[2] != self.n_features_in_:
-            raise ValueError(
+            raise InputError(
                 f"features are {x.shape[2]} wide but the model was trained on "
                 f"{self.n_features_in_}; use features from the same backbone and store"
             )
@@ -240,7 +241,7 @@ class StatsXGBoost(ClassifierMixin, BaseEstimator):
         """How many trailing dims skip the PCA (``keep_last``, checked against ``width``)."""
         kept = int(getattr(self, "keep_last", 0) or 0)
         if not 0 <= kept < width:
-            raise ValueError(f"keep_last must be in [0, {width}) for {width}-d frames, got {kept}")
+            raise InputError(f"keep_last must be in [0, {width}) for {width}-d frames, got {kept}")
         return kept
 
     def _xgb_params(self, n_classes: int) -> dict[str, Any]:
@@ -270,9 +271,9 @@ class StatsXGBoost(ClassifierMixin, BaseEstimator):
         if not spec:
             return
         if width != spec["num_features"]:
-            raise ValueError(f"head built for {spec['num_features']} features, got {width}")
+            raise InputError(f"head built for {spec['num_features']} features, got {width}")
         if _outputs(n_classes) != spec["num_outputs"]:
-            raise ValueError(
+            raise InputError(
                 f"head built for num_outputs={spec['num_outputs']} but the labels have "
                 f"{n_classes} classes (binary needs 1 output, C classes need C)"
             )
@@ -287,7 +288,7 @@ def _encode(a: np.ndarray) -> dict[str, Any]:
 def _decode(obj: dict[str, Any]) -> np.ndarray:
     """Inverse of :func:`_encode`."""
     if obj.get("dtype") != "<f4":
-        raise ValueError(f"saved stats_xgboost PCA has dtype {obj.get('dtype')!r}, expected '<f4'")
+        raise InputError(f"saved stats_xgboost PCA has dtype {obj.get('dtype')!r}, expected '<f4'")
     flat = np.frombuffer(base64.b64decode(obj["base64"]), dtype="<f4")
     return flat.reshape(obj["shape"]).astype(np.float32)
 
@@ -304,7 +305,7 @@ def stats_xgboost(
     """Pooled statistics into XGBoost; ``num_features``/``num_outputs``/``layout`` are only
     checked (at creation, and against the data in ``fit``)."""
     if num_outputs < 1:
-        raise ValueError(f"num_outputs must be >= 1, got {num_outputs}")
+        raise InputError(f"num_outputs must be >= 1, got {num_outputs}")
     if layout is not None and "keep_last" not in kwargs:  # narrow fused parts skip the PCA
         kwargs["keep_last"] = num_features - appearance_width(num_features, layout)
     est = StatsXGBoost(**kwargs)

@@ -13,9 +13,20 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..data import LabelSet, SequenceSet, Split, load_sequences, make_splits, read_labels
-from ..errors import ConfigError
+from ..data import (
+    LabelSet,
+    SequenceSet,
+    Split,
+    load_sequences,
+    make_splits,
+    read_annotations,
+    read_labels,
+    window_sequences,
+)
+from ..errors import ConfigError, InputError
 from ..features import FeatureStore, StoreKey, atomic_write_json, open_store, store_key
+from ..metrics import aggregate_folds
+from ._callbacks import default_callbacks
 from ._config import TrainConfig
 from ._fit import SplitResult, fit_split, trainer_for
 from ._run import Run, load_run
@@ -61,9 +72,9 @@ class WindowOptions:
 
     def __post_init__(self) -> None:
         if not self.window_s > 0:
-            raise ValueError(f"--window must be > 0, got {self.window_s}")
+            raise InputError(f"--window must be > 0, got {self.window_s}")
         if not 0 <= self.overlap < 1:
-            raise ValueError(f"--overlap must be in [0, 1), got {self.overlap}")
+            raise InputError(f"--overlap must be in [0, 1), got {self.overlap}")
 
     @property
     def stride_s(self) -> float:
@@ -72,8 +83,6 @@ class WindowOptions:
 
 def load_windows(store: StoreLike, opts: WindowOptions) -> tuple[FeatureStore, SequenceSet]:
     """Windows of every stored video, labelled from the annotations."""
-    from ..data import read_annotations, window_sequences
-
     st = store if isinstance(store, FeatureStore) else open_store(store)
     ids = st.ids()
     durations = {v: float(st.rows[v]["duration_s"]) for v in ids if st.rows[v].get("duration_s")}
@@ -194,8 +203,6 @@ def callbacks_for(
     cfg: TrainConfig, progress: Callable[[dict[str, float]], None] | None, extra: list[Any] | None
 ) -> list[Any]:
     """The standard callbacks for ``cfg`` plus ``extra`` (fresh objects for every split)."""
-    from ._callbacks import default_callbacks
-
     return default_callbacks(cfg, progress, extra)
 
 
@@ -281,8 +288,6 @@ def combined(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """One report as is; several (folds) as mean and ``<metric>_std``."""
     if len(reports) == 1:
         return reports[0]
-    from ..metrics import aggregate_folds
-
     return aggregate_folds(reports)
 
 

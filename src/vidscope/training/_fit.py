@@ -13,6 +13,8 @@ import pandas as pd
 from ..data import SequenceSet, Split
 from ..errors import ConfigError, RunError
 from ..features import atomic_write_json
+from ..models import head_trainer
+from ._callbacks import default_callbacks
 from ._config import TrainConfig
 from ._trainer import FitResult, Trainer, get_trainer
 
@@ -32,8 +34,6 @@ class SplitResult:
 
 def trainer_for(cfg: TrainConfig) -> Trainer:
     """The trainer registered with ``cfg.head``."""
-    from ..models import head_trainer
-
     return get_trainer(head_trainer(cfg.head))
 
 
@@ -56,7 +56,6 @@ def fit_split(
         trainer: Default: the one registered with ``cfg.head``.
     """
     from ..metrics import choose_threshold, classification_report, plot_confusion_matrix
-    from ._callbacks import default_callbacks
 
     trainer = trainer or trainer_for(cfg)
     out.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunError
+from ..errors import ConfigError, RunError
+from ..models import create_head, head_parameters, takes_any_option
 
 
 def rebuild_head(spec: Any, folder: Path) -> Any:
@@ -15,9 +16,6 @@ def rebuild_head(spec: Any, folder: Path) -> Any:
         RunError: unknown head, or ``head_config`` keys the head does not take (a tampered
             or foreign ``config.json``), naming the file.
     """
-    from ..errors import ConfigError
-    from ..models import create_head, head_parameters, takes_any_option
-
     where = folder / "config.json" if (folder / "config.json").exists() else folder
     try:
         known = head_parameters(spec.head)

@@ -9,7 +9,18 @@ from typing import Any
 import numpy as np
 
 from ..data import SequenceSet, Split
+from ..errors import RunError
+from ..models import create_head
 from ._config import TrainConfig
+from ._heads import rebuild_head
+from ._onnx_head import (
+    CHECK_FILE,
+    OnnxHead,
+    export_head,
+    load_onnx_head,
+    probabilities,
+    probe_sequences,
+)
 from ._trainer import FitResult, register_trainer
 
 WEIGHTS_FILE = "model.safetensors"
@@ -22,8 +33,6 @@ class NeuralTrainer:
     def build(self, cfg: TrainConfig, data: SequenceSet) -> Any:
         """The configured head, seeded, given the class names and backbone identity."""
         import torch
-
-        from ..models import create_head
 
         torch.manual_seed(cfg.seed)
         return create_head(
@@ -53,8 +62,6 @@ class NeuralTrainer:
         fit = fit_neural(model, data, split, cfg, out, resume=resume, callbacks=callbacks)
         load_weights(model, out / WEIGHTS_FILE)  # the best epoch
         if cfg.export_onnx:
-            from ._onnx_head import export_head
-
             idx = split.val if len(split.val) else split.train
             export_head(model, out, [data.features[i] for i in idx])
         return fit
@@ -69,8 +76,6 @@ class NeuralTrainer:
     def score_padded(self, model: Any, x: np.ndarray, mask: np.ndarray, binary: bool) -> np.ndarray:
         """Probabilities of padded features ``x [B, T, D]`` with ``mask [B, T]`` (in ONNX
         Runtime when the member loaded as an :class:`OnnxHead`)."""
-        from ._onnx_head import OnnxHead, probabilities
-
         if isinstance(model, OnnxHead):
             return probabilities(model.logits(x, mask), binary)
         import torch
@@ -91,9 +96,6 @@ class NeuralTrainer:
         """The member's checked ONNX head when there is one (no torch needed); else the torch
         head rebuilt from ``spec.head_config`` with its weights, exporting it to ONNX for
         later loads when the run folder has no export yet and is writable."""
-        from ..errors import RunError
-        from ._onnx_head import CHECK_FILE, load_onnx_head
-
         path = folder / WEIGHTS_FILE
         if not path.is_file():
             raise RunError(f"{path}: run weights missing (was training interrupted?)")
@@ -102,15 +104,11 @@ class NeuralTrainer:
             return onnx
         head = self._load_torch(folder, spec)
         if not (folder / CHECK_FILE).exists() and os.access(folder, os.W_OK):
-            from ._onnx_head import export_head, probe_sequences
-
             export_head(head, folder, probe_sequences(int(spec.num_features)))
         return head
 
     def _load_torch(self, folder: Path, spec: Any) -> Any:
-        from ..errors import RunError
         from ._checkpoint import load_weights
-        from ._heads import rebuild_head
 
         path = folder / WEIGHTS_FILE
         head = rebuild_head(spec, folder)

@@ -18,6 +18,7 @@ import pandas as pd
 from ..data import pad
 from ..errors import IncompatibleError, RunError, VidscopeError
 from ..features import StoreKey
+from ..metrics import classification_report
 from ._spec import RunSpec
 from ._trainer import Trainer, get_trainer
 
@@ -141,7 +142,6 @@ class Run:
             return None
         import torch  # only heads with frame logits (torch modules) get here
 
-        from ..metrics import classification_report
         from ._scores import scores_from_logits
 
         probs, truth = [], []

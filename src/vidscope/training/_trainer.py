@@ -29,7 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 
 #: Built-in trainers and the module whose import registers each (imported on first use, so
 #: loading a tree run or an ONNX-exported head never imports torch).
@@ -90,7 +90,7 @@ def register_trainer(name: str) -> Callable[[type[T]], type[T]]:
 
     def wrap(cls: type[T]) -> type[T]:
         if name in _REGISTRY:
-            raise ValueError(f"trainer {name!r} is already registered")
+            raise InputError(f"trainer {name!r} is already registered")
         _REGISTRY[name] = cls
         cls.name = name  # type: ignore[attr-defined]
         return cls

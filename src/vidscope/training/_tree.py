@@ -10,6 +10,7 @@ import numpy as np
 
 from ..data import SequenceSet, Split
 from ..errors import RunError
+from ..models import create_head
 from ._config import TrainConfig
 from ._trainer import FitResult, register_trainer
 
@@ -21,8 +22,6 @@ class TreeTrainer:
     """Fits a scikit-learn style tree head on the training videos (no epochs)."""
 
     def build(self, cfg: TrainConfig, data: SequenceSet) -> Any:
-        from ..models import create_head
-
         options = {"random_state": cfg.seed, **cfg.head_options}  # follows the run's seed
         return create_head(
             cfg.head,
