@@ -4,7 +4,8 @@ Importing this package is light; torch and timm load when a backbone is created.
 """
 
 from ._base import Backbone, Preprocess, Runtime
-from ._clip import (
+from ._convert import convert_weights
+from ._open_clip import (
     ClipTextEncoder,
     TextTowerParts,
     clip_embed_dim,
@@ -12,8 +13,7 @@ from ._clip import (
     clip_text_width,
     clip_tokenizer,
 )
-from ._clip import remember_weights as remember_clip_weights
-from ._convert import convert_weights
+from ._open_clip import remember_weights as remember_clip_weights
 from ._registry import create_backbone, describe_backbone, list_backbones, register_backbone
 
 __all__ = [
