@@ -26,8 +26,8 @@ from ._base import Backbone, Preprocess, check_frames
 #: Largest allowed |onnx - torch| relative to the largest |torch| feature.
 TOLERANCE = 1e-3
 #: Frames per ONNX Runtime call. Activation memory grows with the frames of one call (Lite0 at
-#: 224: peak RSS of ORT and the model 229 MiB at 4 frames, 312 at 8, 826 at 32) while CPU time
-#: per frame does not fall with more (16.0, 17.9, 19.5 ms; benchmarks/memory.py), so larger
+#: 224: peak RSS of ORT and the model 208 MiB at 4 frames, 286 at 8, 799 at 32) while CPU time
+#: per frame does not fall with more (14.8, 18.1, 15.5 ms; benchmarks/memory.py), so larger
 #: batches are split; ``--batch-size`` still sets how many frames are gathered per encode.
 MAX_FRAMES_PER_RUN = 4
 _FORMAT = 2
@@ -85,8 +85,9 @@ class OnnxBackbone(Backbone):
         opts.intra_op_num_threads = threads or os.cpu_count() or 1
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        # The CPU arena stays on: turning it off saved 55 MiB at 8 frames per call but cost
-        # 20-25% more CPU time per frame (benchmarks/memory.py); small calls bound it instead.
+        # The CPU arena stays on: turning it off saved 9 MiB at 4 frames per call (44 at 8) but
+        # cost 45% more CPU time per frame (21.5 vs 14.8 ms; benchmarks/memory.py); small calls
+        # bound the arena instead.
         opts.enable_cpu_mem_arena = True
         self.max_frames_per_run = max(1, int(max_frames_per_run))
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
