@@ -118,7 +118,7 @@ def describe_backbone(name: str) -> tuple[str, dict[str, Any]]:
     _load_builtins()
     family = name.split(":", 1)[0] if ":" in name else None
     factory = _PREFIXES[family] if family in _PREFIXES else resolve_factory(name)
-    doc = (inspect.getdoc(factory) or "").strip().splitlines()
+    doc = (inspect.getdoc(factory) or "").replace("``", "").strip().splitlines()
     skip = {"weights", "trust_checkpoint", "runtime", "device", "self"}
     options = {
         p.name: None if p.default is p.empty else p.default

@@ -59,12 +59,16 @@ class PoolingHead(Head):
 
 
 @register_head("mean_linear")
-def mean_linear(**kwargs: Any) -> PoolingHead:
+def mean_linear(
+    *, pool: str = "mean", hidden: int = 0, dropout: float = 0.1, **kwargs: Any
+) -> PoolingHead:
     """Masked mean over time into one linear layer: the honest baseline."""
-    return PoolingHead(**{"pool": "mean", "hidden": 0, "dropout": 0.1, **kwargs})
+    return PoolingHead(pool=pool, hidden=hidden, dropout=dropout, **kwargs)
 
 
 @register_head("mlp")
-def mlp_head(**kwargs: Any) -> PoolingHead:
+def mlp_head(
+    *, pool: str = "mean_max", hidden: int = 256, dropout: float = 0.2, **kwargs: Any
+) -> PoolingHead:
     """Masked mean and max over time into an MLP (hidden 256)."""
-    return PoolingHead(**{"pool": "mean_max", "hidden": 256, "dropout": 0.2, **kwargs})
+    return PoolingHead(pool=pool, hidden=hidden, dropout=dropout, **kwargs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -89,14 +90,27 @@ def create_head(
 
 
 def head_parameters(name: str) -> dict[str, Any]:
-    """The options head ``name`` takes (``--head-option`` keys) with their defaults."""
+    """The options head ``name`` takes (``--head-option`` keys) with their defaults: its
+    factory's keyword parameters, or, for a factory that forwards ``**kwargs``, those of the
+    class it returns."""
     _load_builtins()
     _check_name(name)
-    sig = inspect.signature(_REGISTRY[name])
-    skip = {"num_features", "num_outputs", "layout", *CONTEXT_ARGS}
+    fn = _REGISTRY[name]
+    skip = {"self", "num_features", "num_outputs", "layout", *CONTEXT_ARGS}
+    params = _keyword_params(fn, skip)
+    if not params and not takes_any_option(name):
+        return {}
+    if takes_any_option(name):
+        target = typing.get_type_hints(fn).get("return")
+        if isinstance(target, type):
+            params = {**_keyword_params(target.__init__, skip), **params}
+    return params
+
+
+def _keyword_params(fn: Callable[..., Any], skip: set[str]) -> dict[str, Any]:
     return {
         p.name: (None if p.default is inspect.Parameter.empty else p.default)
-        for p in sig.parameters.values()
+        for p in inspect.signature(fn).parameters.values()
         if p.name not in skip and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
     }
 
@@ -106,8 +120,8 @@ def describe_head(name: str) -> str:
     _load_builtins()
     _check_name(name)
     fn = _REGISTRY[name]
-    doc = inspect.getdoc(fn) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    doc = (inspect.getdoc(fn) or "").replace("``", "").strip()
+    return doc.splitlines()[0] if doc else ""
 
 
 def takes_any_option(name: str) -> bool:

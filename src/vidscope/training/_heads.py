@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, RunError
-from ..models import create_head, head_parameters, takes_any_option
+from ..models import create_head, head_parameters
 
 
 def rebuild_head(spec: Any, folder: Path) -> Any:
@@ -24,7 +24,7 @@ def rebuild_head(spec: Any, folder: Path) -> Any:
     base = {"num_features", "num_outputs", "layout", "classes", "backbone"}
     cfg = dict(spec.head_config)
     unknown = sorted(set(cfg) - set(known) - base)
-    if unknown and not takes_any_option(spec.head):
+    if unknown and known:
         raise RunError(
             f"{where}: head_config has option(s) {', '.join(unknown)} that head "
             f"{spec.head!r} does not take (it takes {', '.join(sorted(known)) or 'none'})"
