@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import ConfigError
-from ._common import add_label_options, command
+from ._common import add_label_options, command, label_options
 from ._print import print_event_report, print_report
 
 
@@ -42,7 +42,6 @@ def add_parser(sub: Any) -> dict[str, Any]:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..features import atomic_write_json
     from ..pipelines import evaluate, evaluate_events
-    from ..training import LabelOptions
 
     if args.out:
         check_output(Path(args.out), overwrite=True, suffixes=(".json",))
@@ -50,18 +49,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         report = evaluate_events(args.run, args.store, args.annotations)
         print_event_report(report, Console())
     else:
-        opts = LabelOptions(
-            args.labels,
-            args.id_column,
-            args.label_column,
-            args.split_column,
-            args.group_column,
-            args.positive_class,
-        )
         report = evaluate(
             args.run,
             args.store,
-            opts,
+            label_options(args),
             allow_missing=args.allow_missing,
             weights=args.weights,
             features_cache=args.features_cache,
