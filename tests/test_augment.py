@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidscope.data import pad
-from vidscope.data._augment import PartScaler, mixup, temporal_crop
+from vidscope.data import PartScaler, mixup, pad, temporal_crop
 
 
 def batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

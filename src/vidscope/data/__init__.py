@@ -1,6 +1,7 @@
 """Labels, event annotations, splits, windows and padded batches of cached features."""
 
 from ._annotations import merge_segments, parse_time, read_annotations
+from ._augment import PartScaler, mixup, temporal_crop
 from ._clips import ClipSampling, ClipSet, clip_loader, clip_times, load_clips, read_clip
 from ._labels import LabelError, LabelSet, read_labels
 from ._sequences import SequenceSet, iterate_batches, load_sequences, pad, scorable_sequences
@@ -18,6 +19,7 @@ __all__ = [
     "ClipSet",
     "LabelError",
     "LabelSet",
+    "PartScaler",
     "SequenceSet",
     "Split",
     "SplitMode",
@@ -31,12 +33,14 @@ __all__ = [
     "load_sequences",
     "make_splits",
     "merge_segments",
+    "mixup",
     "pad",
     "parse_time",
     "read_annotations",
     "read_clip",
     "read_labels",
     "scorable_sequences",
+    "temporal_crop",
     "window_bounds",
     "window_sequences",
 ]
