@@ -101,12 +101,18 @@ def levers() -> list[Lever | Ensemble]:
         Lever("lite0 tiles=2x2 (max) + flow", (tmax, FLOW)),  # 4
         Lever("lite2 + flow grid=3", (lite2, FLOWGRID)),  # 5
         Lever("lite0 tiles=2x2 (max) + flow grid=3", (tmax, FLOWGRID)),  # 6
-        Ensemble("ensemble: rows 0 + 3 (lite0, lite2)", (BASELINE, "lite2 + flow")),  # 7
-        Ensemble(  # 8
+        Lever("lite0+lite2+flow (lite2 kept out of the PCA)", (LITE0, lite2, FLOW)),  # 7
+        Lever(  # 8: one PCA over both appearance parts, motion kept out
+            "lite0+lite2+flow, keep_last=10 (one PCA)",
+            (LITE0, lite2, FLOW),
+            head_options={"keep_last": 10},
+        ),
+        Ensemble("ensemble: rows 0 + 3 (lite0, lite2)", (BASELINE, "lite2 + flow")),  # 9
+        Ensemble(  # 10
             "ensemble: rows 2 + 5 + 6 (grid)",
             (grid, "lite2 + flow grid=3", "lite0 tiles=2x2 (max) + flow grid=3"),
         ),
-        Ensemble("ensemble: rows 0 + 2-6 (all trees)", ALL_TREES),  # 9
+        Ensemble("ensemble: rows 0 + 2-6 (all trees)", ALL_TREES),  # 11
     ]
 
 
@@ -423,7 +429,7 @@ def paired(rows: list[dict[str, Any]], base: dict[str, Any]) -> None:
 def print_levers(rows: list[dict[str, Any]], title: str) -> None:
     """The levers table: metrics mean ± std over folds x seeds, paired ΔAUC vs today's best."""
     head = (
-        f"{'lever':<44} {'accuracy':>13} {'F1 (fight)':>13} {'ROC-AUC':>13} "
+        f"{'lever':<58} {'accuracy':>13} {'F1 (fight)':>13} {'ROC-AUC':>13} "
         f"{'ΔAUC ± std (SE)':>22} {'won':>6} {'Δacc':>6} {'train s':>7}"
     )
     print(f"\n{title}\n{head}\n{'-' * len(head)}")
@@ -431,7 +437,7 @@ def print_levers(rows: list[dict[str, Any]], title: str) -> None:
         d = f"{r['d_auc']:+.3f} ± {r['d_auc_std']:.3f} ({r['d_auc_se']:.3f})"
         n = len(r["folds"])
         print(
-            f"{r['method']:<44} {_pm(r, 'accuracy'):>13} {_pm(r, 'f1_fight'):>13} "
+            f"{r['method']:<58} {_pm(r, 'accuracy'):>13} {_pm(r, 'f1_fight'):>13} "
             f"{_pm(r, 'roc_auc'):>13} {d:>22} {r['folds_won']:>3}/{n:<2} {r['d_acc']:+.3f} "
             f"{r['train_s']:>7.1f}"
         )
