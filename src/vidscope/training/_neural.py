@@ -61,7 +61,7 @@ class NeuralTrainer:
 
         fit = fit_neural(model, data, split, cfg, out, resume=resume, callbacks=callbacks)
         load_weights(model, out / WEIGHTS_FILE)  # the best epoch
-        if cfg.export_onnx:
+        if cfg.export_onnx and getattr(model, "onnx_export", True):
             idx = split.val if len(split.val) else split.train
             export_head(model, out, [data.features[i] for i in idx])
         return fit
@@ -103,7 +103,8 @@ class NeuralTrainer:
         if onnx is not None:
             return onnx
         head = self._load_torch(folder, spec)
-        if not (folder / CHECK_FILE).exists() and os.access(folder, os.W_OK):
+        exportable = getattr(head, "onnx_export", True)  # coop keeps its text tower in torch
+        if exportable and not (folder / CHECK_FILE).exists() and os.access(folder, os.W_OK):
             export_head(head, folder, probe_sequences(int(spec.num_features)))
         return head
 
