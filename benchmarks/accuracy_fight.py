@@ -25,6 +25,11 @@ mean ± population std over folds x seeds. Several backbones: a last table pairs
 the first over the same folds. ``--parts``: logistic regression on mean/max/std-pooled parts of
 fused backbones (appearance alone, motion alone, both).
 
+``--levers`` (issue 16) instead prints one table of every lever tried against today's best
+(``efficientnet_lite0+flow`` with ``stats_xgboost``): other backbones, tiles, the flow grid,
+refitting on train + inner val and probability ensembles, paired per fold, plus each encoder's
+CPU cost per frame (``_fight_levers.py`` defines the rows, ``_fight_levers_run.py`` runs them).
+
 ``--sweep`` then trains the ``--sweep-heads`` heads (first backbone) under variants of the
 training defaults (lr, weight decay, class weights, epochs, MLP width / dropout, pooling, 8 vs
 16 frames, fixed-length training scored at its last epoch at 0.5, the threshold rule), each
@@ -36,6 +41,7 @@ Run::
         [--backbone efficientnet_lite0,efficientnet_lite0+flow,mobilenet_v2] [--parts]
         [--xgb-estimators 300] [--threads 1]
     python benchmarks/accuracy_fight.py --seeds 0,1,2 --sweep [--sweep-heads mean_linear,mlp]
+    python benchmarks/accuracy_fight.py --levers [0,2,...] [--no-cache]
 
 One torch / XGBoost thread by default (``--threads``): on 2 cores shared with other jobs more
 threads made training slower with the same scores. Results: ``benchmarks/_work/
@@ -427,110 +433,6 @@ def sweep_recommendation(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run_levers(args: argparse.Namespace, labels_csv: Path) -> dict[str, Any]:
-    """Issue 16's levers: each composed feature set / head / setting on the held-out folds of
-    every seed, paired with today's best (``lite0+flow | stats_xgboost``) over the same folds."""
-    import _fight_levers as fl
-
-    table = fl.levers()
-    if args.levers != "all":
-        table = [table[int(i)] for i in args.levers.split(",")]
-        if table[0].name != fl.BASELINE:
-            table.insert(0, fl.levers()[0])
-    names = {t.name for t in table}
-    for ens in [t for t in table if isinstance(t, fl.Ensemble)]:
-        if any(m not in names for m in ens.members):
-            sys.exit(f"accuracy_fight: --levers: {ens.name!r} needs the rows {ens.members}")
-    sources = {}
-    for name in fl.needed(table):
-        src = fl.SOURCES[name]
-        sources[name] = ensure_store(labels_csv, args.frames, src.backbone, src.options)
-    rows: list[dict[str, Any]] = []
-    scores: dict[str, list[tuple[np.ndarray, ...]]] = {}
-    ids, classes = None, []
-    for lever in table:
-        if isinstance(lever, fl.Ensemble):
-            first = next(r for r in rows if r["method"] == lever.members[0])
-            folds = fl.ensemble_folds(lever, scores, first["folds"], classes)
-            seconds = sum(r["train_s"] for r in rows if r["method"] in lever.members)
-            rows.append(summarise(lever.name, folds, len(lever.members), seconds))
-            print(f"  {lever.name}: ROC-AUC {pm(rows[-1], 'roc_auc')}", flush=True)
-            continue
-        rows += lever_rows(args, labels_csv, lever, sources, scores)
-        store = WORK / "fight_levers" / fl.slug(lever.name)
-        from vidscope.training import load_data
-
-        _, data = load_data(store, label_options(labels_csv), allow_missing=False)
-        classes = list(data.labels.classes)
-        fids = fold_ids(data.labels, args.seed_list)
-        if ids is not None and fids != ids:
-            raise RuntimeError(f"{lever.name}: other folds than today's best: cannot pair")
-        ids = fids
-    fl.paired(rows, rows[0])
-    title = (
-        f"issue 16 levers: grouped {FOLDS}-fold CV x seeds {args.seeds}, {args.frames} frames, "
-        "held-out folds; ΔAUC paired with today's best over the same folds"
-    )
-    fl.print_levers(rows, title)
-    clip = DATA / "fight" / "fi001.mp4"
-    speed = fl.encode_cost(clip, args.frames)
-    print(f"\nencoder cost on {args.frames} frames of {clip.name} (CPU s per frame, best of 3; "
-          "frames/s of one busy core; decoding excluded):")  # fmt: skip
-    base = speed["efficientnet_lite0"]["cpu_s_per_frame"] + speed["flow"]["cpu_s_per_frame"]
-    for n, v in speed.items():
-        print(f"  {n:<30} {v['cpu_s_per_frame'] * 1e3:7.1f} ms  {v['frames_per_cpu_s']:7.1f}/s")
-    print(f"  (today's best, lite0 + flow: {base * 1e3:.1f} ms per frame)")
-    return {"rows": rows, "sources": sources, "encode_cost": speed}
-
-
-def lever_rows(
-    args: argparse.Namespace,
-    labels_csv: Path,
-    lever: Any,
-    sources: dict[str, dict[str, Any]],
-    scores: dict[str, list[tuple[np.ndarray, ...]]],
-) -> list[dict[str, Any]]:
-    """One lever's row (and its refit row): tree heads directly (:func:`tree_folds`), other
-    heads through ``compare``."""
-    import _fight_levers as fl
-
-    from vidscope.training import TrainConfig, load_data
-
-    stores = {n: Path(sources[n]["store"]) for n in fl.needed([lever])}
-    store = fl.compose(lever, stores, WORK / "fight_levers" / fl.slug(lever.name))
-    _, data = load_data(store, label_options(labels_csv), allow_missing=False)
-    key = fl.cache_key(lever, stores, args.seed_list, args.threads)
-    cached = None if args.no_cache else fl.read_cache(store.parent, lever, key)
-    if cached is not None:
-        rows, scores[lever.name] = cached
-        for r in rows:
-            print(f"  {r['method']}: ROC-AUC {pm(r, 'roc_auc')} (cached)", flush=True)
-        return rows
-    folds, refit, seconds, params = [], [], 0.0, lever.head_options.get("n_estimators", 300)
-    scores[lever.name] = []
-    for seed in args.seed_list:
-        start = time.monotonic()
-        if lever.head == "stats_xgboost":
-            splits = grouped_splits(data.labels, seed)
-            plain, again, sc = fl.tree_folds(data, splits, lever, seed, args.threads)
-            folds, refit = folds + plain, refit + again
-            scores[lever.name] += sc
-        else:
-            cfg = TrainConfig(**lever.train, head_options=dict(lever.head_options))
-            res = run_head(store, labels_csv, lever.head, seed, cfg, args.runs / store.name)
-            folds += res["folds"]
-            params = res["params"]
-        seconds += (time.monotonic() - start) / len(args.seed_list)
-    rows = [summarise(lever.name, folds, params, seconds)]
-    if refit:
-        rows.append(summarise(f"{lever.name}, refit train+val", refit, params, seconds))
-    for r in rows:
-        r["sources"] = sorted(stores)
-        print(f"  {r['method']}: ROC-AUC {pm(r, 'roc_auc')}", flush=True)
-    fl.write_cache(store.parent, lever, key, rows, scores[lever.name])
-    return rows
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     labels_csv = require_data()
@@ -543,7 +445,9 @@ def main(argv: list[str] | None = None) -> None:
     start = time.monotonic()
     payload: dict[str, Any] = {"env": environment(), "args": vars(args), "protocol": "test"}
     if args.levers:
-        payload["levers"] = run_levers(args, labels_csv)
+        from _fight_levers_run import run_levers
+
+        payload["levers"] = run_levers(args, labels_csv, sys.modules[__name__])
         payload["wall_s"] = round(time.monotonic() - start, 1)
         print(f"\nwall time {payload['wall_s']:.0f} s")
         write_json(WORK / "accuracy_fight_levers.json", payload)

