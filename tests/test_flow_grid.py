@@ -73,3 +73,18 @@ def test_extract_with_grid_keeps_the_global_features_and_adds_the_cells(tmp_path
     # whole picture translates: every cell moves about as fast as the frame, one direction
     np.testing.assert_allclose(cells[:, :, 0], np.broadcast_to(a[:-1, :1], (3, 4)), rtol=0.15)
     assert np.all(cells[:, :, 2] < 0.3)
+
+
+def test_cli_extract_with_grid_and_the_backbones_listing(tmp_path, capsys):
+    from vidscope.cli import main
+
+    video = clip(tmp_path, "up.mp4", step=(0, -3), n=12)
+    code = main(["extract", str(video), "--out", str(tmp_path / "s"), "--backbone", "flow",
+                 "--backbone-option", "grid=2", "--frames", "3"])  # fmt: skip
+    assert code == 0
+    store = open_store(tmp_path / "s")
+    assert store.meta["layout"] == [["flow", 22]] and store.load("up").features.shape == (3, 22)
+    capsys.readouterr()
+    assert main(["backbones"]) == 0
+    listing = capsys.readouterr().out
+    assert "efficientnet_lite2" in listing and "grid=0" in listing and "tiles=None" in listing
