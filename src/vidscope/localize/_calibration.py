@@ -106,8 +106,10 @@ def search_settings(
     base: SegmentConfig | None = None,
     tious: tuple[float, ...] = TIOUS,
 ) -> tuple[SegmentConfig, list[float]]:
-    """The grid point with the best mean segment F1 over ``tious`` (first best on ties:
-    less smoothing, less hysteresis, plain boundaries, lower threshold come first).
+    """The grid point with the best mean segment F1 over ``tious``, judged on a plateau: each
+    threshold scores the mean of its F1 and its two neighbours' on the threshold grid, so a
+    lone lucky threshold on few calibration events does not win (first best on ties: less
+    smoothing, less hysteresis, plain boundaries, lower threshold come first).
 
     Args:
         videos: Calibration curves with their truth; at least one true event overall.
@@ -123,10 +125,10 @@ def search_settings(
     best: tuple[float, SegmentConfig, list[float]] | None = None
     for k in SMOOTH_SAMPLES:
         curves = [_smoothed(v, k) for v in videos]
-        pooled = np.concatenate(curves)
-        for thr in np.unique(np.quantile(pooled, QUANTILES)):
-            for hyst, refine in product(HYSTERESIS, REFINE):
-                cfg = replace(
+        thresholds = np.unique(np.quantile(np.concatenate(curves), QUANTILES))
+        for hyst, refine in product(HYSTERESIS, REFINE):
+            cfgs = [
+                replace(
                     base,
                     smooth="mean" if k > 1 else "none",
                     smooth_s=_width(videos, k),
@@ -134,9 +136,14 @@ def search_settings(
                     hysteresis=hyst,
                     refine=refine,
                 )
-                f1 = _f1(videos, curves, cfg, tious)
-                if best is None or np.mean(f1) > best[0] + 1e-12:
-                    best = (float(np.mean(f1)), cfg, f1)
+                for thr in thresholds
+            ]
+            f1s = [_f1(videos, curves, cfg, tious) for cfg in cfgs]
+            means = np.array([np.mean(f) for f in f1s])
+            plateau = np.convolve(np.pad(means, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+            i = int(np.argmax(plateau))
+            if best is None or plateau[i] > best[0] + 1e-12:
+                best = (float(plateau[i]), cfgs[i], f1s[i])
     assert best is not None
     return best[1], best[2]
 
