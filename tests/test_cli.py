@@ -146,3 +146,15 @@ def test_predict_marks_unusable_videos_instead_of_scoring_them(run_and_store, tm
     assert len(df) == 8 and df.loc["v0", "error"] == "" and df.loc["v0", "score"] != ""
     assert "NaN" in df.loc["v3", "error"] and df.loc["v3", "score"] == ""
     assert "no samples" in df.loc["v5", "error"] and df.loc["v5", "score"] == ""
+
+
+def test_timeline_embed_limit_reaches_the_report(tmp_path):
+    from tests.conftest import numbered_frames, write_video
+
+    video = write_video(tmp_path / "clip.mp4", numbered_frames(20), fps=10)
+    base = ["timeline", str(video), "--signal", "change", "--backbone", "flow", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    assert "data:video/mp4;base64" in (tmp_path / "a" / "report.html").read_text()
+    assert main([*base, "--out", str(tmp_path / "b"), "--embed-limit", "0"]) == 0
+    html = (tmp_path / "b" / "report.html").read_text()
+    assert "data:video/mp4;base64" not in html and "clip.mp4" in html

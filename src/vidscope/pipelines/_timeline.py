@@ -67,7 +67,7 @@ def timeline(
     for t in lines:
         write_outputs(t, root / t.video_id)
     if report and lines:
-        write_report(lines, root / "report.html")
+        write_report(lines, root / "report.html", embed_video_max_mb=cfg.embed_limit_mb)
     return lines
 
 
