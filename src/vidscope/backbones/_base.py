@@ -13,6 +13,8 @@ from typing import Literal
 
 import numpy as np
 
+from ..errors import InputError
+
 ResizeMode = Literal["squash", "center_crop", "keep_aspect"]
 Runtime = Literal["auto", "onnx", "torch"]
 
@@ -156,7 +158,7 @@ class Backbone(ABC):
 def check_frames(frames: np.ndarray) -> None:
     """Raise ``ValueError`` unless ``frames`` is ``uint8 [N, H, W, 3]``."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8 [N, H, W, 3], got {frames.dtype} {frames.shape}")
+        raise InputError(f"frames must be uint8 [N, H, W, 3], got {frames.dtype} {frames.shape}")
 
 
 def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import WeightsError
+from ..errors import InputError, WeightsError
 from ._base import Backbone, Runtime
 from ._onnx import OnnxBackbone, export_checked, recipe_path
 
@@ -30,7 +30,7 @@ def resolve_runtime(runtime: Runtime) -> str:
     The GPU check imports torch only when an NVIDIA device node exists.
     """
     if runtime not in ("auto", "onnx", "torch"):
-        raise ValueError(f"--runtime must be auto, onnx or torch, got {runtime!r}")
+        raise InputError(f"--runtime must be auto, onnx or torch, got {runtime!r}")
     if runtime != "auto":
         return runtime
     if not glob.glob("/dev/nvidia[0-9]*"):

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import InputError
+
 WEIGHT_FILES = ("pnet.lz4", "rnet.lz4", "onet.lz4")
 
 
@@ -91,7 +93,7 @@ class _KerasNet(nn.Module):
         """
         params = list(self.parameters())
         if len(params) != len(arrays):
-            raise ValueError(f"{type(self).__name__}: {len(arrays)} arrays for {len(params)}")
+            raise InputError(f"{type(self).__name__}: {len(arrays)} arrays for {len(params)}")
         for p, a in zip(params, arrays, strict=True):
             t = torch.from_numpy(np.ascontiguousarray(a, np.float32))
             if t.ndim == 4:
@@ -101,7 +103,7 @@ class _KerasNet(nn.Module):
             elif t.ndim == 3:  # PReLU alpha shared over H, W: (1, 1, C)
                 t = t.reshape(-1)
             if t.shape != p.shape:
-                raise ValueError(f"{type(self).__name__}: {tuple(a.shape)} does not fit {p.shape}")
+                raise InputError(f"{type(self).__name__}: {tuple(a.shape)} does not fit {p.shape}")
             p.copy_(t)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, WeightsError
+from ..errors import ConfigError, InputError, WeightsError
 from ._build import file_digest
 
 RANDOM = "random"
@@ -129,7 +129,7 @@ def create_clip_model(model_name: str, weights: str | os.PathLike[str], reg_name
             torch.manual_seed(0)
             model = open_clip.create_model(model_name, pretrained=None)
     except RuntimeError as exc:
-        raise ValueError(f"--backbone {reg_name}: {exc}") from None
+        raise InputError(f"--backbone {reg_name}: {exc}") from None
     if str(weights) != RANDOM:
         from ._weights import load_by_name, read_state_dict
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import WeightsError
+from ..errors import InputError, WeightsError
 from ._base import Backbone, Preprocess, Runtime
 from ._build import build_backbone, file_digest
 from ._registry import register_backbone
@@ -199,7 +199,7 @@ def _last_linear(model: Any) -> tuple[Any, str]:
             for i in reversed(range(len(module))):
                 if isinstance(module[i], torch.nn.Linear):
                     return module, str(i)
-    raise ValueError(f"cannot find the classifier of {type(model).__name__} to take features")
+    raise InputError(f"cannot find the classifier of {type(model).__name__} to take features")
 
 
 def _create(arch: str, reg_name: str, **model_kwargs: Any) -> Any:
@@ -208,7 +208,7 @@ def _create(arch: str, reg_name: str, **model_kwargs: Any) -> Any:
     import torchvision
 
     if arch not in torchvision.models.list_models():
-        raise ValueError(f"--backbone {reg_name}: unknown torchvision model {arch!r}")
+        raise InputError(f"--backbone {reg_name}: unknown torchvision model {arch!r}")
     with torch.random.fork_rng():
         torch.manual_seed(0)
         return torchvision.models.get_model(arch, weights=None, **model_kwargs)

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import InputError
 from ..types import Segment
 from ._labels import ID_COLUMNS, LabelError, _key, _unique
 
@@ -43,17 +44,17 @@ def parse_time(text: str | float) -> float:
     """
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         if not math.isfinite(text) or text < 0:
-            raise ValueError(f"time must be a finite number >= 0, got {text!r}")
+            raise InputError(f"time must be a finite number >= 0, got {text!r}")
         return float(text)
     match = _TIME.match(str(text).strip())
     if match is None:
-        raise ValueError(f"unreadable time {text!r} (use HH:MM:SS, MM:SS or seconds, e.g. 1:02.5)")
+        raise InputError(f"unreadable time {text!r} (use HH:MM:SS, MM:SS or seconds, e.g. 1:02.5)")
     hours, minutes, seconds = match.groups()
     sec = float(seconds)
     if minutes is not None and sec >= 60:
-        raise ValueError(f"unreadable time {text!r}: seconds must be below 60")
+        raise InputError(f"unreadable time {text!r}: seconds must be below 60")
     if hours is not None and int(minutes) >= 60:
-        raise ValueError(f"unreadable time {text!r}: minutes must be below 60")
+        raise InputError(f"unreadable time {text!r}: minutes must be below 60")
     return int(hours or 0) * 3600.0 + int(minutes or 0) * 60.0 + sec
 
 

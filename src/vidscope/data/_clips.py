@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import VidscopeError
+from ..errors import InputError, VidscopeError
 from ..features import resolve_videos
 from ..video import SamplingSpec, VideoReader, probe
 from ._labels import LabelError, LabelSet, read_labels
@@ -48,11 +48,11 @@ class ClipSampling:
 
     def __post_init__(self) -> None:
         if self.num_frames < 1:
-            raise ValueError(f"--frames must be >= 1, got {self.num_frames}")
+            raise InputError(f"--frames must be >= 1, got {self.num_frames}")
         if self.size < 8:
-            raise ValueError(f"--size must be >= 8 pixels, got {self.size}")
+            raise InputError(f"--size must be >= 8 pixels, got {self.size}")
         if self.clip_s is not None and not self.clip_s > 0:
-            raise ValueError(f"--clip-seconds must be > 0, got {self.clip_s}")
+            raise InputError(f"--clip-seconds must be > 0, got {self.clip_s}")
 
 
 def clip_times(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import StoreError
+from ..errors import InputError, StoreError
 from ..features import FeatureSequence, FeatureStore
 from ..types import Segment
 from ._annotations import merge_segments
@@ -40,7 +40,7 @@ def window_bounds(duration_s: float, *, window_s: float, stride_s: float) -> np.
     """
     for name, value in (("duration_s", duration_s), ("--window", window_s), ("stride", stride_s)):
         if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a positive number of seconds, got {value}")
+            raise InputError(f"{name} must be a positive number of seconds, got {value}")
     if duration_s < window_s + _EPS:
         return np.array([[0.0, float(duration_s)]])
     count = math.floor((duration_s - window_s) / stride_s + _EPS) + 1
@@ -65,9 +65,9 @@ def frames_in_windows(times_s: np.ndarray, bounds: np.ndarray) -> list[np.ndarra
     """
     times = np.asarray(times_s, dtype=np.float64)
     if times.size == 0:
-        raise ValueError("no frames to put into windows")
+        raise InputError("no frames to put into windows")
     if np.any(np.diff(times) < 0):
-        raise ValueError("frame times must be non-decreasing")
+        raise InputError("frame times must be non-decreasing")
     lo = np.searchsorted(times, bounds[:, 0] - _EPS, side="left")
     hi = np.searchsorted(times, bounds[:, 1] - _EPS, side="left")
     out = []
@@ -105,11 +105,11 @@ def label_windows(
         ``int64 [N]`` class indices into ``classes``.
     """
     if not 0 < min_overlap <= 1:
-        raise ValueError(f"--min-overlap must be in (0, 1], got {min_overlap}")
+        raise InputError(f"--min-overlap must be in (0, 1], got {min_overlap}")
     classes = classes or [NORMAL, *sorted({e.label for e in events})]
     unknown = sorted({e.label for e in events} - set(classes[1:]))
     if unknown:
-        raise ValueError(f"event label(s) {unknown} not among the window classes {classes}")
+        raise InputError(f"event label(s) {unknown} not among the window classes {classes}")
     bounds = np.asarray(bounds, dtype=np.float64).reshape(-1, 2)
     length = bounds[:, 1] - bounds[:, 0]
     best = np.zeros(len(bounds))

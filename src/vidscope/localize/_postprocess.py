@@ -19,6 +19,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..errors import InputError
 from ..types import Segment
 
 Smoothing = Literal["none", "mean", "median"]
@@ -61,27 +62,27 @@ class SegmentConfig:
 
     def __post_init__(self) -> None:
         if self.smooth not in ("none", "mean", "median"):
-            raise ValueError(f"--smooth must be none, mean or median, got {self.smooth!r}")
+            raise InputError(f"--smooth must be none, mean or median, got {self.smooth!r}")
         if self.refine not in ("none", "half_max"):
-            raise ValueError(f"--refine must be none or half_max, got {self.refine!r}")
+            raise InputError(f"--refine must be none or half_max, got {self.refine!r}")
         for name, value in (
             ("--smooth-window", self.smooth_s),
             ("--min-duration", self.min_duration_s),
             ("--merge-gap", self.merge_gap_s),
         ):
             if value is not None and not value >= 0:
-                raise ValueError(f"{name} must be >= 0 seconds, got {value}")
+                raise InputError(f"{name} must be >= 0 seconds, got {value}")
         if not 0 <= self.hysteresis <= 1:
-            raise ValueError(
+            raise InputError(
                 f"--hysteresis is a fraction of the way from the threshold down to the curve's "
                 f"median, in [0, 1]; got {self.hysteresis}"
             )
         if self.threshold is not None and not math.isfinite(self.threshold):
-            raise ValueError(f"--threshold must be a finite number, got {self.threshold}")
+            raise InputError(f"--threshold must be a finite number, got {self.threshold}")
         if not 0 < self.nms_iou <= 1:
-            raise ValueError(f"--nms must be in (0, 1], got {self.nms_iou}")
+            raise InputError(f"--nms must be in (0, 1], got {self.nms_iou}")
         if self.top_k is not None and self.top_k < 1:
-            raise ValueError(f"--top-k must be >= 1, got {self.top_k}")
+            raise InputError(f"--top-k must be >= 1, got {self.top_k}")
 
 
 def sample_spacing(times_s: np.ndarray) -> float:

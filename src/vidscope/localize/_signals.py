@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
+
 SIGNALS = ("change", "norm", "dim:<k>")
 
 
@@ -31,11 +33,11 @@ def feature_signal(features: np.ndarray, signal: str) -> np.ndarray:
         try:
             k = int(signal[4:])
         except ValueError:
-            raise ValueError(f"--signal dim:<k> needs an integer, got {signal!r}") from None
+            raise InputError(f"--signal dim:<k> needs an integer, got {signal!r}") from None
         if not -f.shape[1] <= k < f.shape[1]:
-            raise ValueError(f"--signal {signal}: features have {f.shape[1]} dimensions")
+            raise InputError(f"--signal {signal}: features have {f.shape[1]} dimensions")
         return f[:, k]
-    raise ValueError(f"unknown --signal {signal!r}; use one of {', '.join(SIGNALS)}")
+    raise InputError(f"unknown --signal {signal!r}; use one of {', '.join(SIGNALS)}")
 
 
 def adaptive_threshold(values: np.ndarray, k: float = 2.0) -> float:

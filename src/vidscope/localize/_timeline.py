@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
 from ..features import FeatureStore
 from ..types import Segment, Timeline
 from ._calibration import calibrated_segments
@@ -54,9 +55,9 @@ class TimelineConfig:
             ("--fps", self.fps),
         ):
             if v is not None and not (v > 0 and math.isfinite(v)):
-                raise ValueError(f"{name} must be > 0, got {v}")
+                raise InputError(f"{name} must be > 0, got {v}")
         if not self.embed_limit_mb >= 0:
-            raise ValueError(f"--embed-limit must be >= 0 MiB, got {self.embed_limit_mb}")
+            raise InputError(f"--embed-limit must be >= 0 MiB, got {self.embed_limit_mb}")
 
 
 def plan_windows(run_config: dict[str, Any] | None, cfg: TimelineConfig) -> WindowPlan:

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ..errors import InputError
 from ..types import Timeline
 
 # Candidate tick steps in seconds, from a tenth of a second to a day.
@@ -123,7 +124,7 @@ def thresholds(timeline: Timeline) -> list[float | None]:
     if values.size == 1:
         return [float(values[0])] * num
     if values.size != num:
-        raise ValueError(
+        raise InputError(
             f"{timeline.video_id}: {values.size} thresholds for {num} classes; "
             "give one threshold, or one per class"
         )

@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 from typing import IO, Any
 
+from ..errors import InputError
 from ..types import Segment, Timeline
 from ._assets import CSS, JS
 from ._axis import class_color, format_time, thresholds
@@ -47,7 +48,7 @@ def write_report(
         ValueError: If ``embed_video_max_mb`` is negative or NaN.
     """
     if not (embed_video_max_mb >= 0):
-        raise ValueError(f"embed_video_max_mb must be >= 0 MiB, got {embed_video_max_mb}")
+        raise InputError(f"embed_video_max_mb must be >= 0 MiB, got {embed_video_max_mb}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sources = [choose_source(t.video_path, path.parent, embed_video_max_mb) for t in timelines]

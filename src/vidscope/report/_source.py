@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import IO, Literal
 from urllib.parse import quote
 
+from ..errors import InputError
+
 _MIB = 1024 * 1024
 _CHUNK = 3 * 1024 * 1024  # a multiple of 3 bytes, so base64 chunks concatenate cleanly
 
@@ -99,7 +101,7 @@ def _relative_href(path: Path, base: Path) -> str:
 def write_data_uri(out: IO[str], source: VideoSource) -> None:
     """Stream ``data:<mime>;base64,...`` for an embedded source into a text file, in chunks."""
     if source.kind != "embedded" or source.path is None:
-        raise ValueError(f"only an embedded video has a data URI, not a {source.kind} one")
+        raise InputError(f"only an embedded video has a data URI, not a {source.kind} one")
     out.write(f"data:{source.mime};base64,")
     with source.path.open("rb") as f:
         while chunk := f.read(_CHUNK):
