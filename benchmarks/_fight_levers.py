@@ -97,9 +97,9 @@ def levers() -> list[Lever | Ensemble]:
         Lever(BASELINE, (LITE0, FLOW), refit=True),  # 0
         Lever("lite0 | stats_xgboost", (LITE0,)),  # 1
         Lever(grid, (LITE0, FLOWGRID), refit=True),  # 2
-        Lever("lite2 + flow", (lite2, FLOW)),  # 3
+        Lever("lite2 + flow", (lite2, FLOW), refit=True),  # 3
         Lever("lite0 tiles=2x2 (max) + flow", (tmax, FLOW)),  # 4
-        Lever("lite2 + flow grid=3", (lite2, FLOWGRID)),  # 5
+        Lever("lite2 + flow grid=3", (lite2, FLOWGRID), refit=True),  # 5
         Lever("lite0 tiles=2x2 (max) + flow grid=3", (tmax, FLOWGRID)),  # 6
         Lever("lite0+lite2+flow (lite2 kept out of the PCA)", (LITE0, lite2, FLOW)),  # 7
         Lever(  # 8: one PCA over both appearance parts, motion kept out
@@ -107,12 +107,12 @@ def levers() -> list[Lever | Ensemble]:
             (LITE0, lite2, FLOW),
             head_options={"keep_last": 10},
         ),
-        Ensemble("ensemble: rows 0 + 3 (lite0, lite2)", (BASELINE, "lite2 + flow")),  # 9
+        Ensemble("ensemble: rows 0 + 3 (lite0, lite2; refit)", (BASELINE, "lite2 + flow")),  # 9
         Ensemble(  # 10
-            "ensemble: rows 2 + 5 + 6 (grid)",
+            "ensemble: rows 2 + 5 + 6 (grid; 2, 5 refit)",
             (grid, "lite2 + flow grid=3", "lite0 tiles=2x2 (max) + flow grid=3"),
         ),
-        Ensemble("ensemble: rows 0 + 2-6 (all trees)", ALL_TREES),  # 11
+        Ensemble("ensemble: rows 0 + 2-6 (all trees; refit where done)", ALL_TREES),  # 11
     ]
 
 
@@ -196,17 +196,24 @@ def ensemble_folds(
     scores: dict[str, list[tuple[np.ndarray, ...]]],
     folds: list[dict[str, Any]],
     classes: list[str],
+    truth: list[tuple[np.ndarray, np.ndarray]],
 ) -> list[dict[str, Any]]:
     """Per-fold test metrics of the mean of the members' probabilities.
 
     The averaged inner-val scores choose the threshold (max balanced accuracy, the library
-    default), so nothing is chosen on the held-out fold.
+    default), so nothing is chosen on the held-out fold. Each member's scores are first put in
+    today's class order: a member cached by a library version that made the other class
+    positive has exactly flipped targets, and its probabilities are flipped to match.
 
     Args:
         ens: The ensemble.
         scores: Per lever name, per fold ``(val y, val scores, test y, test scores)``.
         folds: The first member's per-fold records (for the seed and fold numbers).
-        classes: Class names (index 1 = the positive class).
+        classes: Today's class names (index 1 = the positive class).
+        truth: Per fold, today's ``(val y, test y)``.
+
+    Raises:
+        RuntimeError: if a member's targets are neither today's nor their flip.
     """
     from _fight_common import fold_metrics
 
@@ -214,12 +221,18 @@ def ensemble_folds(
 
     out = []
     for k, ref in enumerate(folds):
-        parts = [scores[m][k] for m in ens.members]
-        yv, yt = parts[0][0], parts[0][2]
-        pv = np.mean([p[1] for p in parts], axis=0)
-        pt = np.mean([p[3] for p in parts], axis=0)
-        thr = choose_threshold(yv, pv, metric="balanced_accuracy")
-        report = classification_report(yt, pt, labels=classes, threshold=thr)
+        yv, yt = truth[k]
+        pv, pt = [], []
+        for m in ens.members:
+            mv, sv, mt, st = (np.asarray(a) for a in scores[m][k])
+            if np.array_equal(mv, yv) and np.array_equal(mt, yt):
+                pv.append(sv), pt.append(st)
+            elif np.array_equal(mv, 1 - yv) and np.array_equal(mt, 1 - yt):
+                pv.append(1 - sv), pt.append(1 - st)
+            else:
+                raise RuntimeError(f"{ens.name}: {m} was scored on other clips in fold {k}")
+        thr = choose_threshold(yv, np.mean(pv, axis=0), metric="balanced_accuracy")
+        report = classification_report(yt, np.mean(pt, axis=0), labels=classes, threshold=thr)
         extra = {"seed": ref["seed"], "fold": ref["fold"], "best_epoch": 0, "epochs_run": 1}
         out.append(fold_metrics(report, extra))
     return out

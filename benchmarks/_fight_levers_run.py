@@ -39,11 +39,11 @@ def run_levers(args: argparse.Namespace, labels_csv: Path, af: Any) -> dict[str,
         sources[name] = af.ensure_store(labels_csv, args.frames, src.backbone, src.options)
     rows: list[dict[str, Any]] = []
     scores: dict[str, list[tuple[np.ndarray, ...]]] = {}
-    ids, classes = None, []
+    ids, classes, truth = None, [], []
     for lever in table:
         if isinstance(lever, fl.Ensemble):
             first = next(r for r in rows if r["method"] == lever.members[0])
-            folds = fl.ensemble_folds(lever, scores, first["folds"], classes)
+            folds = fl.ensemble_folds(lever, scores, first["folds"], classes, truth)
             seconds = sum(r["train_s"] for r in rows if r["method"] in lever.members)
             rows.append(af.summarise(lever.name, folds, len(lever.members), seconds))
             print(f"  {lever.name}: ROC-AUC {af.pm(rows[-1], 'roc_auc')}", flush=True)
@@ -54,6 +54,9 @@ def run_levers(args: argparse.Namespace, labels_csv: Path, af: Any) -> dict[str,
 
         _, data = load_data(store, af.label_options(labels_csv), allow_missing=False)
         classes = list(data.labels.classes)
+        y = data.labels.y
+        truth = [(y[s.val], y[s.test]) for seed in args.seed_list
+                 for s in af.grouped_splits(data.labels, seed)]  # fmt: skip
         fids = af.fold_ids(data.labels, args.seed_list)
         if ids is not None and fids != ids:
             raise RuntimeError(f"{lever.name}: other folds than today's best: cannot pair")
