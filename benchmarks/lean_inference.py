@@ -29,7 +29,8 @@ means) written through :class:`vidscope.features.FeatureStore`. Reading, padding
 cost the same as for extracted features. The runs are trained on that store (the MLP with its
 ONNX export and check, as ``vidscope train`` does).
 
-Prints one row per measurement and writes ``benchmarks/_work/lean_inference.json``. Run::
+Prints one row per measurement and writes ``benchmarks/_work/lean_inference.json`` (updating
+the parts it measured: ``--skip-predict`` keeps the predict figures there). Run::
 
     python benchmarks/lean_inference.py [--lengths 20,120] [--rounds 3] [--skip-timeline]
 """
@@ -40,6 +41,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -244,6 +246,7 @@ def bench_timeline(run: Path, lengths: list[int]) -> list[dict[str, Any]]:
     for minutes in lengths:
         video = make_video(minutes)
         out = WORK / f"timeline_{minutes}min"
+        shutil.rmtree(out, ignore_errors=True)  # else a rerun reuses the extracted features
         cmd = cli("timeline", str(run), str(video), "--out", str(out), "--fps", "1",
                   "--quiet", "--embed-limit", "0")  # fmt: skip
         m = measure(cmd, env_for("lean"))
@@ -265,7 +268,8 @@ def main() -> None:
     unpack_before()
     store, labels = make_store()
     runs = make_runs(store, labels)
-    result: dict[str, Any] = {"started": started, "environment": environment()}
+    old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    result: dict[str, Any] = {**old, "started": started, "environment": environment()}
     if not args.skip_predict:
         print(f"predict on {N} x [{T}, {D}] (synthetic features, real store):", flush=True)
         result["predict"] = bench_predict(runs, store, args.rounds)
@@ -276,7 +280,9 @@ def main() -> None:
     if not args.skip_timeline:
         print("timeline (mlp run, default settings, --fps 1):", flush=True)
         lengths = [int(x) for x in args.lengths.split(",")]
-        result["timeline"] = bench_timeline(runs["mlp"], lengths)
+        rows = bench_timeline(runs["mlp"], lengths)
+        kept = [r for r in old.get("timeline", []) if r["minutes"] not in lengths]
+        result["timeline"] = sorted(kept + rows, key=lambda r: r["minutes"])
     result["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     RESULTS.write_text(json.dumps(result, indent=2))
     print(f"-> {RESULTS}")
