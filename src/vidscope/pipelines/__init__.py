@@ -14,8 +14,8 @@
 from ..training import predict
 from ._demo import DemoResult, demo, matches
 from ._evaluate import evaluate
-from ._export import ExportResult, export
 from ._events import evaluate_events, lead_time_ap
+from ._export import ExportResult, export
 from ._finetune import finetune
 from ._timeline import timeline, write_outputs
 from ._zeroshot import ZeroShotResult, zeroshot
