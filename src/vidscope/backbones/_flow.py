@@ -56,6 +56,7 @@ import os
 
 import numpy as np
 
+from ..errors import InputError
 from ._base import Backbone, Preprocess, Runtime, check_frames
 from ._registry import register_backbone
 
@@ -104,19 +105,19 @@ class FlowBackbone(Backbone):
         import cv2
 
         if size < 16:
-            raise ValueError(f"flow working size must be >= 16 px, got {size}")
+            raise InputError(f"flow working size must be >= 16 px, got {size}")
         try:
             gap = float(gap)
         except (TypeError, ValueError):
-            raise ValueError(f"flow gap must be a number of seconds, got {gap!r}") from None
+            raise InputError(f"flow gap must be a number of seconds, got {gap!r}") from None
         if not 0 <= gap <= 2:
-            raise ValueError(f"flow gap must be between 0 and 2 seconds, got {gap}")
+            raise InputError(f"flow gap must be between 0 and 2 seconds, got {gap}")
         try:
             grid = int(grid)
         except (TypeError, ValueError):
-            raise ValueError(f"flow grid must be a whole number of cells, got {grid!r}") from None
+            raise InputError(f"flow grid must be a whole number of cells, got {grid!r}") from None
         if not 0 <= grid <= MAX_GRID:
-            raise ValueError(f"flow grid must be between 0 (off) and {MAX_GRID}, got {grid}")
+            raise InputError(f"flow grid must be between 0 (off) and {MAX_GRID}, got {grid}")
         self.pair_gap_s = float(gap)
         self.grid = grid
         self.name = "flow"
@@ -154,7 +155,7 @@ class FlowBackbone(Backbone):
         Raises:
             ValueError: always; call :meth:`encode_pairs` (``vidscope extract`` does).
         """
-        raise ValueError(
+        raise InputError(
             "the flow backbone measures motion between frame pairs: call "
             "encode_pairs(frames, next_frames, dt_s) (vidscope extract does this itself)"
         )
@@ -176,7 +177,7 @@ class FlowBackbone(Backbone):
         check_frames(next_frames)
         dt = np.asarray(dt_s, dtype=np.float64)
         if next_frames.shape != frames.shape or dt.shape != (len(frames),):
-            raise ValueError(
+            raise InputError(
                 f"frames {frames.shape}, next_frames {next_frames.shape} and dt_s {dt.shape} "
                 "must describe the same N pairs"
             )
@@ -294,5 +295,5 @@ def flow(
         threads: OpenCV threads.
     """
     if runtime not in ("auto", "onnx", "torch"):
-        raise ValueError(f"--runtime must be auto, onnx or torch, got {runtime!r}")
+        raise InputError(f"--runtime must be auto, onnx or torch, got {runtime!r}")
     return FlowBackbone(size=size, gap=gap, grid=grid, threads=threads)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
 from ._base import Backbone, check_frames
 from ._registry import FUSE, accepts, list_backbones, resolve_factory
 
@@ -41,7 +42,7 @@ class FusedBackbone(Backbone):
 
     def __init__(self, name: str, parts: Sequence[Backbone]) -> None:
         if len(parts) < 2:
-            raise ValueError(f"--backbone {name!r}: a fusion needs at least two parts")
+            raise InputError(f"--backbone {name!r}: a fusion needs at least two parts")
         self.name = name
         self._parts = list(parts)
         self.num_features = sum(p.num_features for p in self._parts)
@@ -107,13 +108,13 @@ def fuse(name: str, **options: Any) -> FusedBackbone:
     """
     names = [n.strip() for n in name.split(FUSE)]
     if "" in names:
-        raise ValueError(
+        raise InputError(
             f"--backbone {name!r}: empty part name; join names with '{FUSE}', "
             "e.g. efficientnet_lite0+flow"
         )
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ValueError(f"--backbone {name!r}: each part may appear once, repeated: {repeated}")
+        raise InputError(f"--backbone {name!r}: each part may appear once, repeated: {repeated}")
     factories = [_factory(name, part) for part in names]
     routed = route_options(name, factories, options)
     parts = [make(**kw) for make, kw in zip(factories, routed, strict=True)]
@@ -136,7 +137,7 @@ def route_options(
             takers = named
         if not takers:
             flag = "--" + key.replace("_", "-")
-            raise ValueError(f"no part of --backbone {name!r} takes {flag}; leave it out")
+            raise InputError(f"no part of --backbone {name!r} takes {flag}; leave it out")
         for i in takers if key in SHARED_OPTIONS else takers[:1]:
             routed[i][key] = value
     return routed
@@ -147,8 +148,8 @@ def _factory(name: str, part: str) -> Callable[..., Backbone]:
         return resolve_factory(part)
     except ValueError as exc:
         if not str(exc).startswith("unknown"):  # e.g. "timm:" with no model name
-            raise ValueError(f"--backbone {name!r}: {exc}") from None
+            raise InputError(f"--backbone {name!r}: {exc}") from None
         known = ", ".join(list_backbones())
-        raise ValueError(
+        raise InputError(
             f"--backbone {name!r}: unknown part {part!r}; known backbones: {known}"
         ) from None

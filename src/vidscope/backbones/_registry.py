@@ -8,6 +8,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..errors import InputError
 from ._base import Backbone
 
 #: Modules whose import registers the built-in backbones (imported on first use: they pull
@@ -38,7 +39,7 @@ def register_backbone(name: str, *, prefix: bool = False) -> Callable[[F], F]:
     def wrap(fn: F) -> F:
         table = _PREFIXES if prefix else _REGISTRY
         if name in table:
-            raise ValueError(f"backbone {name!r} is already registered")
+            raise InputError(f"backbone {name!r} is already registered")
         table[name] = fn
         return fn
 
@@ -65,7 +66,7 @@ def create_backbone(name: str, **kwargs: Any) -> Backbone:
     unknown = [k for k in kw if not accepts(factory, k)]
     if unknown:
         flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
-        raise ValueError(f"--backbone {name!r} does not take {flags}; leave it out")
+        raise InputError(f"--backbone {name!r} does not take {flags}; leave it out")
     return factory(**kw)
 
 
@@ -81,10 +82,10 @@ def resolve_factory(name: str) -> Callable[..., Backbone]:
     head, sep, arg = name.partition(":")
     if sep and head in _PREFIXES:
         if not arg:
-            raise ValueError(f"--backbone {name!r}: give a model name after '{head}:'")
+            raise InputError(f"--backbone {name!r}: give a model name after '{head}:'")
         return functools.partial(_PREFIXES[head], arg)
     known = ", ".join(list_backbones())
-    raise ValueError(
+    raise InputError(
         f"unknown --backbone {name!r}; known: {known} (join several with '{FUSE}' to fuse them)"
     )
 

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ..errors import InputError
 from ._base import Backbone, Preprocess, check_frames, resize_frames
 
 #: Ways to combine the views of one frame: name -> width in multiples of the backbone's D.
@@ -59,11 +60,11 @@ def parse_tiles(tiles: str | int | tuple[int, int]) -> tuple[int, int]:
         else:
             rows, cols = (int(v) for v in tiles)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise InputError(
             f"--backbone-option tiles={tiles!r}: give the grid as ROWSxCOLS, e.g. tiles=2x2"
         ) from None
     if not (1 <= rows <= MAX_SIDE and 1 <= cols <= MAX_SIDE) or rows * cols < 2:
-        raise ValueError(
+        raise InputError(
             f"--backbone-option tiles={tiles!r}: each side must be 1..{MAX_SIDE} and the grid "
             "must have at least 2 tiles, e.g. tiles=2x2"
         )
@@ -84,12 +85,12 @@ class TiledBackbone(Backbone):
 
     def __init__(self, inner: Backbone, *, tiles: str | int, pool: str = DEFAULT_POOL) -> None:
         if inner.needs_next_frame or inner.preprocess.resize == "keep_aspect":
-            raise ValueError(
+            raise InputError(
                 f"--backbone-option tiles: {inner.name} cannot be tiled (only appearance "
                 "backbones with a fixed input size can)"
             )
         if pool not in POOLS:
-            raise ValueError(
+            raise InputError(
                 f"--backbone-option tile_pool={pool!r}: known pools are {', '.join(POOLS)}"
             )
         self.rows, self.cols = parse_tiles(tiles)
@@ -129,7 +130,7 @@ class TiledBackbone(Backbone):
         check_frames(frames)
         h, w = self.inner.preprocess.input_size
         if frames.shape[1:3] != (self.rows * h, self.cols * w):
-            raise ValueError(
+            raise InputError(
                 f"tiled frames must be {self.rows * h}x{self.cols * w} (HxW), got "
                 f"{frames.shape[1]}x{frames.shape[2]}"
             )
@@ -174,7 +175,7 @@ def tileable(factory: F) -> F:
     @functools.wraps(factory)
     def make(*args: Any, tiles: Any = None, tile_pool: str = DEFAULT_POOL, **kw: Any) -> Backbone:
         if tiles is None and tile_pool != DEFAULT_POOL:
-            raise ValueError("--backbone-option tile_pool needs tiles too, e.g. tiles=2x2")
+            raise InputError("--backbone-option tile_pool needs tiles too, e.g. tiles=2x2")
         backbone = factory(*args, **kw)
         if tiles is None:
             return backbone

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..errors import WeightsError
+from ..errors import InputError, WeightsError
 from ._base import Backbone, Preprocess, Runtime
 from ._build import build_backbone, file_digest
 from ._registry import register_backbone
@@ -236,7 +236,7 @@ def _create(model_name: str, reg_name: str, **model_kwargs: Any) -> Any:
             torch.manual_seed(0)
             return timm.create_model(model_name, pretrained=False, **model_kwargs)
     except RuntimeError as exc:  # timm's "Unknown model"
-        raise ValueError(f"--backbone {reg_name}: {exc}") from None
+        raise InputError(f"--backbone {reg_name}: {exc}") from None
 
 
 def _head_keys(model: Any) -> tuple[str, ...]:

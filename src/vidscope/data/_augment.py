@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError
+
 #: Smallest standard deviation used when scaling (constant dims stay finite).
 MIN_STD = 1e-6
 
@@ -55,11 +57,11 @@ class PartScaler:
         """
         frames = np.asarray(x, np.float64)[np.asarray(mask, bool)]  # [F, D]
         if len(frames) == 0:
-            raise ValueError("PartScaler.fit needs at least one valid frame")
+            raise InputError("PartScaler.fit needs at least one valid frame")
         width = frames.shape[1]
         layout = list(layout or [("features", width)])
         if sum(w for _, w in layout) != width:
-            raise ValueError(f"layout {layout} does not sum to the {width} feature dims")
+            raise InputError(f"layout {layout} does not sum to the {width} feature dims")
         weight = np.concatenate([np.full(w, 1.0 / np.sqrt(w)) for _, w in layout])
         std = np.maximum(frames.std(axis=0), MIN_STD)
         return cls(frames.mean(axis=0), weight / std, layout)
@@ -100,10 +102,10 @@ def mixup(
         ValueError: for ``alpha < 0`` or mismatched shapes.
     """
     if alpha < 0:
-        raise ValueError(f"mixup alpha must be >= 0, got {alpha}")
+        raise InputError(f"mixup alpha must be >= 0, got {alpha}")
     x, mask, y = np.asarray(x, np.float32), np.asarray(mask, bool), np.asarray(y, np.float32)
     if x.shape[:2] != mask.shape or len(y) != len(x):
-        raise ValueError(f"x {x.shape}, mask {mask.shape} and y {y.shape} disagree")
+        raise InputError(f"x {x.shape}, mask {mask.shape} and y {y.shape} disagree")
     if alpha == 0 or len(x) < 2:
         return x, mask, y
     lam = rng.beta(alpha, alpha, size=len(x))
@@ -144,9 +146,9 @@ def temporal_crop(
         ValueError: for ``min_fraction`` outside (0, 1] or ``jitter < 0``.
     """
     if not 0 < min_fraction <= 1:
-        raise ValueError(f"temporal crop min_fraction must be in (0, 1], got {min_fraction}")
+        raise InputError(f"temporal crop min_fraction must be in (0, 1], got {min_fraction}")
     if jitter < 0:
-        raise ValueError(f"temporal jitter must be >= 0, got {jitter}")
+        raise InputError(f"temporal jitter must be >= 0, got {jitter}")
     x, mask = np.asarray(x, np.float32), np.asarray(mask, bool)
     out = np.zeros_like(x)
     new_mask = np.zeros_like(mask)

@@ -32,7 +32,8 @@ class StoreKey:
         layout: ``[(part name, width), ...]`` of the feature columns, in order.
         sampling: The sampling spec as a dict (``SamplingSpec.to_dict()``); ``None`` if unknown.
         seek: ``exact`` or ``keyframe``.
-        keyframe_tolerance_s: How far ``keyframe`` seeking may move a sample (``None`` = exact).
+        keyframe_tolerance_s: How far ``keyframe`` seeking may move a sample; ``None`` with
+            ``seek='exact'``: not used; with ``keyframe``: half the spacing between samples.
         image_fps: Frame rate given to image-frame folders.
         dtype: Stored feature precision.
         runtime: Which engine ran the backbone (informational: not part of the match).

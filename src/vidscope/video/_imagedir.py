@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import VideoError
+from ..errors import InputError, VideoError
 from ._types import VideoInfo
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -28,7 +28,7 @@ class ImageFolder:
 
     def __init__(self, folder: str | os.PathLike[str], fps: float) -> None:
         if fps <= 0:
-            raise ValueError(f"--image-fps must be > 0, got {fps}")
+            raise InputError(f"--image-fps must be > 0, got {fps}")
         self.folder = Path(folder)
         self.files = list_images(self.folder)
         if not self.files:

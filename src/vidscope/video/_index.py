@@ -18,6 +18,8 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from ..errors import InputError
+
 
 @dataclass(frozen=True)
 class PacketIndex:
@@ -113,7 +115,7 @@ def build_index(
         damage = f"{corrupt} corrupt packet(s) (file cut short or damaged)"
     table = np.frombuffer(rows, np.int64).reshape(-1, 5)
     if not table[:, 4].any():
-        raise ValueError("no readable video frames")
+        raise InputError("no readable video frames")
     return _assemble(table.copy(), stream, damage)
 
 

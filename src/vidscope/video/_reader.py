@@ -10,7 +10,7 @@ from typing import Literal
 import av
 import numpy as np
 
-from ..errors import VideoError
+from ..errors import InputError, VideoError
 from ._container import OpenVideo, open_video
 from ._decode import read_wanted
 from ._imagedir import ImageFolder
@@ -125,7 +125,7 @@ class VideoReader:
             whose ``times_s`` are the real presentation times of the frames used.
         """
         if seek not in ("exact", "keyframe"):
-            raise ValueError(f"--seek must be exact or keyframe, got {seek!r}")
+            raise InputError(f"--seek must be exact or keyframe, got {seek!r}")
         times = np.asarray(times_s, dtype=np.float64)
         if self._images is not None:
             chunks = self._iter_images(times, size, chunk_size)
@@ -161,9 +161,9 @@ class VideoReader:
             (0 where a frame is paired with itself).
         """
         if seek not in ("exact", "keyframe"):
-            raise ValueError(f"--seek must be exact or keyframe, got {seek!r}")
+            raise InputError(f"--seek must be exact or keyframe, got {seek!r}")
         if not gap_s >= 0:
-            raise ValueError(f"pair gap must be >= 0 seconds, got {gap_s}")
+            raise InputError(f"pair gap must be >= 0 seconds, got {gap_s}")
         times = np.asarray(times_s, dtype=np.float64)
         if self._images is not None:
             chunks = self._iter_image_pairs(times, size, chunk_size, gap_s)

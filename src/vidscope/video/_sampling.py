@@ -8,6 +8,8 @@ from typing import Literal
 
 import numpy as np
 
+from ..errors import InputError
+
 SamplingMode = Literal["uniform", "fps", "every"]
 
 
@@ -31,15 +33,15 @@ class SamplingSpec:
 
     def __post_init__(self) -> None:
         if self.mode not in ("uniform", "fps", "every"):
-            raise ValueError(f"sampling mode must be uniform, fps or every, got {self.mode!r}")
+            raise InputError(f"sampling mode must be uniform, fps or every, got {self.mode!r}")
         if not (self.value > 0 and math.isfinite(self.value)):
-            raise ValueError(
+            raise InputError(
                 f"sampling value must be > 0 (--frames/--fps/--every), got {self.value}"
             )
         if self.mode == "uniform" and float(self.value) != int(self.value):
-            raise ValueError(f"--frames must be a whole number, got {self.value}")
+            raise InputError(f"--frames must be a whole number, got {self.value}")
         if self.max_frames is not None and self.max_frames < 1:
-            raise ValueError(f"--max-frames must be >= 1, got {self.max_frames}")
+            raise InputError(f"--max-frames must be >= 1, got {self.max_frames}")
 
     @classmethod
     def from_flags(
@@ -62,20 +64,20 @@ class SamplingSpec:
         given = [f for f, v in (("--frames", frames), ("--fps", fps), ("--every", every))
                  if v is not None]  # fmt: skip
         if len(given) > 1:
-            raise ValueError(f"{' and '.join(given)} exclude each other; give one of them")
+            raise InputError(f"{' and '.join(given)} exclude each other; give one of them")
         if max_frames is not None and max_frames < 1:
-            raise ValueError(f"--max-frames must be >= 1, got {max_frames}")
+            raise InputError(f"--max-frames must be >= 1, got {max_frames}")
         if fps is not None:
             return cls("fps", fps, max_frames)
         if every is not None:
             return cls("every", every, max_frames)
         if max_frames is not None:
-            raise ValueError(
+            raise InputError(
                 "--max-frames caps --fps or --every; with --frames N (default 16) a video "
                 "gives N samples already: use --frames instead"
             )
         if frames is not None and frames < 1:
-            raise ValueError(f"--frames must be >= 1, got {frames}")
+            raise InputError(f"--frames must be >= 1, got {frames}")
         return cls("uniform", default_frames if frames is None else frames)
 
     def times(self, duration_s: float) -> np.ndarray:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError
+
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -56,11 +58,11 @@ class FrameBatch:
     def __post_init__(self) -> None:
         f = self.frames
         if f.dtype != np.uint8 or f.ndim != 4 or f.shape[-1] != 3:
-            raise ValueError(f"frames must be uint8 [N, H, W, 3], got {f.dtype} {f.shape}")
+            raise InputError(f"frames must be uint8 [N, H, W, 3], got {f.dtype} {f.shape}")
         self.times_s = np.asarray(self.times_s, dtype=np.float64)
         self.indices = np.asarray(self.indices, dtype=np.int64)
         if self.times_s.shape != (len(f),) or self.indices.shape != (len(f),):
-            raise ValueError(
+            raise InputError(
                 f"times_s {self.times_s.shape} and indices {self.indices.shape} must be [{len(f)}]"
             )
 
