@@ -182,3 +182,22 @@ def test_default_backbone_exports_within_tolerance(tmp_path):
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["backbone"]["name"] == "efficientnet_lite0"
     assert meta["frames"]["input_size"] == [224, 224] and meta["check"]["max_abs_diff"] <= 1e-4
+
+
+def test_center_crop_backbone_and_script_match_predict(tmp_path):
+    """A CLIP image tower (centre crop of the short side) through the graph and the script."""
+    videos, labels = _clips(tmp_path)
+    clip = "clip:MobileCLIP2-S0"
+    cfg = ExtractConfig(backbone=clip, weights="random", sampling=SamplingSpec("uniform", 4))
+    extract(videos, tmp_path / "store", cfg, progress=False)
+    tcfg = TrainConfig(head="mean_linear", epochs=2, tensorboard=False, split="holdout",
+                       val_fraction=0.5)  # fmt: skip
+    run = tmp_path / "run"
+    train(tmp_path / "store", labels, out=run, config=tcfg)
+    out = tmp_path / "clip.onnx"
+    store = str(tmp_path / "store")
+    assert main(["export", str(run), str(out), "--check", store, "--weights", "random"]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["frames"]["resize"] == "center_crop"
+    expected = load_run(run).predict(store).set_index("id")["score"]
+    got = _script_scores(_readme_script(tmp_path), out, videos / "nofi003.mp4")  # 480x360
+    assert got["fight"] == pytest.approx(expected["nofi003"], abs=1e-4)

@@ -141,7 +141,8 @@ def _frames_backbone(run: Run, weights: str | None) -> Any:
             "--from-features can be exported"
         )
     built = build_backbone(run, extractor_for(run, weights=weights))
-    torch_bb = built.torch() if hasattr(built, "torch") else built
+    inner = getattr(built, "image", built)  # CLIP: the image side
+    torch_bb = inner.torch() if hasattr(inner, "torch") else inner
     module = getattr(torch_bb, "module", None)
     if len(built.parts) > 1 or built.needs_next_frame or module is None:
         why = "it fuses several encoders" if len(built.parts) > 1 else "it is not one torch model"
@@ -151,7 +152,7 @@ def _frames_backbone(run: Run, weights: str | None) -> Any:
             f"backbone {name!r} has no ONNX form as one graph ({why}); "
             "export the head alone with --from-features"
         )
-    if built.preprocess.resize != "squash":
+    if built.preprocess.resize == "keep_aspect":
         raise RunError(
             f"backbone {name!r} resizes frames with {built.preprocess.resize!r}, which the "
             "exported graph does not cover yet; export the head alone with --from-features"
@@ -331,6 +332,7 @@ def _sidecar(run: Run, backbone: Any, diff: float, ids: list[str]) -> dict[str, 
             "input_size": [h, w],
             "layout": "uint8 [T, H, W, 3] RGB",
             "resize": backbone.preprocess.resize,
+            "crop_pct": backbone.preprocess.crop_pct,
             "scale": "PyAV reformat, AREA when shrinking, BILINEAR when enlarging",
             "times": "t = 0 at the first frame; each sample is the frame on screen at t",
         }
