@@ -113,6 +113,12 @@ def add_fit_options(p: argparse.ArgumentParser) -> None:
         help="k-fold: pick epoch and threshold on the scored fold itself (optimistic)",
     )
     p.add_argument(
+        "--refit",
+        action="store_true",
+        help="after choosing epoch and threshold on validation, fit again on train + "
+        "validation (more data for the final model; its validation figures are the first fit's)",
+    )
+    p.add_argument(
         "--device", default="auto", help="auto (a usable GPU, else CPU), cpu, cuda or cuda:N"
     )
     p.add_argument(
@@ -154,6 +160,7 @@ def train_config(args: argparse.Namespace, head: str) -> Any:
         allow_missing=args.allow_missing,
         tensorboard=not args.no_tensorboard,
         inner_val=not args.no_inner_val,
+        refit=args.refit,
         **kw,
     )
 

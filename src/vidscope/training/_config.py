@@ -78,6 +78,11 @@ class TrainConfig:
     """Seed of splits, initialisation, shuffling and dropout (``--seed``)."""
     allow_missing: bool = False
     """Train without labelled videos whose extraction failed (``--allow-missing``)."""
+    refit: bool = False
+    """After the epoch and threshold are chosen on validation, fit again on train + validation
+    (tree heads: the same settings; neural heads: a fresh head for the chosen number of
+    epochs) and keep the threshold (``--refit``). Validation figures are then the first
+    fit's; held-out figures are the refitted model's."""
     export_onnx: bool = True
     """Export neural heads to ONNX (checked against torch) so inference needs no torch."""
     tensorboard: bool = True

@@ -75,6 +75,8 @@ def fit_split(
             else choose_threshold(y_val, val_scores, metric=cfg.threshold)
         )
     report = classification_report(y_val, val_scores, labels=classes, threshold=threshold)
+    if cfg.refit and len(split.val):
+        model = trainer.refit(model, data, split, cfg, out, fit)
     test_report = test_scores = None
     if len(split.test):
         test_scores = trainer.scores(model, data, split.test)

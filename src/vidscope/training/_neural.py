@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,31 @@ class NeuralTrainer:
             idx = split.val if len(split.val) else split.train
             export_head(model, out, [data.features[i] for i in idx])
         return fit
+
+    def refit(
+        self,
+        model: Any,
+        data: SequenceSet,
+        split: Split,
+        cfg: TrainConfig,
+        out: Path,
+        fit: FitResult,
+    ) -> Any:
+        """A fresh head trained on train + validation for the epochs the first fit chose
+        (its best epoch + 1), saved over the first fit's weights (and ONNX export)."""
+        from ._callbacks import EarlyStopping
+        from ._checkpoint import save_weights
+        from ._loop import fit_neural
+
+        epochs = max(1, fit.best_epoch + 1)
+        both = Split(split.name, np.concatenate([split.train, split.val]), split.val, split.test)
+        again = replace(cfg, epochs=epochs, patience=epochs + 1)
+        head = self.build(again, data)
+        fit_neural(head, data, both, again, out / "refit", callbacks=[EarlyStopping(epochs + 1)])
+        save_weights(head, out / WEIGHTS_FILE)
+        if cfg.export_onnx and getattr(head, "onnx_export", True):
+            export_head(head, out, [data.features[i] for i in split.val])
+        return head
 
     def scores(self, model: Any, data: SequenceSet, idx: np.ndarray) -> np.ndarray:
         from ._loop import predict_logits

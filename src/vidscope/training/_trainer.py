@@ -13,6 +13,7 @@ reports, predictions, ``config.json``, k-fold, ``compare``) is shared. Built in:
         def fit(self, model, data, split, cfg, out, *, resume, callbacks): ...  # -> FitResult
         def scores(self, model, data, idx): ...               # -> [N] or [N, C] probabilities
         def score_padded(self, model, x, mask, binary): ...   # feature trainers: run scoring
+        def refit(self, model, data, split, cfg, out, fit): ...  # --refit: train + val
         def save(self, model, folder): ...
         def load(self, folder, spec): ...                     # -> model
         def head_config(self, model, data): ...               # -> dict (RunSpec.head_config)

@@ -50,6 +50,22 @@ class TreeTrainer:
             best_epoch=0, best_value=float("nan"), epochs_run=1, seconds=time.monotonic() - start
         )
 
+    def refit(
+        self,
+        model: Any,
+        data: SequenceSet,
+        split: Split,
+        cfg: TrainConfig,
+        out: Path,
+        fit: FitResult,
+    ) -> Any:
+        """The same estimator fitted on train + validation (saved over the first fit)."""
+        idx = np.concatenate([split.train, split.val])
+        x, mask = data.padded(idx)
+        model.fit(x, data.labels.y[idx], mask=mask)
+        self.save(model, out)
+        return model
+
     def scores(self, model: Any, data: SequenceSet, idx: np.ndarray) -> np.ndarray:
         x, mask = data.padded(idx)
         proba = model.predict_proba(x, mask)
