@@ -16,6 +16,9 @@ from ._calibration import calibrated_segments
 from ._postprocess import SegmentConfig, segments_of_curve, smooth_curve
 from ._signals import adaptive_threshold, feature_signal
 
+#: Windows scored per call by :func:`window_scores`.
+WINDOW_CHUNK = 256
+
 
 @dataclass(frozen=True)
 class WindowPlan:
@@ -139,7 +142,13 @@ def window_scores(
 
     bounds = window_bounds(duration_s, window_s=plan.window_s, stride_s=plan.stride_s)
     parts = frames_in_windows(seq.times_s, bounds)
-    scores = run.scores([seq.features[i] for i in parts])
+    # windows overlap, so their features are copies: build and score them a chunk at a time
+    # (memory stays flat in video length instead of holding every window's copy at once)
+    chunks = [
+        run.scores([seq.features[i] for i in parts[s : s + WINDOW_CHUNK]])
+        for s in range(0, len(parts), WINDOW_CHUNK)
+    ]
+    scores = np.concatenate(chunks) if chunks else run.scores([])
     return bounds, scores[:, None] if scores.ndim == 1 else scores
 
 
