@@ -7,9 +7,9 @@ import json
 import pandas as pd
 
 from vidscope.cli import main
-from vidscope.metrics import frame_level_metrics
 from vidscope.features import open_store
 from vidscope.localize import Segment
+from vidscope.metrics import frame_level_metrics
 
 
 def test_demo_generates_extracts_and_finds_the_events(tmp_path, capsys):

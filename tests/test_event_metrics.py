@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
+from vidscope.localize import Segment
 from vidscope.metrics import (
     cut_before_event,
     frame_level_metrics,
@@ -15,7 +16,6 @@ from vidscope.metrics import (
     segment_map,
     tiou,
 )
-from vidscope.localize import Segment
 
 S = Segment
 
