@@ -158,3 +158,12 @@ def test_timeline_embed_limit_reaches_the_report(tmp_path):
     assert main([*base, "--out", str(tmp_path / "b"), "--embed-limit", "0"]) == 0
     html = (tmp_path / "b" / "report.html").read_text()
     assert "data:video/mp4;base64" not in html and "clip.mp4" in html
+
+
+def test_top_k_lists_the_best_classes_first():
+    from vidscope.cli._predict import with_top_k
+
+    df = pd.DataFrame({"id": ["a", "b"], "label": ["x", "z"], "score_x": [0.6, 0.1],
+                       "score_y": [0.3, 0.2], "score_z": [0.1, 0.7]})  # fmt: skip
+    out = with_top_k(df, ["x", "y", "z"], 2)
+    assert out["top_k"].tolist() == ["x;y", "z;y"]

@@ -153,3 +153,9 @@ def test_timeline_rebuilds_the_training_extractor(tmp_path):
         a, b = trained.load(vid), scored.load(vid)
         np.testing.assert_array_equal(a.times_s, b.times_s)
         np.testing.assert_allclose(a.features, b.features, atol=1e-6)
+    # evaluate on the raw videos extracts them with the same extractor: the same report
+    from vidscope.pipelines import evaluate
+
+    on_store = evaluate(run, tmp_path / "store", tmp_path / "labels.csv")
+    on_videos = evaluate(run, videos, tmp_path / "labels.csv")
+    assert on_videos == on_store
