@@ -34,7 +34,7 @@ import numpy as np
 
 from ..backbones import Preprocess
 from ..errors import VideoError
-from ..video import SamplingSpec, VideoReader
+from ..video import SamplingSpec
 from ._fsspec import local_copy
 
 
@@ -161,6 +161,8 @@ def decode_video(task: DecodeTask, threads: int) -> Iterator[Info | Frames | Don
     Raises:
         VideoError: the file cannot be opened or decoded at all.
     """
+    from ..video import VideoReader  # PyAV: only where videos are decoded
+
     spec = SamplingSpec(**task.sampling)
     pres = [Preprocess(**p.preprocess) for p in task.parts]
     paired = [p.needs_next_frame for p in task.parts]

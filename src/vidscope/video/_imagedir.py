@@ -9,9 +9,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputError, VideoError
-from ._types import VideoInfo
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+from ._types import IMAGE_SUFFIXES, VideoInfo
 
 
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
 
 import av
 import numpy as np
@@ -14,9 +13,8 @@ from ..errors import InputError, VideoError
 from ._container import OpenVideo, open_video
 from ._decode import read_wanted
 from ._imagedir import ImageFolder
+from ._sampling import SeekMode
 from ._types import FrameBatch, VideoInfo
-
-SeekMode = Literal["exact", "keyframe"]
 
 
 class VideoReader:

@@ -10,6 +10,10 @@ import numpy as np
 
 from ..errors import InputError
 
+#: ``exact``: the frame on screen at each time; ``keyframe``: the nearest keyframe within a
+#: tolerance (see :class:`VideoReader`).
+SeekMode = Literal["exact", "keyframe"]
+
 SamplingMode = Literal["uniform", "fps", "every"]
 
 

@@ -8,6 +8,9 @@ import numpy as np
 
 from ..errors import InputError
 
+#: File suffixes read as frames of an image-folder video.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
 
 @dataclass(frozen=True)
 class VideoInfo:
