@@ -20,7 +20,8 @@ Protocol (the library's k-fold since 2fba9ff): each of the 5 grouped folds is th
 ``test`` fold once; the other four are split again by group (80/20) into ``train`` and an inner
 ``val`` on which the heads pick their best epoch and decision threshold. Every figure is
 scored on the held-out fold only, so nothing is selected on the videos that score it.
-``noFight`` is class 1 (the library's alphabetical rule); F1 is that of ``fight``. Metrics:
+``fight`` is class 1 (the library names the event class: ``noFight`` reads as its absence;
+tables made before that rule had ``noFight`` as class 1); F1 is that of ``fight``. Metrics:
 mean ± population std over folds x seeds. Several backbones: a last table pairs each one with
 the first over the same folds. ``--parts``: logistic regression on mean/max/std-pooled parts of
 fused backbones (appearance alone, motion alone, both).
