@@ -1,5 +1,5 @@
-"""--refit: the final model is fitted again on train + validation; the threshold and the
-validation figures come from the first fit."""
+"""Training options on learnable features: --refit (the final model is fitted again on
+train + validation; threshold and validation figures come from the first fit) and --mixup."""
 
 from __future__ import annotations
 
@@ -44,3 +44,16 @@ def test_refit_keeps_threshold_and_changes_the_model(tmp_path, separable, head):
     st = open_store(separable)
     seqs = [st.load(v).features for v in st.ids()]
     assert np.abs(a.scores(seqs) - b.scores(seqs)).max() > 1e-3  # another model: more data
+
+
+def test_mixup_trains_on_mixed_batches(tmp_path, separable):
+    base = dict(head="mean_linear", epochs=6, lr=0.01, tensorboard=False, split="holdout",
+                val_fraction=0.5)  # fmt: skip
+    labels = OLD / "labels.csv"
+    plain = train(separable, labels, out=tmp_path / "a", config=TrainConfig(**base))
+    mixed = train(separable, labels, out=tmp_path / "b", config=TrainConfig(**base, mixup=0.4))
+    losses = [[row["loss"] for row in r.splits[0].fit.history] for r in (plain, mixed)]
+    assert losses[0] != losses[1]  # the batches really were mixed
+    assert mixed.report["roc_auc"] >= 0.75  # and the head still learns the task
+    with pytest.raises(ValueError, match="--mixup"):
+        TrainConfig(mixup=-1)

@@ -32,7 +32,6 @@ def add_parser(sub: Any) -> dict[str, Any]:
         help="train on random clips this long (default: frames spread over the whole video)",
     )
     p.add_argument("--grad-accum", type=int, default=1, help="batches per optimiser step")
-    p.add_argument("--mixup", type=float, default=0.0, help="MixUp alpha, e.g. 0.4 (0 = off)")
     p.add_argument("--augment", action="store_true", help="random crop, scale and flip")
     p.add_argument(
         "--freeze-backbone", action="store_true", help="train only the head (a linear probe)"

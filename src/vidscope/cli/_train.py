@@ -113,6 +113,12 @@ def add_fit_options(p: argparse.ArgumentParser) -> None:
         help="k-fold: pick epoch and threshold on the scored fold itself (optimistic)",
     )
     p.add_argument(
+        "--mixup",
+        type=float,
+        default=0.0,
+        help="MixUp alpha for training batches, e.g. 0.4 (0 = off; neural heads)",
+    )
+    p.add_argument(
         "--refit",
         action="store_true",
         help="after choosing epoch and threshold on validation, fit again on train + "
@@ -161,6 +167,7 @@ def train_config(args: argparse.Namespace, head: str) -> Any:
         tensorboard=not args.no_tensorboard,
         inner_val=not args.no_inner_val,
         refit=args.refit,
+        mixup=args.mixup,
         **kw,
     )
 

@@ -78,6 +78,11 @@ class TrainConfig:
     """Seed of splits, initialisation, shuffling and dropout (``--seed``)."""
     allow_missing: bool = False
     """Train without labelled videos whose extraction failed (``--allow-missing``)."""
+    mixup: float = 0.0
+    """MixUp of feature sequences (``--mixup ALPHA``): each training batch's videos are mixed
+    with a random partner, frame by frame, with weight ``max(l, 1 - l)``, ``l ~
+    Beta(alpha, alpha)``, and so are their targets; 0 = off. Neural heads without their own
+    loss only."""
     refit: bool = False
     """After the epoch and threshold are chosen on validation, fit again on train + validation
     (tree heads: the same settings; neural heads: a fresh head for the chosen number of
@@ -107,6 +112,7 @@ class TrainConfig:
                 f"--precision must be fp32, bf16 or fp16, got {self.precision}",
             ),
             (self.folds >= 2, f"--folds must be >= 2, got {self.folds}"),
+            (self.mixup >= 0, f"--mixup must be >= 0, got {self.mixup}"),
             (
                 0 < self.val_fraction < 1,
                 f"--val-fraction must be in (0, 1), got {self.val_fraction}",

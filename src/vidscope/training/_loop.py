@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data import SequenceSet, Split, iterate_batches
+from ..data import SequenceSet, Split, iterate_batches, mixup
 from ._callbacks import FitContext, call
 from ._checkpoint import load_checkpoint, save_checkpoint, save_weights
 from ._config import TrainConfig
@@ -107,6 +107,9 @@ def _epoch(
     custom = getattr(head, "training_loss", None)
     total, count, correct = 0.0, 0, 0
     for x, mask, y in iterate_batches(data, split.train, cfg.batch_size, rng=rng):
+        target = _target(y, binary)
+        if cfg.mixup > 0 and custom is None:
+            x, mask, target = _mixed(x, mask, y, rng, cfg.mixup, data.labels.num_classes)
         xt, mt = plan.to(torch.from_numpy(x)), plan.to(torch.from_numpy(mask))
         with plan.autocast():
             if custom is not None:
@@ -114,7 +117,7 @@ def _epoch(
                 logits = None
             else:
                 logits = head(xt, mt).float()
-                loss = loss_fn(logits, plan.to(_target(y, binary)))
+                loss = loss_fn(logits, plan.to(target))
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if optimiser_step(plan, scaler, optimizer, head.parameters()):
@@ -188,6 +191,22 @@ def _device_of(head: torch.nn.Module) -> torch.device:
 
 def _predicted(logits: torch.Tensor, binary: bool) -> torch.Tensor:
     return (logits[:, 0] > 0).long() if binary else logits.argmax(1)
+
+
+def _mixed(
+    x: np.ndarray,
+    mask: np.ndarray,
+    y: np.ndarray,
+    rng: np.random.Generator,
+    alpha: float,
+    num_classes: int,
+) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    """MixUp of a batch (``--mixup``): mixed ``x``, ``mask`` and soft targets (binary
+    ``[B, 1]`` probabilities, or ``[B, C]`` class probabilities for cross-entropy)."""
+    soft = y.astype(np.float32) if num_classes == 2 else np.eye(num_classes, dtype=np.float32)[y]
+    x, mask, soft = mixup(x, mask, soft, rng, alpha=alpha)
+    t = torch.from_numpy(soft)
+    return x, mask, t.unsqueeze(1) if num_classes == 2 else t
 
 
 def _target(y: np.ndarray, binary: bool) -> torch.Tensor:
