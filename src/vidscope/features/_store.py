@@ -25,15 +25,19 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..errors import StoreError
 from ..types import FeatureSequence
 from ._integrity import feature_problem, fix_hint, os_error, parse_npy, read_checked
 from ._io import atomic_write_bytes, atomic_write_json, checksum, npy_bytes, remove_stale_temps
 from ._lock import is_housekeeping, store_lock
+from ._manifest_file import read_rows, write_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MANIFEST_COLUMNS = [
     "video_id", "path", "status", "error", "duration_s", "fps", "num_frames", "width", "height",
@@ -115,7 +119,7 @@ class FeatureStore:
         parquet = self.root / "manifest.parquet"
         if parquet.exists():
             try:
-                records = pd.read_parquet(parquet).to_dict("records")
+                records = read_rows(parquet)
             except Exception as exc:  # pyarrow raises several types for a damaged file
                 raise StoreError(
                     f"{parquet}: unreadable manifest ({type(exc).__name__}: {exc}); the arrays "
@@ -135,7 +139,9 @@ class FeatureStore:
         return rows
 
     def manifest(self) -> pd.DataFrame:
-        """The manifest as a DataFrame, one row per video, sorted by id."""
+        """The manifest as a DataFrame, one row per video, sorted by id (imports pandas)."""
+        import pandas as pd
+
         df = pd.DataFrame(list(self.rows.values()))
         if df.empty:
             return pd.DataFrame(columns=MANIFEST_COLUMNS)
@@ -183,13 +189,10 @@ class FeatureStore:
         if not self._recorded and not journal.exists():
             return
         self._rows = {**self._read_rows(), **self._recorded}
-        df = self.manifest()
-        for col in MANIFEST_COLUMNS:
-            if col not in df:
-                df[col] = None
+        rows = [self._rows[k] for k in sorted(self._rows)]
         target = self.root / "manifest.parquet"
         try:
-            atomic_write_bytes(target, df[MANIFEST_COLUMNS].to_parquet(index=False))
+            write_rows(target, rows, MANIFEST_COLUMNS)
             journal.unlink(missing_ok=True)
         except OSError as exc:
             if self._recorded:

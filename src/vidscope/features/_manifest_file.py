@@ -1,0 +1,103 @@
+"""``manifest.parquet`` read and written with PyArrow alone, imported only when needed.
+
+The store never imports pandas: ``import pandas`` costs about 100 MiB of resident memory (it
+imports PyArrow and much more), which every ``extract`` run would pay. PyArrow alone is
+imported only when a manifest file is actually read or written.
+
+Each column has a fixed type (:data:`COLUMN_TYPES`); a missing value is a null. Files written
+by earlier versions (through pandas) read the same: an integer column holding a missing value
+was stored there as floats (``16.0``) and missing floats as nulls or NaN; both come back as
+``int`` and ``None``. A column the file lacks (written before it existed) reads as ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._io import atomic_write
+
+#: Column name -> "str" | "int" | "float"; names not listed are written as strings.
+COLUMN_TYPES: dict[str, str] = {
+    "video_id": "str", "path": "str", "status": "str", "error": "str", "duration_s": "float",
+    "fps": "float", "num_frames": "int", "width": "int", "height": "int", "rotation": "int",
+    "num_samples": "int", "fingerprint": "str", "features": "str", "seconds": "float",
+    "decoded_frames": "int", "bytes": "int", "checksum": "str", "max_displacement_s": "float",
+}  # fmt: skip
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a manifest file as plain dicts (Python scalars, ``None`` for missing).
+
+    Raises:
+        Exception: whatever PyArrow raises for a missing or damaged file (several types).
+    """
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as f:  # not pq.read_table: its dataset layer imports pandas
+        rows = f.read().to_pylist()
+    return [{k: _value(COLUMN_TYPES.get(k), v) for k, v in row.items()} for row in rows]
+
+
+def write_rows(path: Path, rows: Iterable[dict[str, Any]], columns: list[str]) -> None:
+    """Write ``rows`` as a Parquet file with exactly ``columns``, in order, atomically.
+
+    Raises:
+        OSError: the file cannot be written (the old one, if any, is left as it was).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = list(rows)
+    arrays = []
+    for col in columns:
+        kind = COLUMN_TYPES.get(col, "str")
+        values = [_value(kind, r.get(col)) for r in rows]
+        if kind == "int" and any(isinstance(v, float) for v in values):
+            kind = "float"  # a non-integral value: keep it rather than truncate it
+        arrays.append(_arrow_column(kind, values))
+    table = pa.Table.from_arrays(arrays, names=list(columns))
+    atomic_write(path, lambda f: pq.write_table(table, f))
+
+
+def _arrow_column(kind: str, values: list[Any]) -> Any:
+    """A ``pyarrow.Array`` of ``values`` (``None`` = null), built from buffers.
+
+    Not ``pa.array(values)``: that (and every other conversion from Python objects) first
+    asks whether ``values`` is a pandas object, which imports pandas.
+    """
+    import pyarrow as pa
+
+    valid = np.array([v is not None for v in values], dtype=bool)
+    mask = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    if kind == "str":
+        blobs = [b"" if v is None else str(v).encode() for v in values]
+        offsets = np.zeros(len(blobs) + 1, np.int64)
+        np.cumsum([len(b) for b in blobs], out=offsets[1:])
+        buffers = [mask, pa.py_buffer(offsets), pa.py_buffer(b"".join(blobs))]
+        return pa.Array.from_buffers(pa.large_string(), len(values), buffers)
+    typ, dtype = (pa.int64(), np.int64) if kind == "int" else (pa.float64(), np.float64)
+    data = np.array([0 if v is None else v for v in values], dtype=dtype)
+    return pa.Array.from_buffers(typ, len(values), [mask, pa.py_buffer(data)])
+
+
+def _value(kind: str | None, value: object) -> object:
+    """``value`` as the column's type would hold it; NaN and ``None`` become ``None``."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # a numpy scalar
+        value = value.item()  # type: ignore[union-attr]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if kind == "int":
+        if isinstance(value, int):
+            return int(value)
+        as_float = float(value)  # type: ignore[arg-type]
+        return int(as_float) if as_float.is_integer() else as_float
+    if kind == "float":
+        return float(value)  # type: ignore[arg-type]
+    if kind == "str":
+        return str(value)
+    return value
