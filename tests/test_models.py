@@ -27,7 +27,8 @@ TINY: dict[str, dict[str, object]] = {
 }
 TREES = {"stats_xgboost"}
 #: Heads tested in their own files: coop needs CLIP features and an open_clip checkpoint.
-ELSEWHERE = {"coop", "videomae"}  # tests/test_coop*.py, tests/test_videomae*.py
+#: ensemble (members fitted by their own trainers) in tests/test_ensemble.py.
+ELSEWHERE = {"coop", "ensemble", "videomae"}  # tests/test_coop*.py, tests/test_videomae*.py
 NEURAL = sorted(TINY)
 
 

@@ -13,6 +13,7 @@ from ..errors import ConfigError, InputError
 #: Modules whose import registers the built-in heads (imported on first use; they need torch).
 BUILTIN_MODULES = (
     "vidscope.models._coop",
+    "vidscope.models._ensemble",
     "vidscope.models._pooling",
     "vidscope.models._sequence",
     "vidscope.models._transformer",

@@ -2,8 +2,10 @@
 
 A trainer fits one split and scores videos; everything around it (splits, threshold choice,
 reports, predictions, ``config.json``, k-fold, ``compare``) is shared. Built in: ``neural``
-(temporal heads on ``[B, T, D]`` features, :mod:`._neural`) and ``tree`` (``stats_xgboost``,
-:mod:`._tree`). Adding a trainer is adding a file that calls :func:`register_trainer`.
+(temporal heads on ``[B, T, D]`` features, :mod:`._neural`), ``tree`` (``stats_xgboost``,
+:mod:`._tree`) and ``ensemble`` (member heads fitted by their own trainers, each on some layout
+parts, scored as their mean probability, :mod:`._ensemble`). Adding a trainer is adding a
+file that calls :func:`register_trainer`.
 
 ::
 
@@ -38,6 +40,7 @@ BUILTIN_TRAINERS = {
     "neural": "vidscope.training._neural",
     "tree": "vidscope.training._tree",
     "videomae": "vidscope.training._finetune",
+    "ensemble": "vidscope.training._ensemble",
 }
 _REGISTRY: dict[str, Callable[[], Any]] = {}
 T = TypeVar("T")
