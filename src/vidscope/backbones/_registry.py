@@ -19,6 +19,7 @@ BUILTIN_MODULES = (
     "vidscope.backbones._flow",
     "vidscope.backbones._clip",
     "vidscope.backbones._emotion",
+    "vidscope.backbones._pose",
 )
 #: Joins part names into a fused backbone, e.g. ``efficientnet_lite0+flow`` (see ``_fusion``).
 FUSE = "+"
