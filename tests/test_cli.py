@@ -163,7 +163,21 @@ def test_timeline_embed_limit_reaches_the_report(tmp_path):
 def test_top_k_lists_the_best_classes_first():
     from vidscope.cli._predict import with_top_k
 
-    df = pd.DataFrame({"id": ["a", "b"], "label": ["x", "z"], "score_x": [0.6, 0.1],
-                       "score_y": [0.3, 0.2], "score_z": [0.1, 0.7]})  # fmt: skip
-    out = with_top_k(df, ["x", "y", "z"], 2)
-    assert out["top_k"].tolist() == ["x;y", "z;y"]
+    cols = {"id": ["a", "b", "c"], "label": ["x", "z", float("nan")],
+            "score_x": [0.6, 0.1, float("nan")], "score_y": [0.3, 0.2, float("nan")],
+            "score_z": [0.1, 0.7, float("nan")]}  # fmt: skip
+    out = with_top_k(cols, ["x", "y", "z"], 2)
+    assert list(out) == ["id", "label", "top_k", "score_x", "score_y", "score_z"]
+    assert out["top_k"] == ["x;y", "z;y", ""]  # no score, no classes
+
+
+def test_predict_csv_is_written_as_pandas_writes_it(tmp_path):
+    import numpy as np
+
+    from vidscope.cli._predict import write_csv
+
+    cols = {"id": ["a", "b,c", "d"], "score": [np.float64(0.73), np.float64(1 / 3), np.nan],
+            "label": [np.str_("x"), "y", None], "error": ["", "", "bad, file"]}  # fmt: skip
+    write_csv(tmp_path / "ours.csv", cols)
+    pd.DataFrame(cols).to_csv(tmp_path / "pandas.csv", index=False)
+    assert (tmp_path / "ours.csv").read_text() == (tmp_path / "pandas.csv").read_text()

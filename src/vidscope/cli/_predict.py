@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import math
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -65,7 +67,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from ..training import load_run
+    from ..training import load_run, predict_columns
 
     if args.top_k is not None and args.top_k < 1:
         raise ConfigError(f"--top-k must be >= 1, got {args.top_k}")
@@ -73,34 +75,58 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if out is not None:
         check_output(out, overwrite=args.overwrite, suffixes=(".csv",))
     run = load_run(args.run)
-    df = run.predict(
+    cols = predict_columns(
+        run,
         args.input,
         features_cache=args.features_cache,
         weights=args.weights,
         progress=not args.quiet,
     )
     if args.top_k and not run.binary:
-        df = with_top_k(df, run.classes, args.top_k)
+        cols = with_top_k(cols, run.classes, args.top_k)
     console = Console()
+    n = len(cols["id"])
     if out is None:
-        console.print(_table(df))
+        console.print(_table(cols))
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out, index=False)
-        console.print(f"{len(df)} predictions -> {out}", highlight=False)
-    failed = int((df["error"] != "").sum()) if "error" in df else 0
+        write_csv(out, cols)
+        console.print(f"{n} predictions -> {out}", highlight=False)
+    failed = sum(1 for e in cols.get("error", []) if e)
     if failed:
         console.print(f"[yellow]{failed} video(s) got no score[/]: see the error column")
     return 0
 
 
-def with_top_k(df: pd.DataFrame, classes: list[str], k: int) -> pd.DataFrame:
-    """Adds ``top_k``: the ``k`` most likely classes, best first, ``;``-separated."""
-    cols = [f"score_{c}" for c in classes]
-    order = (-df[cols].to_numpy()).argsort(axis=1)[:, :k]
-    df = df.copy()
-    df.insert(2, "top_k", [";".join(classes[j] for j in row) for row in order])
-    return df
+def with_top_k(cols: dict[str, list[Any]], classes: list[str], k: int) -> dict[str, list[Any]]:
+    """Adds ``top_k`` after ``label``: the ``k`` most likely classes, best first,
+    ``;``-separated (empty for a video with no score)."""
+    scores = np.array([cols[f"score_{c}"] for c in classes], dtype=float).T.reshape(
+        -1, len(classes)
+    )
+    order = (-scores).argsort(axis=1)[:, :k]
+    top = [
+        "" if np.isnan(scores[i]).any() else ";".join(classes[j] for j in row)
+        for i, row in enumerate(order)
+    ]
+    names = list(cols)
+    names.insert(2, "top_k")
+    return {name: top if name == "top_k" else cols[name] for name in names}
+
+
+def write_csv(path: Path, cols: dict[str, list[Any]]) -> None:
+    """Write columns as CSV the way pandas does: a header row, ``str`` of each value (the
+    shortest repr of its float type), an empty field for NaN/None."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(cols)
+        writer.writerows(zip(*([_cell(v) for v in vals] for vals in cols.values()), strict=True))
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)):
+        return ""
+    return str(value)
 
 
 def check_output(path: Path, *, overwrite: bool, suffixes: tuple[str, ...]) -> None:
@@ -126,8 +152,14 @@ def check_output(path: Path, *, overwrite: bool, suffixes: tuple[str, ...]) -> N
         )
 
 
-def _table(df: pd.DataFrame) -> Table:
-    table = Table(*[str(c) for c in df.columns])
-    for row in df.itertuples(index=False):
-        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
+def _table(cols: dict[str, list[Any]]) -> Table:
+    table = Table(*[str(c) for c in cols])
+    for row in zip(*cols.values(), strict=True):
+        table.add_row(*[_shown(v) for v in row])
     return table
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "" if math.isnan(value) else f"{value:.4f}"
+    return str(value)

@@ -6,11 +6,14 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..errors import VidscopeError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ID_COLUMNS = ("video_id", "id", "path", "video", "file_name", "filename", "file", "name")
 LABEL_COLUMNS = ("label", "target", "class", "category", "y")
@@ -217,6 +220,8 @@ def _read_labels(
     Raises:
         LabelError: unknown ids, unparseable columns, one-example classes, ...
     """
+    import pandas as pd  # on first use: reading features never pays for it
+
     if labels is None:
         return _from_folders(store_ids, manifest)
     df = _read_csv(Path(labels))
@@ -238,6 +243,8 @@ def _read_labels(
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    import pandas as pd  # on first use: reading features never pays for it
+
     if not path.is_file():
         raise LabelError(f"--labels {path}: file not found")
     try:
@@ -281,6 +288,8 @@ def _key(text: str) -> str:
 
 def _match_ids(raw: list[str], store_ids: list[str], path: Path, col: str) -> list[str]:
     """Map each CSV id to a store id: exact, then by file name, then by number (42 ~ 00042)."""
+    import pandas as pd  # on first use: reading features never pays for it
+
     exact = {s: s for s in store_ids}
     by_name: dict[str, list[str]] = {}
     by_num: dict[int, list[str]] = {}
@@ -344,6 +353,8 @@ def _assemble(
     event_s: np.ndarray | None,
     source: object,
 ) -> LabelSet:
+    import pandas as pd
+
     text = [str(v).strip() for v in labels]
     empty = [i for i, t in enumerate(text) if t == ""]
     if empty:

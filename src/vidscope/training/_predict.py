@@ -6,14 +6,20 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+import numpy as np
 
 from ..data import scorable_sequences
 from ..errors import IncompatibleError, VidscopeError, VidscopeWarning
 from ..features import ExtractConfig, FeatureStore, open_store, store_key
 from ._run import Run
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Prediction columns by name, in output order: one value per video.
+Columns = dict[str, list[Any]]
 
 
 def predict(
@@ -36,15 +42,36 @@ def predict(
         progress: Show extraction progress.
 
     Returns:
-        Binary: ``id, score, label``; multi-class: ``id, label, score_<class>...``.
+        Binary: ``id, score, label``; multi-class: ``id, label, score_<class>...``; plus
+        ``error`` (empty when scored) when some video could not be scored.
     """
+    import pandas as pd
+
+    return pd.DataFrame(
+        predict_columns(
+            run, source, features_cache=features_cache, weights=weights, progress=progress
+        )
+    )
+
+
+def predict_columns(
+    run: Run,
+    source: FeatureStore | str | os.PathLike[str] | list[str],
+    *,
+    features_cache: str | os.PathLike[str] | None = None,
+    weights: str | None = None,
+    progress: bool = False,
+) -> Columns:
+    """:func:`predict`'s table as plain columns (lists of numpy scalars or str, NaN where a
+    video has no score), without importing pandas on a store: what the CLI writes."""
     if weights and run.spec.head_config.get("clip_model"):  # coop: its text tower's file
         from ..backbones import remember_clip_weights
 
         remember_clip_weights(weights)
     clip_trainer = run.members[0].trainer  # trainers on raw clips score videos themselves
     if hasattr(clip_trainer, "predict_videos"):
-        return clip_trainer.predict_videos(run, source)
+        df = clip_trainer.predict_videos(run, source)
+        return {str(c): list(df[c]) for c in df.columns}
     if isinstance(source, FeatureStore) or _is_store(source):
         store = source if isinstance(source, FeatureStore) else open_store(source)  # type: ignore[arg-type]
         return _predict_store(run, store)
@@ -63,9 +90,9 @@ def _is_store(source: Any) -> bool:
     return (p / "store.json").exists() or (p.is_dir() and any(p.rglob("*.npy")))
 
 
-def _predict_store(run: Run, store: FeatureStore) -> pd.DataFrame:
+def _predict_store(run: Run, store: FeatureStore) -> Columns:
     """Scores of every stored video; a video whose features are empty, non-finite or
-    unreadable gets a row with no score and the reason in ``error``."""
+    unreadable gets a row with no score (NaN) and the reason in ``error``."""
     key = store_key(store)
     run.check_store(key, f"store {store.root}")
     note = run.sampling_note(key, f"store {store.root}")
@@ -77,13 +104,22 @@ def _predict_store(run: Run, store: FeatureStore) -> pd.DataFrame:
     ids += store.ids(("failed",))
     seqs, errors = scorable_sequences(store, ids)
     good = [s.video_id for s in seqs]
-    df = run.predict_sequences(good, [s.features for s in seqs]) if seqs else None
+    cols = run.prediction_columns(good, [s.features for s in seqs]) if seqs else {"id": []}
+    out: Columns = {name: list(values) for name, values in cols.items()}
     if not errors:
-        return df  # type: ignore[return-value]
-    bad = pd.DataFrame({"id": list(errors), "error": list(errors.values())})
-    out = bad if df is None else pd.concat([df.assign(error=""), bad], ignore_index=True)
-    order = {v: i for i, v in enumerate(ids)}
-    return out.sort_values("id", key=lambda c: c.map(order)).reset_index(drop=True)
+        return out
+    row = {vid: i for i, vid in enumerate(good)}
+    order = {vid: i for i, vid in enumerate(ids)}
+    merged: Columns = {name: [] for name in [*out, "error"]}
+    for vid in sorted([*good, *errors], key=order.__getitem__):
+        i = row.get(vid)
+        for name in out:
+            if name == "id":
+                merged[name].append(vid)
+            else:
+                merged[name].append(np.nan if i is None else out[name][i])
+        merged["error"].append("" if i is not None else errors[vid])
+    return merged
 
 
 def _extract_for(

@@ -10,10 +10,9 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..data import pad
 from ..errors import IncompatibleError, RunError, VidscopeError
@@ -21,6 +20,9 @@ from ..features import StoreKey
 from ..metrics import classification_report
 from ._spec import RunSpec
 from ._trainer import Trainer, get_trainer
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TREE_FILE = "model.xgb"
 TORCH_FILE = "model.safetensors"
@@ -160,16 +162,27 @@ class Run:
             np.concatenate(truth), np.concatenate(probs), labels=self.classes, threshold=0.5
         )
 
-    def predict_sequences(self, ids: list[str], sequences: list[np.ndarray]) -> pd.DataFrame:
-        """Binary: ``id,score`` (+ ``label``); multi-class: ``id,label,score_<class>...``."""
+    def prediction_columns(
+        self, ids: list[str], sequences: list[np.ndarray]
+    ) -> dict[str, list[Any] | np.ndarray]:
+        """The columns of :meth:`predict_sequences`, without pandas (the CLI's lean path)."""
         scores = self.scores(sequences)
         if self.binary:
             label = np.where(scores >= (self.threshold or 0.5), self.classes[1], self.classes[0])
-            return pd.DataFrame({"id": ids, "score": scores, "label": label})
-        df = pd.DataFrame({"id": ids, "label": [self.classes[i] for i in scores.argmax(1)]})
+            return {"id": list(ids), "score": scores, "label": label}
+        cols: dict[str, list[Any] | np.ndarray] = {
+            "id": list(ids),
+            "label": [self.classes[i] for i in scores.argmax(1)],
+        }
         for j, c in enumerate(self.classes):
-            df[f"score_{c}"] = scores[:, j]
-        return df
+            cols[f"score_{c}"] = scores[:, j]
+        return cols
+
+    def predict_sequences(self, ids: list[str], sequences: list[np.ndarray]) -> pd.DataFrame:
+        """Binary: ``id,score`` (+ ``label``); multi-class: ``id,label,score_<class>...``."""
+        import pandas as pd
+
+        return pd.DataFrame(self.prediction_columns(ids, sequences))
 
     def predict(self, source: Any, **kwargs: Any) -> pd.DataFrame:
         """Predictions for a feature store, or for videos extracted on the fly.
