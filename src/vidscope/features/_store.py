@@ -21,6 +21,7 @@ Features holding NaN or infinite values are never written and never returned.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -32,7 +33,14 @@ import numpy as np
 from ..errors import StoreError
 from ..types import FeatureSequence
 from ._integrity import feature_problem, fix_hint, os_error, parse_npy, read_checked
-from ._io import atomic_write_bytes, atomic_write_json, checksum, npy_bytes, remove_stale_temps
+from ._io import (
+    atomic_save_npy,
+    atomic_write_bytes,
+    atomic_write_json,
+    hex_sum,
+    npy_bytes,
+    remove_stale_temps,
+)
 from ._lock import is_housekeeping, store_lock
 from ._manifest_file import read_rows, write_rows
 
@@ -214,19 +222,23 @@ class FeatureStore:
             StoreError: the features fail :meth:`check`, or the files cannot be written.
         """
         rel = Path("features") / f"{video_id}.npy"
-        with np.errstate(over="ignore"):
-            feats = np.asarray(features).astype(self._dtype())
+        with np.errstate(over="ignore"):  # no copy when already of the store's dtype
+            feats = np.asarray(features).astype(self._dtype(), copy=False)
         problem = feature_problem(feats)
         if problem:
             raise StoreError(f"{video_id}: features not stored: {problem}")
-        data = npy_bytes(feats)
         times = npy_bytes(np.asarray(times_s, np.float64))
-        for path, blob in ((self.root / rel.with_suffix(".t.npy"), times), (self.root / rel, data)):
-            try:
-                atomic_write_bytes(path, blob)
-            except OSError as exc:
-                raise os_error(path, exc) from None
-        self._sums[video_id] = (rel.as_posix(), len(data), checksum(data, times))
+        digest = hashlib.sha256()  # of the features file, then the times file
+        # the big file first: a run killed while writing it leaves the old pair intact
+        path = self.root / rel
+        try:
+            size = atomic_save_npy(path, feats, digest)  # streamed: the [T, D] array is not copied
+            path = self.root / rel.with_suffix(".t.npy")
+            atomic_write_bytes(path, times)
+        except OSError as exc:
+            raise os_error(path, exc) from None
+        digest.update(times)
+        self._sums[video_id] = (rel.as_posix(), size, hex_sum(digest))
         return rel.as_posix()
 
     def _dtype(self) -> type:
@@ -244,8 +256,8 @@ class FeatureStore:
         if not row.get("features"):
             return "no features recorded"
         try:
-            data, _times = read_checked(self.root, row)
-            if row.get("checksum") is None:  # nothing to compare with: it must at least parse
+            data, _times = read_checked(self.root, row, keep=False)  # hashed, not held
+            if data is not None:  # no checksum to compare with: it must at least parse
                 parse_npy(data, self.root / str(row["features"]))
         except StoreError as exc:
             return str(exc)
@@ -267,7 +279,8 @@ class FeatureStore:
             )
         path = self.root / str(row["features"])
         data, times_data = read_checked(self.root, row)
-        feats = parse_npy(data, path)
+        assert data is not None  # read_checked keeps the bytes unless told not to
+        feats = parse_npy(data, path)  # a view of the bytes read, not a copy
         times = (
             np.arange(len(feats), dtype=float)  # plain .npy folders hold no timestamps
             if times_data is None
