@@ -217,11 +217,18 @@ def test_keyframe_mode_snaps_within_tolerance(gop50) -> None:
     assert exact_stats["decoded"] >= 5 * stats["decoded"]
 
 
-def test_keyframe_mode_falls_back_to_exact(gop50) -> None:
+def test_keyframe_mode_without_a_keyframe_in_reach_takes_the_cheapest_frame(gop50) -> None:
+    """No keyframe within 0.5 s of 1.0 or 3.1: each takes the frame within 0.5 s that is
+    earliest in decode order (a reference frame near the window's start), a real frame."""
     path, ref = gop50
     times = np.array([1.0, 3.1])  # 1 s and 0.9 s from the nearest keyframes
-    batch, _, _ = read(path, times, seek="keyframe", keyframe_tolerance_s=0.5)
-    assert_shown(batch, times, ref.times, ref.frames)
+    batch, stats, _ = read(path, times, seek="keyframe", keyframe_tolerance_s=0.5)
+    moved = batch.times_s - times
+    assert np.all(np.abs(moved) <= 0.5 + 1e-9) and np.all(moved < -0.3)  # early in the window
+    for f, t in zip(batch.frames, batch.times_s, strict=True):
+        assert np.array_equal(f, ref.frames[np.flatnonzero(np.isclose(ref.times, t))[0]])
+    _, exact_stats, _ = read(path, times)
+    assert stats["decoded"] < exact_stats["decoded"]
     batch, _, _ = read(path, [0.1], seek="keyframe", keyframe_tolerance_s=0.0)
     assert_shown(batch, np.array([0.1]), ref.times, ref.frames)
 
@@ -234,12 +241,15 @@ def test_keyframe_mode_picks_nearest_keyframe(gop50) -> None:
     assert np.array_equal(batch.frames[2], ref.frames[100])
 
 
-def test_keyframe_mode_mixed_snap_and_exact(gop50) -> None:
+def test_keyframe_mode_prefers_a_frame_decoding_passes_anyway(gop50) -> None:
+    """1.0 s has no keyframe within 0.5 s, so interval 0 is decoded up to the frame within
+    reach that comes first in decode order (0.52 s); 0.1 s then takes the frame on screen at
+    0.1 s, which that decoding passes anyway, rather than the keyframe at 0 s."""
     path, ref = gop50
     batch, _, _ = read(path, [0.1, 1.0], seek="keyframe", keyframe_tolerance_s=0.5)
-    np.testing.assert_allclose(batch.times_s, [0.0, 1.0], atol=1e-9)
-    assert np.array_equal(batch.frames[0], ref.frames[0])
-    assert np.array_equal(batch.frames[1], ref.frames[25])
+    np.testing.assert_allclose(batch.times_s, [0.08, 0.52], atol=1e-9)
+    assert np.array_equal(batch.frames[0], ref.frames[2])
+    assert np.array_equal(batch.frames[1], ref.frames[13])
 
 
 # --------------------------------------------------------------------------- timing edge cases

@@ -43,10 +43,11 @@ def test_default_moves_a_sample_at_most_halfway_to_its_neighbour(gop50) -> None:
     path, ref = gop50
     times = SamplingSpec("uniform", 4).times(6.0)  # 0.75 2.25 3.75 5.25: windows of 0.75 s
     batch, stats, _ = read(path, times, seek="keyframe")
-    # 0.75 -> key 0 (0.75 away: allowed), 2.25 -> key 2, 3.75 -> key 4, 5.25: exact (no key
-    # within 0.75 s)
-    np.testing.assert_allclose(batch.times_s, [0.0, 2.0, 4.0, 5.24], atol=1e-9)
-    assert np.array_equal(batch.frames[3], ref.frames[131])
+    # 0.75 -> key 0 (0.75 away: allowed), 2.25 -> key 2, 3.75 -> key 4, 5.25: no key within
+    # 0.75 s, so the frame in [4.5, 6] first in decode order (4.52 s: interval 2 is decoded
+    # only that far, not up to 5.24 s)
+    np.testing.assert_allclose(batch.times_s, [0.0, 2.0, 4.0, 4.52], atol=1e-9)
+    assert np.array_equal(batch.frames[3], ref.frames[113])
     assert stats["max_displacement_s"] == pytest.approx(0.75)
 
 
@@ -85,7 +86,9 @@ def test_explicit_tolerance_is_symmetric_and_absolute(gop50) -> None:
     path, _ = gop50
     times = np.array([1.0, 1.3])  # neighbours 0.3 s apart; tolerance 0.7 s still applies
     batch, stats, _ = read(path, times, seek="keyframe", keyframe_tolerance_s=0.7)
-    np.testing.assert_allclose(batch.times_s, [1.0, 2.0], atol=1e-9)
+    # 1.3 -> key 2 (0.7 later); 1.0 has no key within 0.7 s: the frame in [0.3, 1.7] first in
+    # decode order (0.36 s)
+    np.testing.assert_allclose(batch.times_s, [0.36, 2.0], atol=1e-9)
     assert stats["max_displacement_s"] == pytest.approx(0.7)
 
 
@@ -97,3 +100,52 @@ def test_exact_mode_displacement_is_under_one_frame(gop50) -> None:
         assert r.stats["max_displacement_s"] == pytest.approx(0.039, abs=1e-9)
         r.read_pairs(np.array([0.03]))  # pairs count too; the maximum is kept
         assert r.stats["max_displacement_s"] == pytest.approx(0.039, abs=1e-9)
+
+
+@pytest.mark.parametrize("tolerance", [None, 0.3, 0.7, 1.5])
+def test_every_sample_is_a_real_frame_within_reach(gop50, tolerance: float | None) -> None:
+    """Random times, default and fixed tolerances: each sample is the decoded frame shown at
+    its recorded time (pixel for pixel), within its window, and no more is decoded than in
+    exact mode."""
+    path, ref = gop50
+    rng = np.random.default_rng(11)
+    for n in (2, 5, 13):
+        times = rng.uniform(0, 6, n)
+        batch, stats, _ = read(path, times, seek="keyframe", keyframe_tolerance_s=tolerance)
+        if tolerance is None:
+            before, after = snap_windows(times, 6.0)
+        else:
+            before = after = np.full(n, tolerance)
+        moved = batch.times_s - times
+        assert np.all(moved >= -before - 0.04 - 1e-9) and np.all(moved <= after + 1e-9)
+        for frame, t in zip(batch.frames, batch.times_s, strict=True):
+            assert np.array_equal(frame, ref.frames[np.flatnonzero(np.isclose(ref.times, t))[0]])
+        _, exact, _ = read(path, times)
+        assert stats["decoded"] <= exact["decoded"]
+
+
+def test_intervals_are_decoded_only_as_far_as_the_windows_need(gop50) -> None:
+    """1, 3 and 5 s are 1 s from every keyframe: with 0.5 s of reach each interval is decoded
+    up to the first frame in decode order at or after t - 0.5 s, about half of exact's work."""
+    path, _ = gop50
+    times = np.array([1.0, 3.0, 5.0])
+    batch, stats, _ = read(path, times, seek="keyframe", keyframe_tolerance_s=0.5)
+    moved = batch.times_s - times
+    assert np.all(moved >= -0.5 - 1e-9) and np.all(moved <= -0.3)  # a B-frame group at most
+    _, exact, _ = read(path, times)
+    assert stats["decoded"] <= 0.6 * exact["decoded"]
+
+
+def test_index_decode_positions_follow_the_demuxer(gop50) -> None:
+    """``decode_pos`` orders the frames as the demuxer delivers their packets."""
+    import av
+
+    path, ref = gop50
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        demuxed = [p.pts for p in container.demux(stream) if p.pts is not None]
+    with VideoReader(path) as r:
+        index = r._video.index  # the reader's own index
+    assert ref.decode_order_differs
+    order = np.argsort(index.decode_pos)
+    assert index.pts[order].tolist() == demuxed

@@ -10,7 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._reader import VideoReader, probe, snap_windows
+    from ._keyframe import snap_windows
+    from ._reader import VideoReader, probe
     from ._sampling import SamplingMode, SamplingSpec, SeekMode
     from ._types import IMAGE_SUFFIXES, FrameBatch, VideoInfo
 
@@ -23,7 +24,7 @@ _EXPORTS = {
     "VideoInfo": "._types",
     "VideoReader": "._reader",
     "probe": "._reader",
-    "snap_windows": "._reader",
+    "snap_windows": "._keyframe",
 }
 __all__ = [
     "IMAGE_SUFFIXES",

@@ -20,6 +20,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from ._container import OpenVideo
+from ._index import PacketIndex
 from ._recover import StandIns
 
 #: ``(wanted pts, pts of the frame used, upright RGB uint8 [H, W, 3])``
@@ -75,6 +76,7 @@ class _Decoder:
         self.scaler = VideoReformatter()  # one converter for the whole pass (set-up is costly)
         self.fed_key: int | None = None  # pts of the last keyframe packet sent to the decoder
         self.stand_ins = StandIns(video)
+        self.closers = _closers(video.index, wanted)
         stats.setdefault("lost", 0)
 
     def run(self) -> Iterator[Answer]:
@@ -86,7 +88,8 @@ class _Decoder:
                 self.stats["seeks"] += 1
             for packet in self.cursor.packets():
                 yield from self._feed(packet)
-                if not self.queue or index.keyframe_of(self.queue[0]) > (self.cursor.key_pos or 0):
+                at = self.cursor.key_pos
+                if not self.queue or at is None or index.keyframe_of(self.queue[0]) > at:
                     break
             else:  # end of stream: what is left gets the last decoded frame
                 yield from self._drain()
@@ -103,10 +106,34 @@ class _Decoder:
         except av.error.FFmpegError:
             self.stats["errors"] += 1
             return
+        yield from self._take(frames)
+        if pts in self.closers and packet.size:
+            yield from self._close_interval()
+
+    def _take(self, frames: list[av.VideoFrame]) -> Iterator[Answer]:
         for frame in frames:
             self.stats["decoded"] += 1
             yield from self._emit(frame)
             self.cursor.prev = frame
+
+    def _close_interval(self) -> Iterator[Answer]:
+        """Every wanted packet of this interval is fed: drain the decoder, answer what is left
+        of the interval (frames that did not decode), and make the next target seek."""
+        try:
+            frames = self.video.stream.codec_context.decode(None)
+        except av.error.FFmpegError:
+            self.stats["errors"] += 1
+            frames = []
+        yield from self._take(frames)
+        at = self.cursor.key_pos
+        index, prev = self.video.index, self.cursor.prev
+        while self.queue and at is not None and index.keyframe_of(self.queue[0]) <= at:
+            t = self.queue.popleft()
+            stand_in = self._stand_in(t, prev)
+            if stand_in is None:  # nothing decodable at or before t
+                raise av.error.InvalidDataError(0, "no frame could be decoded")
+            yield t, int(stand_in.pts), self._rgb(stand_in)
+        self.cursor.key_pos = None  # the decoder is drained: seek before feeding it again
 
     def _skip_level(self, pts: int | None) -> str:
         if pts in self.wanted:
@@ -158,6 +185,21 @@ class _Decoder:
 
     def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
         return to_rgb(frame, self.size, self.video.info.rotation, self.scaler)
+
+
+def _closers(index: PacketIndex, wanted: np.ndarray) -> set[int]:
+    """Per keyframe interval, the wanted timestamp whose packet comes last in decode order,
+    for intervals after which the reader seeks (the next wanted interval is not the next one,
+    or there is none); decoding simply runs on into an adjacent wanted interval."""
+    if index.decode_pos is None or not len(wanted):
+        return set()
+    dpos = index.decode_pos[np.searchsorted(index.pts, wanted)]
+    gop = np.searchsorted(index.key_pts, wanted, side="right")
+    last: dict[int, tuple[int, int]] = {}
+    for g, d, p in zip(gop.tolist(), dpos.tolist(), wanted.tolist(), strict=True):
+        if g not in last or d > last[g][0]:
+            last[g] = (d, p)
+    return {p for g, (_, p) in last.items() if g + 1 not in last}
 
 
 class _Cursor:

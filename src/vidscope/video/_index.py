@@ -34,6 +34,9 @@ class PacketIndex:
         end_pts: Timestamp at which the last frame stops being shown.
         damage: Why the index is incomplete (demux error, corrupt packets), or ``None``.
         discarded: Packets the container marks for discard (decoded only as references).
+        decode_pos: ``int64 [N]`` position of each frame of ``pts`` in decode (demux) order:
+            reaching a frame costs decoding the references fed before it, so within a keyframe
+            interval a smaller position is cheaper to reach (``--seek keyframe`` uses this).
     """
 
     pts: np.ndarray
@@ -43,6 +46,7 @@ class PacketIndex:
     end_pts: int
     damage: str | None = None
     discarded: int = 0
+    decode_pos: np.ndarray | None = None
 
     @property
     def shown_key_pts(self) -> np.ndarray:
@@ -127,6 +131,7 @@ def _assemble(rows: np.ndarray, stream: av.video.VideoStream, damage: str | None
     spts = pts[order]
     keep = np.concatenate([[True], np.diff(spts) > 0])  # duplicate pts: keep the first
     spts = spts[keep]
+    decode_pos = np.flatnonzero(shown)[order][keep]
     key = rows[:, 2].astype(bool)
     if not key.any():  # some streams flag nothing: treat the first packet as the keyframe
         key[0] = True
@@ -144,6 +149,7 @@ def _assemble(rows: np.ndarray, stream: av.video.VideoStream, damage: str | None
         end_pts=int(spts[-1]) + step,
         damage=damage,
         discarded=int((~shown).sum()),
+        decode_pos=decode_pos.astype(np.int64),
     )
 
 

@@ -13,6 +13,7 @@ from ..errors import InputError, VideoError
 from ._container import OpenVideo, open_video
 from ._decode import read_wanted
 from ._imagedir import ImageFolder
+from ._keyframe import keyframe_targets, snap_windows
 from ._sampling import SeekMode
 from ._types import FrameBatch, VideoInfo
 
@@ -110,9 +111,12 @@ class VideoReader:
         Args:
             times_s: Requested times in seconds from the first frame (any order).
             size: Displayed output ``(width, height)``; ``None`` keeps the displayed size.
-            seek: ``"exact"`` returns the frame on screen at each time; ``"keyframe"`` snaps
-                a time to the nearest keyframe when one lies within ``keyframe_tolerance_s``
-                (decoding only that keyframe), and reads the exact frame otherwise.
+            seek: ``"exact"`` returns the frame on screen at each time; ``"keyframe"`` may
+                return any frame shown within ``keyframe_tolerance_s`` of it and takes the
+                cheapest to decode: a keyframe when one lies within reach (decoding only that
+                keyframe), else the frame nearest the time among those decoding passes anyway,
+                decoding each keyframe interval only up to the earliest frame (in decode
+                order) that its farthest time allows (see :mod:`._keyframe`).
             keyframe_tolerance_s: How far ``"keyframe"`` mode may move a sample, in seconds;
                 ``None`` (default) follows the sampling: a sample may move at most halfway
                 to the requested time before or after it (see :func:`snap_windows`).
@@ -206,24 +210,13 @@ class VideoReader:
     def _targets(self, times: np.ndarray, seek: SeekMode, tol_s: float | None) -> np.ndarray:
         """Timestamp of the frame to return for each time (``int64``, in the index)."""
         index = self._video.index  # type: ignore[union-attr]
-        wanted = index.shown_at(times)
-        keys = index.shown_key_pts
-        if seek != "keyframe" or not len(keys) or not len(times):
-            return wanted
+        if seek != "keyframe" or not len(times):
+            return index.shown_at(times)
         if tol_s is None:
             before, after = snap_windows(times, self.info.duration_s)
         else:
             before = after = np.full(len(times), float(tol_s))
-        t_pts = index.to_pts(times)
-        tb = float(index.time_base)
-        pos = np.searchsorted(keys, t_pts)  # keys[pos - 1] < t <= keys[pos]
-        lo = keys[np.clip(pos - 1, 0, len(keys) - 1)]
-        hi = keys[np.clip(pos, 0, len(keys) - 1)]
-        lo_ok = (lo <= t_pts) & ((t_pts - lo) * tb <= before + 1e-9)
-        hi_ok = (hi >= t_pts) & ((hi - t_pts) * tb <= after + 1e-9)
-        use_lo = lo_ok & (~hi_ok | (t_pts - lo <= hi - t_pts))
-        wanted = np.where(hi_ok & ~use_lo, hi, wanted)
-        return np.where(use_lo, lo, wanted)
+        return keyframe_targets(index, times, before, after)
 
     def _iter_video(
         self, wanted: np.ndarray, size: tuple[int, int] | None, chunk_size: int
@@ -382,30 +375,6 @@ class _PairChunker:
 
     def take(self) -> tuple[FrameBatch, FrameBatch]:
         return self.first.take(), self.second.take()
-
-
-def snap_windows(times_s: np.ndarray, duration_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """How far ``--seek keyframe`` may move each sample by default: halfway to its neighbours.
-
-    Args:
-        times_s: Requested times in seconds (any order, repeats allowed).
-        duration_s: Video duration, the window of a lone sample (half of it either way).
-
-    Returns:
-        ``(before, after)``: ``float64 [T]`` seconds each time may move earlier and later:
-        half the gap to the previous and the next distinct requested time. The first and last
-        times mirror their one gap, so a uniform grid gets the same window everywhere.
-    """
-    t = np.asarray(times_s, dtype=np.float64)
-    u = np.unique(t)
-    if len(u) < 2:
-        half = np.full(len(t), max(float(duration_s), 0.0) / 2)
-        return half, half.copy()
-    half_gaps = np.diff(u) / 2
-    before_u = np.concatenate([[half_gaps[0]], half_gaps])
-    after_u = np.concatenate([half_gaps, [half_gaps[-1]]])
-    i = np.searchsorted(u, t)
-    return before_u[i], after_u[i]
 
 
 def probe(path: str | os.PathLike[str], *, image_fps: float = 25.0) -> VideoInfo:

@@ -1,0 +1,116 @@
+"""``--seek keyframe``: for each requested time, the cheapest frame to decode within a window.
+
+A frame of a keyframe interval costs the reference frames fed to the decoder before it (the
+reader skips non-reference frames it does not return), so within one interval a frame earlier
+in decode order is cheaper. For each requested time ``t`` the candidates are the frames shown
+within ``[t - before, t + after]`` (plus the frame on screen at ``t``). The choice, in order:
+
+1. Times whose window holds no keyframe must decode their interval from its keyframe; each
+   takes the candidate earliest in decode order. The latest of these per interval sets how
+   far that interval is decoded.
+2. Every time then takes the candidate nearest to it among the frames that decoding passes
+   anyway (decode position up to that point of a visited interval; the frame on screen at
+   ``t`` first), else the nearest keyframe in its window (one frame to decode).
+
+So a sample moves only as far as saving work needs, and never beyond its window. Where windows
+hold a keyframe every sample snaps to one, as before; where they do not, the interval is
+decoded up to the earliest frame the window allows instead of up to ``t`` itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._index import PacketIndex
+
+_EPS_S = 1e-9  # seconds: a frame exactly at the window's edge is inside it
+
+
+def keyframe_targets(
+    index: PacketIndex, times_s: np.ndarray, before_s: np.ndarray, after_s: np.ndarray
+) -> np.ndarray:
+    """Timestamp of the frame to decode for each requested time in ``--seek keyframe`` mode.
+
+    Args:
+        index: The video's packet index (needs ``decode_pos``).
+        times_s: ``float64 [T]`` requested times, seconds from the first frame, any order.
+        before_s: ``float64 [T]`` how far each time may move earlier, in seconds (>= 0).
+        after_s: ``float64 [T]`` how far each time may move later, in seconds (>= 0).
+
+    Returns:
+        ``int64 [T]`` presentation timestamps, all in ``index.pts``; each is the frame on
+        screen at its time or a frame shown within its window.
+    """
+    pts = index.pts
+    exact = np.searchsorted(pts, index.shown_at(times_s))  # frame on screen at each time
+    if not len(times_s) or index.decode_pos is None:
+        return pts[exact]
+    secs = index.to_seconds(pts)
+    lo = np.minimum(np.searchsorted(secs, times_s - before_s - _EPS_S, "left"), exact)
+    hi = np.maximum(np.searchsorted(secs, times_s + after_s + _EPS_S, "right"), exact + 1)
+    is_key = np.isin(pts, index.key_pts)
+    key_count = np.concatenate([[0], np.cumsum(is_key)])
+    bound = key_count[hi] == key_count[lo]  # no keyframe in the window
+    gop = np.maximum(np.searchsorted(index.key_pts, pts, "right") - 1, 0)
+    reach = _interval_reach(index.decode_pos, gop, len(index.key_pts), lo[bound], hi[bound])
+    free = index.decode_pos <= reach[gop]  # frames the decoder passes anyway
+    chosen = exact.copy()
+    for i in np.flatnonzero(~free[exact]):
+        chosen[i] = _nearest(secs, times_s[i], lo[i], hi[i], free, is_key)
+    return pts[chosen]
+
+
+def _interval_reach(
+    decode_pos: np.ndarray, gop: np.ndarray, num_keys: int, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
+    """Per keyframe interval, the decode position decoding must reach (-1: not visited).
+
+    Each window ``[lo, hi)`` (frame positions, no keyframe inside) needs its candidate that is
+    earliest in decode order; an interval is decoded up to the latest of these.
+    """
+    reach = np.full(num_keys, -1, dtype=np.int64)
+    if not len(lo):
+        return reach
+    padded = np.append(decode_pos, np.iinfo(np.int64).max)
+    bounds = np.column_stack([lo, hi]).ravel()
+    need = np.minimum.reduceat(padded, bounds)[::2]  # min decode position in each window
+    frame_of = {int(d): i for i, d in enumerate(decode_pos)}
+    where = gop[[frame_of[int(d)] for d in need]]
+    np.maximum.at(reach, where, need)
+    return reach
+
+
+def _nearest(
+    secs: np.ndarray, t: float, lo: int, hi: int, free: np.ndarray, is_key: np.ndarray
+) -> int:
+    """Frame position in ``[lo, hi)`` nearest to ``t`` among the free frames, else among the
+    keyframes (a window without either is not possible: see :func:`_interval_reach`)."""
+    for pool in (free[lo:hi], is_key[lo:hi]):
+        cand = np.flatnonzero(pool)
+        if len(cand):
+            return lo + int(cand[np.argmin(np.abs(secs[lo + cand] - t))])
+    raise AssertionError("a window holds neither a keyframe nor a frame on the decode path")
+
+
+def snap_windows(times_s: np.ndarray, duration_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """How far ``--seek keyframe`` may move each sample by default: halfway to its neighbours.
+
+    Args:
+        times_s: Requested times in seconds (any order, repeats allowed).
+        duration_s: Video duration, the window of a lone sample (half of it either way).
+
+    Returns:
+        ``(before, after)``: ``float64 [T]`` seconds each time may move earlier and later:
+        half the gap to the previous and the next distinct requested time. The first and last
+        times mirror their one gap, so a uniform grid gets the same window everywhere.
+    """
+    t = np.asarray(times_s, dtype=np.float64)
+    u = np.unique(t)
+    if len(u) < 2:
+        half = np.full(len(t), max(float(duration_s), 0.0) / 2)
+        return half, half.copy()
+    half_gaps = np.diff(u) / 2
+    before_u = np.concatenate([[half_gaps[0]], half_gaps])
+    after_u = np.concatenate([half_gaps, [half_gaps[-1]]])
+    i = np.searchsorted(u, t)
+    return before_u[i], after_u[i]
