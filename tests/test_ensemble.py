@@ -24,22 +24,26 @@ NO_TORCH = (Path(__file__).parent / "test_lean.py").read_text().split('NO_TORCH 
 NO_TORCH = NO_TORCH.split('"""')[0]
 
 
-def fused_store(root: Path, n: int = 40, seed: int = 0) -> tuple[Path, Path]:
-    """A store whose layout is ``LAYOUT`` (a fused backbone ``a+b+flow``) and its labels:
-    class 1 shifts part ``a`` on even videos and part ``b`` on odd ones."""
+def fused_store(
+    root: Path, n: int = 40, seed: int = 0, layout=LAYOUT, backbone: str = "a+b+flow"
+) -> tuple[Path, Path]:
+    """A store whose layout is ``layout`` (a fused backbone ``backbone``) and its labels:
+    class 1 shifts the first part on even videos and the second part on odd ones."""
     old = open_store(OLD / "store")
-    meta = {**old.meta, "layout": [list(p) for p in LAYOUT]}
-    meta["backbone"] = {**old.meta["backbone"], "name": "a+b+flow", "num_features": 15}
+    d = sum(w for _, w in layout)
+    meta = {**old.meta, "layout": [list(p) for p in layout]}
+    meta["backbone"] = {**old.meta["backbone"], "name": backbone, "num_features": d}
     store = FeatureStore.create(root / "store", meta)
     rng = np.random.default_rng(seed)
     rows = []
     template = old.rows["v0"]
+    (_, w0), (_, w1) = layout[0], layout[1]
     for i in range(n):
         vid, y = f"v{i:02d}", i % 4 >= 2
-        x = rng.normal(size=(8, 15)).astype(np.float32)
+        x = rng.normal(size=(8, d)).astype(np.float32)
         if y:
-            x[:, 0:6] += 1.2 if i % 2 == 0 else 0.0
-            x[:, 6:12] += 1.2 if i % 2 else 0.0
+            x[:, 0:w0] += 1.2 if i % 2 == 0 else 0.0
+            x[:, w0 : w0 + w1] += 1.2 if i % 2 else 0.0
         rel = store.write(vid, x, np.arange(8) * 0.25)
         store.record({**template, "video_id": vid, "path": f"/x/{vid}.mp4", "features": rel,
                       "duration_s": 2.0})  # fmt: skip
@@ -121,6 +125,18 @@ def test_mixed_members_kfold_and_predict_without_torch(tmp_path, fused):
     _no_torch("evaluate", str(tmp_path / "run"), str(store), "--labels", str(labels),
               "--out", str(tmp_path / "e.json"))  # fmt: skip
     assert json.loads((tmp_path / "e.json").read_text())["roc_auc"] >= 0.5
+    _no_torch("timeline", str(tmp_path / "run"), "--store", str(store), "--out",
+              str(tmp_path / "tl"), "--quiet")  # fmt: skip
+    assert (tmp_path / "tl" / "report.html").exists()
+
+
+def test_export_refuses_an_ensemble_by_name(tmp_path, fused):
+    from vidscope.pipelines import export
+
+    store, labels = fused
+    train(store, labels, out=tmp_path / "run", config=config())
+    with pytest.raises(RunError, match=r"ensemble.*no ONNX form"):
+        export(tmp_path / "run", tmp_path / "m.onnx", check=store, from_features=True)
 
 
 @pytest.mark.parametrize(

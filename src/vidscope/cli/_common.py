@@ -59,9 +59,8 @@ def add_extract_options(p: argparse.ArgumentParser) -> None:
 def _backbone_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backbone",
-        default="efficientnet_lite0",
         help="backbone name, timm:<model>, or a fusion like efficientnet_lite0+flow "
-        "(see `vidscope backbones`)",
+        "(see `vidscope backbones`; default efficientnet_lite0, or the --preset's)",
     )
     p.add_argument("--weights", help="local weights file (.pth/.safetensors); never downloaded")
     p.add_argument(
@@ -159,7 +158,6 @@ def extract_config(args: argparse.Namespace) -> Any:
         frames=args.frames, fps=args.fps, every=args.every, max_frames=args.max_frames
     )
     kw: dict[str, Any] = dict(
-        backbone=args.backbone,
         weights=args.weights,
         trust_checkpoint=args.trust_checkpoint,
         backbone_options=key_values(args.backbone_option, "--backbone-option"),
@@ -173,6 +171,13 @@ def extract_config(args: argparse.Namespace) -> Any:
         image_fps=args.image_fps,
         strict=args.strict,
     )
+    backbone = args.backbone
+    if backbone is None and getattr(args, "preset", None):  # an explicit --backbone wins
+        from ..training import get_preset
+
+        backbone = get_preset(args.preset).backbone
+    if backbone is not None:
+        kw["backbone"] = backbone
     if args.keyframe_tolerance is not None:
         kw["keyframe_tolerance_s"] = args.keyframe_tolerance
     if args.workers is not None:
@@ -181,6 +186,18 @@ def extract_config(args: argparse.Namespace) -> Any:
         if getattr(args, name, None) is not None:
             kw[name] = getattr(args, name)
     return ExtractConfig(**kw)
+
+
+def add_preset_option(p: argparse.ArgumentParser, what: str) -> None:
+    """``--preset NAME``: a named recipe (``vidscope.training.PRESETS``), listed in the help."""
+    from ..training import PRESETS, presets_help
+
+    p.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        help=f"named recipe measured as a whole; sets {what} (explicit flags win): "
+        + presets_help(),
+    )
 
 
 def add_label_options(p: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ._common import add_extract_options, command, extract_config
+from ._common import add_extract_options, add_preset_option, command, extract_config
 from ._print import print_extract_report, print_store_info
 
 
@@ -18,6 +18,7 @@ def add_parser(sub: Any) -> dict[str, Any]:
     ex.add_argument("videos", help="folder (recursive), .txt list, .csv of paths, or one video")
     ex.add_argument("--out", required=True, help="feature store folder (created or resumed)")
     add_extract_options(ex)
+    add_preset_option(ex, "--backbone")
     info = command(sub, "info", "summarise a feature store")
     info.add_argument("store", help="feature store folder (or a folder of .npy arrays)")
     info.add_argument("--failed", type=int, default=10, help="failed videos to list")

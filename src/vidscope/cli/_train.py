@@ -8,10 +8,19 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ._common import add_label_options, command, epoch_progress, key_values, label_options
+from ..errors import ConfigError
+from ._common import (
+    add_label_options,
+    add_preset_option,
+    command,
+    epoch_progress,
+    key_values,
+    label_options,
+)
 from ._print import print_leaderboard, print_train_result
 
 DEFAULT_HEADS = "mean_linear,mlp,lstm,conv1d,transformer,stats_xgboost"
+PRESET_SETS = "--head, --head-option and --refit; the store must have its backbone"
 
 
 def add_parser(sub: Any) -> dict[str, Any]:
@@ -19,15 +28,21 @@ def add_parser(sub: Any) -> dict[str, Any]:
     tr = command(sub, "train", "train a classifier on a feature store")
     tr.add_argument("store", help="feature store, or root/split/class/*.npy folder")
     tr.add_argument("--out", required=True, help="run directory to write (new or empty)")
-    tr.add_argument("--head", default="mlp", help="temporal head (see `vidscope heads`)")
+    tr.add_argument(
+        "--head", help="temporal head (see `vidscope heads`; default mlp, or the --preset's)"
+    )
     tr.add_argument("--resume", action="store_true", help="continue from RUN's last checkpoint")
     tr.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     add_window_options(tr)
     add_label_options(tr)
     add_fit_options(tr)
+    add_preset_option(tr, PRESET_SETS)
     cmp_ = command(sub, "compare", "train several heads on the same splits: a leaderboard")
     cmp_.add_argument("store", help="feature store, or root/split/class/*.npy folder")
-    cmp_.add_argument("--heads", default=DEFAULT_HEADS, help="comma-separated head names")
+    cmp_.add_argument(
+        "--heads",
+        help=f"comma-separated head names (default {DEFAULT_HEADS}; with --preset: its head)",
+    )
     cmp_.add_argument("--out", default="vidscope-compare", help="folder for the runs")
     cmp_.add_argument(
         "--run",
@@ -37,6 +52,7 @@ def add_parser(sub: Any) -> dict[str, Any]:
     )
     add_label_options(cmp_)
     add_fit_options(cmp_)
+    add_preset_option(cmp_, PRESET_SETS)
     command(sub, "heads", "list the temporal heads: trainer, options, description")
     return {"train": cmd_train, "compare": cmd_compare, "heads": cmd_heads}
 
@@ -120,9 +136,10 @@ def add_fit_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--refit",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         help="after choosing epoch and threshold on validation, fit again on train + "
-        "validation (more data for the final model; its validation figures are the first fit's)",
+        "validation (more data for the final model; its validation figures are the first "
+        "fit's; default off, on with --preset)",
     )
     p.add_argument(
         "--device", default="auto", help="auto (a usable GPU, else CPU), cpu, cuda or cuda:N"
@@ -155,21 +172,38 @@ _FLAGS = {
 }
 
 
-def train_config(args: argparse.Namespace, head: str) -> Any:
-    """A :class:`TrainConfig` from flags; unset flags keep the library defaults."""
-    from ..training import TrainConfig
+def train_config(args: argparse.Namespace, head: str | None) -> Any:
+    """A :class:`TrainConfig` from flags; unset flags keep the library defaults, or with
+    ``--preset`` the preset's (``head`` is the explicit ``--head``, if any)."""
+    from ..training import TrainConfig, preset_config
 
     kw = {v: getattr(args, k) for k, v in _FLAGS.items() if getattr(args, k, None) is not None}
-    return TrainConfig(
-        head=head,
-        head_options=key_values(args.head_option, "--head-option"),
+    options = key_values(args.head_option, "--head-option")
+    cfg = TrainConfig(
+        head=head or "mlp",
+        head_options=options,
         allow_missing=args.allow_missing,
         tensorboard=not args.no_tensorboard,
         inner_val=not args.no_inner_val,
-        refit=args.refit,
+        refit=bool(args.refit),
         mixup=args.mixup,
         **kw,
     )
+    if not getattr(args, "preset", None):
+        return cfg
+    return preset_config(args.preset, cfg, head=head, head_options=options, refit=args.refit)
+
+
+def check_preset(args: argparse.Namespace, console: Console) -> None:
+    """With ``--preset``: the store must hold the preset's backbone; say what it sets."""
+    if not args.preset:
+        return
+    from ..features import open_store, store_key
+    from ..training import check_preset_store, get_preset
+
+    check_preset_store(args.preset, store_key(open_store(args.store)), f"store {args.store}")
+    p = get_preset(args.preset)
+    console.print(f"preset {p.name}: {p.summary}", highlight=False)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -177,6 +211,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = train_config(args, args.head)
     console = Console(quiet=args.quiet)
+    check_preset(args, console)
     windows = None
     if args.annotations:
         windows = WindowOptions(
@@ -218,8 +253,15 @@ def _say_classes(labels: Any, console: Console) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..training import compare
 
-    heads = [h.strip() for h in args.heads.split(",") if h.strip()]
-    base = train_config(args, heads[0])
+    given = [h.strip() for h in (args.heads or "").split(",") if h.strip()]
+    base = train_config(args, given[0] if given else None)
+    heads = given or ([base.head] if args.preset else DEFAULT_HEADS.split(","))
+    if len(heads) > 1 and "members" in base.head_options:
+        raise ConfigError(
+            "--head-option members (an ensemble's) would go to every --heads head; compare "
+            "the ensemble on its own (--heads ensemble) and add other finished runs with --run"
+        )
+    check_preset(args, Console(quiet=args.quiet))
     rows = compare(
         args.store,
         label_options(args),

@@ -92,6 +92,9 @@ class TrainConfig:
     """Export neural heads to ONNX (checked against torch) so inference needs no torch."""
     tensorboard: bool = True
     """Write TensorBoard scalars under ``RUN/tensorboard`` (``--no-tensorboard`` to skip)."""
+    preset: str | None = None
+    """The ``--preset`` this configuration started from (see ``vidscope.training.PRESETS``);
+    recorded in the run's ``config.json`` only: its settings are the other fields."""
 
     def __post_init__(self) -> None:
         b, lr, wd, w = self.batch_size, self.lr, self.weight_decay, self.warmup_epochs

@@ -1,0 +1,138 @@
+"""Presets: named recipes of extraction and training settings that were measured together.
+
+``vidscope extract --preset NAME`` takes the preset's backbone; ``vidscope train`` and
+``compare --preset NAME`` take its head, head options and ``--refit``, check that the store was
+extracted with its backbone, and record the name in the run's ``config.json``
+(``train.preset``). Explicit flags override preset values. The figures are grouped 5-fold CV x
+3 seeds on ``fight-surv-dev`` (150 surveillance clips, 16 uniform frames, inner validation,
+held-out folds: ``benchmarks/accuracy_fight.py --preset``); extraction frames/s on the 2-core
+development machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:  # imported where used: the CLI lists the presets in --help of every command
+    from ..features import StoreKey
+    from ._config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One named recipe.
+
+    Attributes:
+        name: The ``--preset`` value.
+        summary: One line for ``--help``: what it is for, its measured accuracy and cost.
+        backbone: ``--backbone`` for ``vidscope extract`` (and required of the store by
+            ``train``/``compare``).
+        head: ``--head``.
+        head_options: ``--head-option`` values (used only with the preset's own head).
+        refit: ``--refit``.
+    """
+
+    name: str
+    summary: str
+    backbone: str
+    head: str
+    head_options: dict[str, Any] = field(default_factory=dict)
+    refit: bool = True
+
+
+#: The presets, in ``--help`` order.
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "fast",
+            "efficientnet_lite0+flow, stats_xgboost, --refit (fight-surv-dev ROC-AUC 0.85)",
+            backbone="efficientnet_lite0+flow",
+            head="stats_xgboost",
+        ),
+        Preset(
+            "accurate",
+            "efficientnet_lite0+efficientnet_lite2+flow; mean of two stats_xgboost heads "
+            "(lite0+flow, lite2+flow), --refit (ROC-AUC 0.88; about 3x the extraction time)",
+            backbone="efficientnet_lite0+efficientnet_lite2+flow",
+            head="ensemble",
+            head_options={
+                "members": "stats_xgboost@efficientnet_lite0+flow,"
+                "stats_xgboost@efficientnet_lite2+flow"
+            },
+        ),
+    )
+}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``.
+
+    Raises:
+        ConfigError: unknown name, listing the known ones.
+    """
+    if name not in PRESETS:
+        raise ConfigError(f"unknown --preset {name!r}; known: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def presets_help() -> str:
+    """``NAME: summary; ...`` of every preset, for ``--help``."""
+    return "; ".join(f"{p.name}: {p.summary}" for p in PRESETS.values())
+
+
+def preset_config(
+    name: str,
+    config: TrainConfig | None = None,
+    *,
+    head: str | None = None,
+    head_options: dict[str, Any] | None = None,
+    refit: bool | None = None,
+) -> TrainConfig:
+    """``config`` with the preset's training settings where the caller gave none.
+
+    Args:
+        name: The preset.
+        config: Other settings (default: :class:`TrainConfig`'s); its head, head options and
+            refit are ignored: pass explicit values as the keywords.
+        head: An explicit ``--head`` (overrides the preset's).
+        head_options: Explicit ``--head-option`` values; with the preset's head they update
+            its options key by key, with another head they replace them.
+        refit: An explicit ``--refit`` / ``--no-refit``.
+
+    Raises:
+        ConfigError: unknown preset.
+    """
+    from ._config import TrainConfig
+
+    p = get_preset(name)
+    chosen = head or p.head
+    options = dict(p.head_options) if chosen == p.head else {}
+    options.update(head_options or {})
+    return replace(
+        config or TrainConfig(),
+        head=chosen,
+        head_options=options,
+        refit=p.refit if refit is None else refit,
+        preset=p.name,
+    )
+
+
+def check_preset_store(name: str, key: StoreKey, where: str) -> None:
+    """Refuse a store not extracted with the preset's backbone.
+
+    Raises:
+        ConfigError: naming the store's backbone and the ``extract --preset`` command.
+    """
+    p = get_preset(name)
+    have = key.backbone_name if not key.is_npy else ""
+    if have != p.backbone:
+        what = f"features of {have}" if have else "features without a recorded backbone"
+        raise ConfigError(
+            f"--preset {p.name} trains on {p.backbone} features but {where} holds {what}; "
+            f"extract it with `vidscope extract VIDEOS --out STORE --preset {p.name}` (or "
+            f"--backbone {p.backbone}), or leave out --preset"
+        )

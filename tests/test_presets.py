@@ -1,0 +1,111 @@
+"""``--preset``: named recipes for extract, train and compare; explicit flags win; recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_ensemble import fused_store
+from vidscope.cli import build_parser, main
+from vidscope.cli._common import extract_config
+from vidscope.errors import ConfigError
+from vidscope.features import StoreKey
+from vidscope.training import (
+    PRESETS,
+    TrainConfig,
+    check_preset_store,
+    get_preset,
+    load_run,
+    preset_config,
+)
+
+ACCURATE = "efficientnet_lite0+efficientnet_lite2+flow"
+#: The accurate preset's parts at tiny widths (the features are synthetic).
+LAYOUT = [("efficientnet_lite0", 5), ("efficientnet_lite2", 5), ("flow", 3)]
+
+
+@pytest.fixture(scope="module")
+def accurate_store(tmp_path_factory) -> tuple[Path, Path]:
+    return fused_store(tmp_path_factory.mktemp("preset"), layout=LAYOUT, backbone=ACCURATE)
+
+
+def test_preset_table_and_config():
+    assert list(PRESETS) == ["fast", "accurate"]
+    assert get_preset("accurate").backbone == ACCURATE
+    cfg = preset_config("accurate", TrainConfig(epochs=3))
+    assert (cfg.head, cfg.refit, cfg.preset, cfg.epochs) == ("ensemble", True, "accurate", 3)
+    assert cfg.head_options["members"].count("stats_xgboost@") == 2
+    mine = preset_config("accurate", head="mlp", head_options={"hidden": 8}, refit=False)
+    assert (mine.head, mine.head_options, mine.refit) == ("mlp", {"hidden": 8}, False)
+    merged = preset_config("accurate", head_options={"members": "stats_xgboost@flow"})
+    assert merged.head_options == {"members": "stats_xgboost@flow"}
+    with pytest.raises(ConfigError, match="unknown --preset 'best'; known: fast, accurate"):
+        get_preset("best")
+
+
+def test_store_must_have_the_preset_backbone():
+    key = StoreKey(backbone={"name": "efficientnet_lite0+flow"})
+    with pytest.raises(ConfigError, match=r"--preset accurate trains on .*lite2.* holds .*"
+                       r"lite0\+flow.*extract VIDEOS --out STORE --preset accurate"):  # fmt: skip
+        check_preset_store("accurate", key, "store S")
+    check_preset_store("fast", key, "store S")
+
+
+def test_extract_preset_sets_the_backbone_and_flags_win():
+    parser, _ = build_parser()
+    args = parser.parse_args(["extract", "v", "--out", "o", "--preset", "accurate"])
+    assert extract_config(args).backbone == ACCURATE
+    args = parser.parse_args(["extract", "v", "--out", "o", "--preset", "accurate",
+                              "--backbone", "flow"])  # fmt: skip
+    assert extract_config(args).backbone == "flow"
+    assert extract_config(parser.parse_args(["extract", "v", "--out", "o"])).backbone == (
+        "efficientnet_lite0"
+    )
+
+
+def test_train_and_compare_with_a_preset(tmp_path, accurate_store, capsys):
+    store, labels = accurate_store
+    common = ["--labels", str(labels), "--split", "kfold", "--folds", "2", "--quiet"]
+    assert main(["train", str(store), "--out", str(tmp_path / "run"), "--preset", "accurate",
+                 *common]) == 0  # fmt: skip
+    spec = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert spec["head"] == "ensemble" and spec["train"]["preset"] == "accurate"
+    assert spec["train"]["refit"] is True
+    parts = [m["parts"] for m in spec["head_config"]["members"]]
+    assert parts == [["efficientnet_lite0", "flow"], ["efficientnet_lite2", "flow"]]
+    assert load_run(tmp_path / "run").predict(store)["score"].between(0, 1).all()
+    # explicit flags win: another head (the preset's members do not follow it), --no-refit
+    assert main(["train", str(store), "--out", str(tmp_path / "own"), "--preset", "accurate",
+                 "--head", "stats_xgboost", "--head-option", "n_estimators=10", "--no-refit",
+                 *common]) == 0  # fmt: skip
+    own = json.loads((tmp_path / "own" / "config.json").read_text())
+    assert own["head"] == "stats_xgboost" and own["train"]["refit"] is False
+    assert own["head_config"]["n_estimators"] == 10
+    # compare: the preset's head, with another finished run on the same folds beside it
+    assert main(["compare", str(store), "--out", str(tmp_path / "cmp"), "--preset", "accurate",
+                 "--run", str(tmp_path / "own"), *common]) == 0  # fmt: skip
+    rows = json.loads((tmp_path / "cmp" / "leaderboard.json").read_text())
+    assert [r["head"] for r in rows] == ["ensemble", "stats_xgboost"]
+    assert all(r["scope"] == "test" and r["roc_auc"] is not None for r in rows)
+    # and the ensemble run as a --run beside a head that compare trains
+    assert main(["compare", str(store), "--out", str(tmp_path / "cmp2"), "--heads", "mean_linear",
+                 "--epochs", "2", "--run", str(tmp_path / "run"), *common]) == 0  # fmt: skip
+    rows = json.loads((tmp_path / "cmp2" / "leaderboard.json").read_text())
+    assert [r["head"] for r in rows] == ["mean_linear", "ensemble"]
+
+
+def test_preset_errors_are_one_line(tmp_path, capsys):
+    store, labels = fused_store(tmp_path)  # a store of backbone "a+b+flow"
+    code = main(["train", str(store), "--labels", str(labels), "--out", str(tmp_path / "r"),
+                 "--preset", "accurate", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "--preset accurate trains on" in err and "a+b+flow" in err
+    code = main(["compare", str(store), "--labels", str(labels), "--out", str(tmp_path / "c"),
+                 "--heads", "mlp,ensemble", "--head-option", "members=mlp@a"])  # fmt: skip
+    assert code == 2 and "--heads ensemble" in capsys.readouterr().err
+    code = main(["train", str(store), "--labels", str(labels), "--out", str(tmp_path / "e"),
+                 "--head", "ensemble", "--head-option", "members=stats_xgboost@lite2"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "a (6), b (6), flow (3)" in err and "Traceback" not in err
