@@ -105,3 +105,41 @@ def _no_torch(*args: str) -> None:
         [sys.executable, "-c", NO_TORCH, *args], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+NO_XGBOOST = NO_TORCH.replace(
+    'name == "torch" or name.startswith("torch.")',
+    'name.split(".")[0] in {"torch", "xgboost", "sklearn", "scipy", "pandas"}',
+).replace(
+    'assert not any(m == "torch" or m.startswith("torch.") for m in sys.modules), "torch imported"',
+    'assert not {m.split(".")[0] for m in sys.modules} & {"torch", "xgboost", "sklearn", '
+    '"scipy", "pandas"}, "a heavy library was imported"',
+)
+
+
+def test_tree_runs_predict_with_numpy_alone(tmp_path, flow_store):
+    """A stats_xgboost run predicts from the CLI with XGBoost, scikit-learn, SciPy, pandas
+    and torch unimportable, to the scores XGBoost gives."""
+    store, labels = flow_store
+    cfg = TrainConfig(head="stats_xgboost", tensorboard=False, split="holdout", val_fraction=0.4)
+    train(store, labels, out=tmp_path / "run", config=cfg)
+    assert type(load_run(tmp_path / "run").members[0].model).__name__ == "TreeScorer"
+    out = tmp_path / "lean.csv"
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_XGBOOST, "predict", str(tmp_path / "run"), str(store),
+         "--out", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import os
+
+    os.environ["VIDSCOPE_HEAD_RUNTIME"] = "xgboost"
+    try:
+        run = load_run(tmp_path / "run")
+        assert type(run.members[0].model).__name__ == "StatsXGBoost"
+        expected = run.predict(store)
+    finally:
+        del os.environ["VIDSCOPE_HEAD_RUNTIME"]
+    got = pd.read_csv(out)
+    assert got["id"].tolist() == expected["id"].tolist()
+    np.testing.assert_allclose(got["score"], expected["score"], atol=1e-6)

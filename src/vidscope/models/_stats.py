@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.linalg
 
 from ..errors import InputError
 
@@ -148,6 +147,8 @@ def fit_pca(
     scatter = (frames.T @ frames).astype(np.float64)  # [D, D]; float32 product: 2x faster
     # Only the top max_dims eigenvectors: 5-15x faster than a full eigh at D = 1280.
     top = [width - max_dims, width - 1]
+    import scipy.linalg  # on first fit: scoring a saved head never needs SciPy
+
     _, vectors = scipy.linalg.eigh(scatter, subset_by_index=top, driver="evr")  # ascending
     components = vectors[:, ::-1].T  # [k, D]
     peak = np.abs(components).argmax(1)

@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import InputError
+from ._forest import Forest, decode_array, sigmoid_or_softmax
 from ._layout import Layout, appearance_width, layout_config
 from ._registry import register_head
 from ._stats import as_padded, fit_pca, pool_stats, project
@@ -127,13 +128,36 @@ class StatsXGBoost(ClassifierMixin, BaseEstimator):
         wide = x.shape[2] - self._kept(x.shape[2])
         pca = fit_pca(x[:, :, :wide], mask, self.max_dims, seed=self.random_state)
         self.pca_mean_, self.pca_components_ = pca if pca is not None else (None, None)
-        data = xgb.DMatrix(self._pooled(x, mask), label=codes, weight=sample_weight)
+        pooled = self._pooled(x, mask)
+        data = xgb.DMatrix(pooled, label=codes, weight=sample_weight)
         self.booster_ = xgb.train(
             self._xgb_params(len(classes)), data, num_boost_round=self.n_estimators
         )
         self.classes_ = classes
         self.n_features_in_ = int(x.shape[2])
+        self.numpy_check_ = self._numpy_check(pooled, data)
         return self
+
+    def _numpy_check(self, pooled: np.ndarray, data: Any) -> dict[str, Any] | None:
+        """Score the training rows with :class:`~vidscope.models._forest.Forest` and with
+        XGBoost: the bias (margin minus leaves) and the largest probability difference, which
+        decide whether a saved run may score without XGBoost. None if the forest cannot be
+        read (the run then always loads XGBoost)."""
+        try:
+            forest = Forest.from_json(json.loads(bytes(self.booster_.save_raw("json"))))
+        except (InputError, KeyError, ValueError):
+            return None
+        margin = np.asarray(self.booster_.predict(data, output_margin=True), dtype=np.float64)
+        leaves = forest.leaf_sum(pooled)
+        bias = (margin - leaves).mean(axis=0)
+        proba = np.asarray(self.booster_.predict(data), dtype=np.float64)
+        ours = sigmoid_or_softmax(leaves + bias)
+        theirs = proba if proba.ndim == 2 else np.stack([1 - proba, proba], axis=1)
+        return {
+            "bias": np.atleast_1d(bias).tolist(),
+            "max_abs_diff": float(np.abs(ours - theirs).max()) if len(pooled) else 0.0,
+            "rows": len(pooled),
+        }
 
     def decision_function(
         self,
@@ -180,6 +204,7 @@ class StatsXGBoost(ClassifierMixin, BaseEstimator):
             "pca": None
             if self.pca_components_ is None
             else {"mean": _encode(self.pca_mean_), "components": _encode(self.pca_components_)},
+            "numpy_check": getattr(self, "numpy_check_", None),
         }
         (folder / PARAMS_FILE).write_text(json.dumps(meta, indent=2))
         return folder
@@ -209,8 +234,9 @@ class StatsXGBoost(ClassifierMixin, BaseEstimator):
         est.classes_ = np.asarray(meta["classes"])
         est.n_features_in_ = int(meta["n_features_in"])
         pca = meta.get("pca")  # absent in models saved before the PCA existed
-        est.pca_mean_ = None if pca is None else _decode(pca["mean"])
-        est.pca_components_ = None if pca is None else _decode(pca["components"])
+        est.pca_mean_ = None if pca is None else decode_array(pca["mean"])
+        est.pca_components_ = None if pca is None else decode_array(pca["components"])
+        est.numpy_check_ = meta.get("numpy_check")
         return est
 
     def _predict(self, X: Any, mask: np.ndarray | None, *, margin: bool) -> np.ndarray:
@@ -283,14 +309,6 @@ def _encode(a: np.ndarray) -> dict[str, Any]:
     """A float32 array as JSON: shape plus base64 of its little-endian bytes (exact)."""
     data = np.ascontiguousarray(a, dtype="<f4").tobytes()
     return {"dtype": "<f4", "shape": list(a.shape), "base64": base64.b64encode(data).decode()}
-
-
-def _decode(obj: dict[str, Any]) -> np.ndarray:
-    """Inverse of :func:`_encode`."""
-    if obj.get("dtype") != "<f4":
-        raise InputError(f"saved stats_xgboost PCA has dtype {obj.get('dtype')!r}, expected '<f4'")
-    flat = np.frombuffer(base64.b64decode(obj["base64"]), dtype="<f4")
-    return flat.reshape(obj["shape"]).astype(np.float32)
 
 
 def _outputs(n_classes: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -80,12 +81,21 @@ class TreeTrainer:
         model.save(folder / TREE_FILE)
 
     def load(self, folder: Path, spec: Any) -> Any:
-        from ..models import StatsXGBoost
+        """The saved model: as numpy (:class:`~vidscope.models.TreeScorer`, no XGBoost
+        import) when its fit-time check passed, unless ``VIDSCOPE_HEAD_RUNTIME`` is set to
+        anything but ``auto``; else the XGBoost estimator."""
+        from ..models import load_scorer
 
         path = folder / TREE_FILE
         if not path.is_dir():
             raise RunError(f"{path}: run model missing (was training interrupted?)")
         try:
+            if os.environ.get("VIDSCOPE_HEAD_RUNTIME", "auto") == "auto":
+                scorer = load_scorer(path)
+                if scorer is not None:
+                    return scorer
+            from ..models import StatsXGBoost  # scikit-learn and XGBoost
+
             return StatsXGBoost.load(path)
         except (OSError, ValueError, KeyError) as exc:
             raise RunError(f"{path}: unreadable XGBoost model ({exc})") from None
@@ -99,5 +109,7 @@ class TreeTrainer:
         }
 
     def num_params(self, model: Any) -> int:
+        if hasattr(model, "num_trees"):
+            return int(model.num_trees())
         booster = getattr(model, "booster_", None)
         return len(booster.get_dump()) if booster is not None else 0
