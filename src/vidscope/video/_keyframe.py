@@ -74,8 +74,9 @@ def _interval_reach(
     padded = np.append(decode_pos, np.iinfo(np.int64).max)
     bounds = np.column_stack([lo, hi]).ravel()
     need = np.minimum.reduceat(padded, bounds)[::2]  # min decode position in each window
-    frame_of = {int(d): i for i, d in enumerate(decode_pos)}
-    where = gop[[frame_of[int(d)] for d in need]]
+    frame_of = np.zeros(int(decode_pos.max()) + 1, dtype=np.int64)
+    frame_of[decode_pos] = np.arange(len(decode_pos))
+    where = gop[frame_of[need]]
     np.maximum.at(reach, where, need)
     return reach
 
