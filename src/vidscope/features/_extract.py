@@ -34,8 +34,10 @@ from ._engine import (
 )
 from ._fsspec import UrlInput, UrlStore, is_url, resolve_urls, url_fingerprint
 from ._inputs import VideoInput, resolve_videos
+from ._integrity import os_error
 from ._progress import Progress
 from ._store import FeatureStore, open_for_writing
+from ._writer import FeatureWriter
 
 Item = VideoInput | UrlInput
 
@@ -107,9 +109,11 @@ def extract(
         report.notes += [n for n in (getattr(i, "note", None) for i in items) if n]
         bar = Progress(len(todo), enabled=progress, skipped=len(report.skipped))
         with bar, _sigterm_as_interrupt():
+            sink = _Sink(target, todo, report, bar)
             try:
-                _drive(todo, setup, _Sink(target, todo, report, bar))
+                _drive(todo, setup, sink)
             finally:
+                sink.abort()  # videos still in flight: their temporary files go
                 report.seconds = time.monotonic() - start
     return report
 
@@ -224,7 +228,7 @@ class AssembledVideo:
     item: Item
     started: float = field(default_factory=time.monotonic)
     info: dict[str, Any] = field(default_factory=dict)
-    features: np.ndarray | None = None  # [T, D]
+    writer: FeatureWriter | None = None  # the [T, D] features, written as they come
     times_s: np.ndarray | None = None  # [T]
     filled: np.ndarray | None = None  # [T] bool
     damage: tuple[str, ...] = ()
@@ -251,8 +255,11 @@ class _Sink:
             self._started(event)
         elif isinstance(event, FeatureChunk):
             v = self.videos[event.key]
-            assert v.features is not None and v.times_s is not None and v.filled is not None
-            v.features[event.indices] = event.features
+            assert v.writer is not None and v.times_s is not None and v.filled is not None
+            try:
+                v.writer.put(event.indices, event.features)
+            except OSError as exc:
+                raise os_error(v.writer.path, exc) from None
             v.times_s[event.indices] = event.times_s
             v.filled[event.indices] = True
             if len(event.indices):
@@ -272,16 +279,26 @@ class _Sink:
             self._finish(video)
 
     def _started(self, event: VideoStarted) -> None:
-        n, width = event.num_samples, self.target.store.num_features
+        n, item = event.num_samples, self.items[event.key]
+        old = self.videos.pop(event.key, None)  # started again (a replaced worker): start over
+        if old is not None and old.writer is not None:
+            old.writer.abort()
         self.videos[event.key] = AssembledVideo(
-            self.items[event.key],
+            item,
             info=event.info,
-            features=np.zeros((n, width), np.float32),
+            writer=self.target.store.begin(item.video_id, n),
             times_s=np.zeros(n, np.float64),
             filled=np.zeros(n, bool),
         )
         duration = event.info.get("duration_s")
         self.bar.video_started(self.items[event.key].video_id, n, duration)
+
+    def abort(self) -> None:
+        """Drop the videos not finished (an interrupted or failed run)."""
+        for video in self.videos.values():
+            if video.writer is not None:
+                video.writer.abort()
+        self.videos.clear()
 
     def _finish(self, video: AssembledVideo) -> None:
         status, message = save_video(self.target, video)
@@ -304,17 +321,19 @@ def save_video(target: StoreTarget, video: AssembledVideo) -> tuple[str, str | N
     Returns:
         ``(status, message)``: ``ok``/``partial``/``failed`` and the warning or reason.
     """
-    store = target.store
+    store, writer = target.store, video.writer
     reason = video.failure
     if reason is None and video.filled is not None and not video.filled.all():
         reason = f"{int((~video.filled).sum())} samples could not be decoded"
-    if reason is None and video.features is not None:
-        problem = store.check(video.features)  # NaN/inf or no samples: never stored
+    if reason is None and writer is not None:
+        problem = writer.problem()  # NaN/inf or no samples: never stored
         reason = f"features not stored: {problem}" if problem else None
-    if reason is not None or video.features is None:
+    if reason is not None or writer is None:
+        if writer is not None:
+            writer.abort()
         status, message, rel = "failed", reason or "no features", None
     else:
-        rel = store.write(video.item.video_id, video.features, video.times_s)  # type: ignore[arg-type]
+        rel = store.finish(video.item.video_id, writer, video.times_s)  # type: ignore[arg-type]
         status = "partial" if video.damage else "ok"
         message = "; ".join(video.damage) or None
     row = _row(video, status, message, rel)
@@ -337,7 +356,7 @@ def _row(video: AssembledVideo, status: str, error: str | None, rel: str | None)
         "width": info.get("width"),
         "height": info.get("height"),
         "rotation": info.get("rotation"),
-        "num_samples": None if video.features is None or rel is None else len(video.features),
+        "num_samples": None if video.writer is None or rel is None else video.writer.num_samples,
         "fingerprint": fingerprint(video.item.path),
         "features": rel,
         "seconds": round(time.monotonic() - video.started, 4),

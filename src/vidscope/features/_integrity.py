@@ -25,14 +25,17 @@ def feature_problem(features: np.ndarray, *, allow_empty: bool = False) -> str |
         return None
     finite = np.isfinite(features)
     nan = int(np.isnan(features).sum())
-    inf = int((~finite).sum()) - nan
-    what = " and ".join(t for t in (nan and f"{nan} NaN", inf and f"{inf} infinite") if t)
     rows = np.flatnonzero(~finite.all(axis=1))
-    note = " (float16 holds at most 65504)" if inf and features.dtype == np.float16 else ""
-    return (
-        f"{what} value(s){note} in {len(rows)} of {len(features)} samples "
-        f"(first at sample {rows[0]})"
-    )
+    inf = int((~finite).sum()) - nan
+    return describe_nonfinite(nan, inf, rows, len(features), features.dtype == np.float16)
+
+
+def describe_nonfinite(nan: int, inf: int, rows: np.ndarray, total: int, half: bool) -> str:
+    """In words: ``nan`` NaN and ``inf`` infinite values in samples ``rows`` (sorted) of
+    ``total``; ``half``: the features are float16 (whose overflow is infinite)."""
+    what = " and ".join(t for t in (nan and f"{nan} NaN", inf and f"{inf} infinite") if t)
+    note = " (float16 holds at most 65504)" if inf and half else ""
+    return f"{what} value(s){note} in {len(rows)} of {total} samples (first at sample {rows[0]})"
 
 
 def _all_finite(features: np.ndarray, block: int = 1 << 20) -> bool:

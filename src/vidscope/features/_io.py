@@ -67,40 +67,9 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def npy_header(array: np.ndarray) -> bytes:
-    """The header ``np.save`` writes before a C-contiguous numeric ``array`` (format 1.0)."""
-    if array.dtype.hasobject or array.dtype.names is not None or not array.flags.c_contiguous:
-        raise ValueError(f"not a plain C-contiguous numeric array: {array.dtype}")
-    buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, np.lib.format.header_data_from_array_1_0(array))
-    return buf.getvalue()
-
-
-def write_npy(f: BinaryIO, array: np.ndarray, digest: Any = None) -> int:
-    """Write ``array`` to ``f`` as ``np.save`` would, without copying it; returns the size.
-
-    ``digest`` (a :mod:`hashlib` object), if given, is fed the same bytes, so hashing the
-    written file gives what ``digest`` holds. A C-contiguous array is written from its own
-    memory (a non-contiguous one is copied once).
-    """
-    array = np.ascontiguousarray(array)
-    header = npy_header(array)
-    body = memoryview(array.reshape(-1).view(np.uint8))  # the array's own bytes, in C order
-    for part in (header, body):
-        f.write(part)
-        if digest is not None:
-            digest.update(part)
-    return len(header) + body.nbytes
-
-
-def atomic_save_npy(path: Path, array: np.ndarray, digest: Any = None) -> int:
-    """``np.save`` atomically (no pickles), streamed from the array; returns the file size.
-
-    ``digest``: as in :func:`write_npy`.
-    """
-    size = [0]
-    atomic_write(path, lambda f: size.__setitem__(0, write_npy(f, array, digest)))
-    return size[0]
+def atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    """``np.save`` atomically (no pickles)."""
+    atomic_write_bytes(path, npy_bytes(array))
 
 
 def atomic_write_json(path: Path, obj: object) -> None:

@@ -1,4 +1,5 @@
-"""``manifest.parquet`` read and written with PyArrow alone, imported only when needed.
+"""The manifest files: ``manifest.parquet`` (through PyArrow alone, imported only when needed)
+and the journal of rows finished since it was written.
 
 The store never imports pandas: ``import pandas`` costs about 100 MiB of resident memory (it
 imports PyArrow and much more), which every ``extract`` run would pay. PyArrow alone is
@@ -12,22 +13,72 @@ was stored there as floats (``16.0``) and missing floats as nulls or NaN; both c
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..errors import StoreError
 from ._io import atomic_write
 
-#: Column name -> "str" | "int" | "float"; names not listed are written as strings.
+#: Rows finished since ``manifest.parquet`` was last written, one JSON object a line.
+JOURNAL = "manifest.journal.jsonl"
+#: Column name -> "str" | "int" | "float", in the manifest's order; others are written as strings.
 COLUMN_TYPES: dict[str, str] = {
     "video_id": "str", "path": "str", "status": "str", "error": "str", "duration_s": "float",
     "fps": "float", "num_frames": "int", "width": "int", "height": "int", "rotation": "int",
     "num_samples": "int", "fingerprint": "str", "features": "str", "seconds": "float",
     "decoded_frames": "int", "bytes": "int", "checksum": "str", "max_displacement_s": "float",
 }  # fmt: skip
+
+
+def read_manifest(root: Path) -> dict[str, dict[str, Any]]:
+    """A store's manifest rows by video id: ``manifest.parquet`` overlaid with the journal.
+
+    Raises:
+        StoreError: the Parquet file is unreadable (says how to rebuild it).
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    parquet = root / "manifest.parquet"
+    if parquet.exists():
+        try:
+            records = read_rows(parquet)
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise StoreError(
+                f"{parquet}: unreadable manifest ({type(exc).__name__}: {exc}); the arrays "
+                "are intact: delete the manifest and re-run extract to rebuild it"
+            ) from None
+        rows.update((str(rec["video_id"]), rec) for rec in records)
+    journal = root / JOURNAL
+    if journal.exists():
+        for line in journal.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:  # torn line of a killed run: that video is redone
+                continue
+            if isinstance(rec, dict) and rec.get("video_id") is not None:
+                rows[str(rec["video_id"])] = rec
+    return rows
+
+
+def append_journal(path: Path, row: dict[str, Any]) -> None:
+    """Append ``row`` to the journal as one JSON line, synced to disk.
+
+    Raises:
+        OSError: the journal cannot be written.
+    """
+    line = (json.dumps(row, ensure_ascii=False) + "\n").encode()
+    with open(path, "a+b") as f:
+        end = f.seek(0, os.SEEK_END)
+        if end and os.pread(f.fileno(), 1, end - 1) != b"\n":
+            line = b"\n" + line  # a killed run tore the last line: start a fresh one
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

@@ -34,7 +34,6 @@ from ..errors import StoreError
 from ..types import FeatureSequence
 from ._integrity import feature_problem, fix_hint, os_error, parse_npy, read_checked
 from ._io import (
-    atomic_save_npy,
     atomic_write_bytes,
     atomic_write_json,
     hex_sum,
@@ -42,17 +41,13 @@ from ._io import (
     remove_stale_temps,
 )
 from ._lock import is_housekeeping, store_lock
-from ._manifest_file import read_rows, write_rows
+from ._manifest_file import COLUMN_TYPES, JOURNAL, append_journal, read_manifest, write_rows
+from ._writer import FeatureWriter
 
 if TYPE_CHECKING:
     import pandas as pd
 
-MANIFEST_COLUMNS = [
-    "video_id", "path", "status", "error", "duration_s", "fps", "num_frames", "width", "height",
-    "rotation", "num_samples", "fingerprint", "features", "seconds", "decoded_frames", "bytes",
-    "checksum", "max_displacement_s",
-]  # fmt: skip
-JOURNAL = "manifest.journal.jsonl"
+MANIFEST_COLUMNS = list(COLUMN_TYPES)
 #: store.json fields that must match for two runs to share a store.
 KEY_FIELDS = (
     "backbone",
@@ -123,28 +118,7 @@ class FeatureStore:
         return self._rows
 
     def _read_rows(self) -> dict[str, dict[str, object]]:
-        rows: dict[str, dict[str, object]] = {}
-        parquet = self.root / "manifest.parquet"
-        if parquet.exists():
-            try:
-                records = read_rows(parquet)
-            except Exception as exc:  # pyarrow raises several types for a damaged file
-                raise StoreError(
-                    f"{parquet}: unreadable manifest ({type(exc).__name__}: {exc}); the arrays "
-                    "are intact: delete the manifest and re-run extract to rebuild it"
-                ) from None
-            for rec in records:
-                rows[str(rec["video_id"])] = rec
-        journal = self.root / JOURNAL
-        if journal.exists():
-            for line in journal.read_text(encoding="utf-8", errors="replace").splitlines():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:  # torn line of a killed run: that video is redone
-                    continue
-                if isinstance(rec, dict) and rec.get("video_id") is not None:
-                    rows[str(rec["video_id"])] = rec
-        return rows
+        return read_manifest(self.root)  # type: ignore[return-value]
 
     def manifest(self) -> pd.DataFrame:
         """The manifest as a DataFrame, one row per video, sorted by id (imports pandas)."""
@@ -168,16 +142,9 @@ class FeatureStore:
         sums = self._sums.pop(vid, None)
         if sums and row.get("features") == sums[0] and row.get("status") in ("ok", "partial"):
             row["bytes"], row["checksum"] = sums[1], sums[2]
-        line = (json.dumps(row, ensure_ascii=False) + "\n").encode()
         path = self.root / JOURNAL
         try:
-            with open(path, "a+b") as f:
-                end = f.seek(0, os.SEEK_END)
-                if end and os.pread(f.fileno(), 1, end - 1) != b"\n":
-                    line = b"\n" + line  # a killed run tore the last line: start a fresh one
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
+            append_journal(path, row)
         except OSError as exc:
             raise os_error(path, exc) from None
         self.rows[vid] = row
@@ -221,25 +188,57 @@ class FeatureStore:
         Raises:
             StoreError: the features fail :meth:`check`, or the files cannot be written.
         """
-        rel = Path("features") / f"{video_id}.npy"
-        with np.errstate(over="ignore"):  # no copy when already of the store's dtype
-            feats = np.asarray(features).astype(self._dtype(), copy=False)
-        problem = feature_problem(feats)
+        features = np.asarray(features)
+        if features.ndim != 2:
+            raise StoreError(f"{video_id}: features not stored: {feature_problem(features)}")
+        writer = self.begin(video_id, len(features), features.shape[1])
+        try:
+            writer.put_all(features)
+        except OSError as exc:
+            writer.abort()
+            raise os_error(writer.path, exc) from None
+        return self.finish(video_id, writer, times_s)
+
+    def begin(self, video_id: str, num_samples: int, width: int | None = None) -> FeatureWriter:
+        """Start writing one video's ``[num_samples, width]`` features (``width``: the store's
+        by default) chunk by chunk; end with :meth:`finish` or ``writer.abort()``.
+
+        Raises:
+            StoreError: the file cannot be made (disk full, read-only store).
+        """
+        path = self.root / "features" / f"{video_id}.npy"
+        width = self.num_features if width is None else width
+        try:
+            return FeatureWriter(path, num_samples, width, self._dtype())
+        except OSError as exc:
+            raise os_error(path, exc) from None
+
+    def finish(self, video_id: str, writer: FeatureWriter, times_s: np.ndarray) -> str:
+        """Put a fully written video's features in place, and its ``[T]`` times beside them;
+        returns the features' path relative to the store (for its manifest row).
+
+        Raises:
+            StoreError: the features hold NaN/inf values or no samples (nothing is stored),
+                or the files cannot be written.
+        """
+        problem = writer.problem()
         if problem:
+            writer.abort()
             raise StoreError(f"{video_id}: features not stored: {problem}")
         times = npy_bytes(np.asarray(times_s, np.float64))
         digest = hashlib.sha256()  # of the features file, then the times file
         # the big file first: a run killed while writing it leaves the old pair intact
-        path = self.root / rel
+        path = writer.path
         try:
-            size = atomic_save_npy(path, feats, digest)  # streamed: the [T, D] array is not copied
-            path = self.root / rel.with_suffix(".t.npy")
+            size = writer.commit(digest)
+            path = path.with_suffix(".t.npy")
             atomic_write_bytes(path, times)
         except OSError as exc:
             raise os_error(path, exc) from None
         digest.update(times)
-        self._sums[video_id] = (rel.as_posix(), size, hex_sum(digest))
-        return rel.as_posix()
+        rel = writer.path.relative_to(self.root).as_posix()
+        self._sums[video_id] = (rel, size, hex_sum(digest))
+        return rel
 
     def _dtype(self) -> type:
         return np.float16 if self.meta.get("dtype") == "float16" else np.float32
