@@ -29,7 +29,9 @@ Runs, each in its own process:
 
 Prints one row per run and writes ``benchmarks/_work/memory.json``. Run::
 
-    python benchmarks/memory.py [--quick] [--skip-long]
+    python benchmarks/memory.py [--quick] [--skip-long] [--long-only]
+
+(``--long-only``: just the default-settings runs on the long videos, 20 min and 2 h.)
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from _common import environment
 
 WORK = Path(__file__).resolve().parent / "_work"
 VIDEOS = WORK / "memory_videos"
-RESULTS = WORK / "memory.json"  # --encode-only: memory_encode.json
+RESULTS = WORK / "memory.json"  # --encode-only: memory_encode.json; --long-only: memory_long.json
 SEGMENT_S = 60
 
 
@@ -124,6 +126,8 @@ class TreePeak:
     def _sample(self, me: int) -> None:
         for pid in [me, *_descendants(me)]:
             role = _role(pid, me)
+            if role in ("", "?") and pid in self.names:  # exiting (a zombie has no command
+                continue  # line, nor VmHWM): keep what it was and its peak
             if self.names.get(pid) != role:  # new, or it exec'd: a started worker is a copy of
                 self.names[pid] = role  # this process until it execs, and its VmHWM then
                 self.peaks[pid] = 0.0  # is this process's; only the new program's counts
@@ -262,13 +266,17 @@ def _arena_of(model: Any) -> bool | None:
 
 
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
-    """One measurement in a fresh interpreter."""
+    """One measurement in a fresh interpreter, with when it started and the machine's load."""
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
         spec_path, out = Path(tmp) / "spec.json", Path(tmp) / "out.json"
         spec_path.write_text(json.dumps({**spec, "out": str(out)}))
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
         subprocess.run([sys.executable, __file__, "--child", str(spec_path)], check=True, env=env)
-        return {**spec, **json.loads(out.read_text())}
+        result = json.loads(out.read_text())
+    load = max(load, os.getloadavg()[0])
+    return {**spec, **result, "started_utc": started, "load_average_max": round(load, 1)}
 
 
 # ------------------------------------------------------------------------------------ the report
@@ -278,6 +286,7 @@ def _row(r: dict[str, Any]) -> str:
         f"  {r['minutes']:>4} min  --batch-size {r['batch_size']:>3}  arena {arena:<7}"
         f"  peak {r['peak_rss_mib']:6.0f} MiB (main {r['main_mib']:4.0f} + others "
         f"{r['other_processes_mib']:4.0f}: {_roles(r)})  {r['seconds']:6.1f} s"
+        f"  [{r['started_utc']}, load {r['load_average_max']}]"
     )
 
 
@@ -287,13 +296,15 @@ def _roles(r: dict[str, Any]) -> str:
 
 def measure_extract(
     videos: dict[int, Path],
-    variant_minutes: int,
+    variant_minutes: int | None,
     rows: list[dict[str, Any]],
     save: Callable[[], None],
 ) -> list[dict[str, Any]]:
-    """Arena x batch size on the shortest video, then default settings on the longer ones;
-    ``rows`` gets each result as it comes (the caller saves it)."""
+    """Arena x batch size on the shortest video (unless ``variant_minutes`` is None), then
+    default settings on the longer ones; ``rows`` gets each result as it comes (the caller
+    saves it)."""
     plan = [(variant_minutes, b, a) for b in (8, 32, 128) for a in (True, False)]
+    plan = plan if variant_minutes is not None else []
     plan += [(m, 32, None) for m in sorted(videos) if m != variant_minutes]
     print("extract --fps 1 (peak RSS of the run and all its processes; wall time):")
     for minutes, batch, arena in plan:
@@ -328,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="12 min instead of 20 min and 2 h")
     parser.add_argument("--skip-long", action="store_true", help="no 2 h video (20 min only)")
     parser.add_argument("--encode-only", action="store_true", help="only the backbone alone")
+    parser.add_argument(
+        "--long-only", action="store_true", help="only the default runs on the long videos"
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -335,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(spec["out"]).write_text(json.dumps(child_main(spec)))
         return 0
     long_runs = [12] if args.quick else [20, 120]
-    lengths = [2, *(long_runs[:1] if args.skip_long else long_runs)]
+    lengths = [*([] if args.long_only else [2]), *(long_runs[:1] if args.skip_long else long_runs)]
     WORK.mkdir(parents=True, exist_ok=True)
     from vidscope.backbones import create_backbone
 
@@ -347,17 +361,22 @@ def main(argv: list[str] | None = None) -> int:
     import onnxruntime
 
     report: dict[str, Any] = {"environment": environment(av, onnxruntime), "extract": []}
-    report["encode"] = measure_encode(str(model.path))
+    report["long_only"] = args.long_only
+    report["encode"] = [] if args.long_only else measure_encode(str(model.path))
     if not args.encode_only:
-        measure_extract(videos, 2, report["extract"], lambda: _save(report))
-    _save(report)
-    print(f"wrote {RESULTS if report['extract'] else RESULTS.with_name('memory_encode.json')}")
+        variants = None if args.long_only else 2
+        measure_extract(videos, variants, report["extract"], lambda: _save(report))
+    print(f"wrote {_save(report)}")
     return 0
 
 
-def _save(report: dict[str, Any]) -> None:
-    path = RESULTS if report["extract"] else RESULTS.with_name("memory_encode.json")
+def _save(report: dict[str, Any]) -> Path:
+    """Write ``report`` (``--encode-only``: memory_encode.json; ``--long-only``:
+    memory_long.json; else memory.json); returns the path."""
+    name = "memory_long.json" if report["long_only"] else "memory.json"
+    path = RESULTS.with_name(name if report["extract"] else "memory_encode.json")
     path.write_text(json.dumps(report, indent=2))
+    return path
 
 
 if __name__ == "__main__":
