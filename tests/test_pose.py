@@ -101,6 +101,14 @@ def test_velocities_follow_a_known_shift(pose, person_frames):
     assert not still[[i for i, n in enumerate(pose.feature_names) if is_velocity(n)]].any()
 
 
+def test_regions_larger_than_max_size_are_not_people(person_frames):
+    _models_or_skip()
+    small = create_backbone("pose", threads=1, tiles=1, max_size=0.3)  # she is ~0.5 tall
+    frame = person_frames[:1]
+    assert not small.encode_pairs(frame, frame, np.array([0.0]))[0][:122].any()
+    assert small.identity()["max_size"] == 0.3
+
+
 def test_an_empty_frame_gives_zeros(pose):
     grey = np.full((2, 360, 640, 3), 128, np.uint8)
     assert not pose.encode_pairs(grey, grey, np.array([0.04, 0.04])).any()
@@ -126,5 +134,7 @@ def test_bad_options_and_missing_models_are_user_errors(tmp_path):
         create_backbone("pose", tiles=9)
     with pytest.raises(InputError, match="gap"):
         create_backbone("pose", gap="soon")
+    with pytest.raises(InputError, match="max_size"):
+        create_backbone("pose", max_size=0)
     with pytest.raises(WeightsError, match="missing"):
         create_backbone("pose", model_dir=str(tmp_path))

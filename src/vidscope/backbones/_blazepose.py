@@ -223,7 +223,7 @@ class BlazePose:
         lm = np.empty((39, 4), np.float32)
         lm[:, :2] = pts
         lm[:, 2] = raw[:, 2] / CROP_SIZE
-        lm[:, 3] = 1.0 / (1.0 + np.exp(-raw[:, 3]))
+        lm[:, 3] = 1.0 / (1.0 + np.exp(-np.clip(raw[:, 3], -60.0, 60.0)))
         return flag, lm
 
     def track(self, landmarks39: np.ndarray) -> Roi:

@@ -4,7 +4,8 @@ People are found with BlazePose's detector (see :mod:`._blazepose`; model files 
 mediapipe 0.10.21 wheel, run in LiteRT) on the whole frame and, with ``tiles`` = T > 1, also on
 T x T overlapping crops (2 x 2 and 3 x 3 grids for T = 3), because the detector sees a 224 px
 picture and misses people under about a fifth of the frame height. The two largest people
-(``people``) whose landmark model agrees that a body is there (pose presence >= 0.5) are kept,
+(``people``) whose landmark model agrees that a body is there (pose presence >= 0.5) and whose
+body region is at most ``max_size`` frame heights (1.5) are kept,
 largest first; each is then followed into the frame shown right after the sampled one (or
 ``gap`` seconds later) through its landmarks' own region, as mediapipe tracks, so velocities
 compare the same person.
@@ -53,8 +54,11 @@ SLOTS = 2
 MAX_COUNT = 5
 #: Smallest landmark-model presence score for a detection to count as a person.
 MIN_PRESENCE = 0.5
-#: Bumped whenever the features change meaning (part of the store key).
-FEATURE_VERSION = 1
+#: Largest body region (frame heights) kept by default; real people measured 0.25-1.0 on
+#: fight-surv-dev, the detector's spurious boxes 1.2-7.
+MAX_SIZE = 1.5
+#: Bumped whenever the features change meaning (part of the store key); 2: ``max_size``.
+FEATURE_VERSION = 2
 
 
 def slot_layout(slot: str) -> tuple[str, ...]:
@@ -86,6 +90,8 @@ class PoseBackbone(Backbone):
         gap: Seconds to the frame velocities are measured against (0 = the next frame).
         work_size: Long side (px) frames are decoded at.
         min_score: Detector score threshold.
+        max_size: Largest body region kept, in frame heights: the detector's low-score
+            boxes several times the frame's size (on crowds, cars, walls) are not people.
         threads: LiteRT threads.
     """
 
@@ -100,6 +106,7 @@ class PoseBackbone(Backbone):
         gap: float = 0.0,
         work_size: int = 640,
         min_score: float = 0.5,
+        max_size: float = MAX_SIZE,
         threads: int | None = None,
     ) -> None:
         from ._blazepose import BlazePose
@@ -113,6 +120,12 @@ class PoseBackbone(Backbone):
             raise InputError(f"pose gap must be a number of seconds, got {gap!r}") from None
         if not 0 <= self.pair_gap_s <= 2:
             raise InputError(f"pose gap must be between 0 and 2 seconds, got {gap}")
+        try:
+            self.max_size = float(max_size)
+        except (TypeError, ValueError):
+            raise InputError(f"pose max_size must be a number, got {max_size!r}") from None
+        if self.max_size <= 0:
+            raise InputError(f"pose max_size must be > 0 frame heights, got {max_size}")
         self.threads = threads or os.cpu_count() or 1
         self.model = BlazePose(model_dir, threads=self.threads, min_score=float(min_score))
         self.weights_id = _digest(self.model.files)
@@ -137,6 +150,7 @@ class PoseBackbone(Backbone):
             "people": self.people,
             "min_score": self.model.min_score,
             "min_presence": MIN_PRESENCE,
+            "max_size": self.max_size,
             "features": list(self.feature_names),
             "version": FEATURE_VERSION,
             **({"pair_gap_s": self.pair_gap_s} if self.pair_gap_s else {}),
@@ -188,6 +202,8 @@ class PoseBackbone(Backbone):
         for score, roi in sorted(found, key=lambda d: -d[1].size):
             if len(kept) == self.people:
                 break
+            if roi.size > self.max_size * h:
+                continue
             person, follow = self.model.person(frame, roi, score)
             if person.presence >= MIN_PRESENCE:
                 # both frames read through the same (tracked) region: a velocity is then
@@ -267,6 +283,7 @@ def pose(
     gap: float = 0.0,
     work_size: int = 640,
     min_score: float = 0.5,
+    max_size: float = MAX_SIZE,
     runtime: Runtime = "auto",
     threads: int | None = None,
 ) -> Backbone:
@@ -281,6 +298,7 @@ def pose(
         gap: Seconds to the partner frame for velocities (0 = next frame).
         work_size: Long side (px) frames are decoded at.
         min_score: Detector score threshold.
+        max_size: Largest body region kept (frame heights).
         runtime: Accepted for ``--runtime``; the models always run in LiteRT on the CPU.
         threads: LiteRT threads.
     """
@@ -288,5 +306,5 @@ def pose(
         raise InputError(f"--runtime must be auto, onnx or torch, got {runtime!r}")
     return PoseBackbone(
         model_dir=model_dir, tiles=tiles, people=people, gap=gap, work_size=work_size,
-        min_score=min_score, threads=threads,
+        min_score=min_score, max_size=max_size, threads=threads,
     )  # fmt: skip
