@@ -31,6 +31,12 @@ fused backbones (appearance alone, motion alone, both).
 refitting on train + inner val and probability ensembles, paired per fold, plus each encoder's
 CPU cost per frame (``_fight_levers.py`` defines the rows, ``_fight_levers_run.py`` runs them).
 
+``--preset`` (issue 16) runs each ``vidscope.training.PRESETS`` recipe end to end through the
+library: its real store (the ``accurate`` preset's fused ``efficientnet_lite0+efficientnet_lite2
++flow`` extraction), ``preset_config`` through ``compare`` with inner validation and refit, the
+grouped-CV row paired per fold with today's best, and each backbone's extraction frames/s
+(``_fight_preset.py``).
+
 ``--sweep`` then trains the ``--sweep-heads`` heads (first backbone) under variants of the
 training defaults (lr, weight decay, class weights, epochs, MLP width / dropout, pooling, 8 vs
 16 frames, fixed-length training scored at its last epoch at 0.5, the threshold rule), each
@@ -43,6 +49,7 @@ Run::
         [--xgb-estimators 300] [--threads 1]
     python benchmarks/accuracy_fight.py --seeds 0,1,2 --sweep [--sweep-heads mean_linear,mlp]
     python benchmarks/accuracy_fight.py --levers [0,2,...] [--no-cache]
+    python benchmarks/accuracy_fight.py --preset [accurate,fast] [--cost-clips 20]
 
 One torch / XGBoost thread by default (``--threads``): on 2 cores shared with other jobs more
 threads made training slower with the same scores. Results: ``benchmarks/_work/
@@ -153,6 +160,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         const="all",
         default=None,
         help="issue 16's levers table (all, or comma-separated row numbers, 0 = today's best)",
+    )
+    p.add_argument(
+        "--preset",
+        nargs="?",
+        const="all",
+        default=None,
+        help="each --preset recipe (all, or comma-separated names) end to end through the "
+        "library against today's best, with extraction frames/s",
+    )
+    p.add_argument(
+        "--cost-clips",
+        type=int,
+        default=20,
+        help="--preset: clips re-extracted per backbone to measure frames/s (0 = skip)",
     )
     p.add_argument(
         "--no-cache",
@@ -445,6 +466,16 @@ def main(argv: list[str] | None = None) -> None:
     threadpool_limits(args.threads)
     start = time.monotonic()
     payload: dict[str, Any] = {"env": environment(), "args": vars(args), "protocol": "test"}
+    if args.preset:
+        from _fight_preset import run_presets
+
+        payload["presets"] = run_presets(args, labels_csv, sys.modules[__name__])
+        payload["wall_s"] = round(time.monotonic() - start, 1)
+        print(f"\nwall time {payload['wall_s']:.0f} s")
+        write_json(WORK / "accuracy_fight_presets.json", payload)
+        if not args.keep_runs:
+            shutil.rmtree(args.runs, ignore_errors=True)
+        return
     if args.levers:
         from _fight_levers_run import run_levers
 

@@ -1,0 +1,160 @@
+"""The ``--preset`` run of ``accuracy_fight.py``: each ``vidscope.training.PRESETS`` recipe end
+to end through the library, against today's best, and what its extraction costs.
+
+For every preset: its store is extracted for real with its backbone (``efficientnet_lite0+
+efficientnet_lite2+flow`` is ONE fused extraction, not a composition of stores), 16 uniform
+frames, then trained with ``preset_config(name)`` through ``vidscope.training.compare`` on the
+grouped 5-fold x seeds protocol (inner validation picks the threshold, and with ``--refit``
+every member is refitted on train + inner val; the held-out fold is only scored). The baseline
+is today's best, ``efficientnet_lite0+flow`` with ``stats_xgboost`` and library defaults (no
+refit). Rows are paired per fold with the baseline (ΔAUC mean ± std, SE, folds won), and, when
+``_work/accuracy_fight_levers.json`` exists, with the levers table's composed-store ensemble
+(row 9), to show how close a fused extraction comes to the composition.
+
+Extraction cost: the first ``--cost-clips`` clips are extracted again into temporary stores
+with the default backbone and each preset's, one after the other (same machine load), by
+``vidscope.features.extract`` (decode + encode, one decode worker): frames/s of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BASELINE = "today's best: lite0+flow | stats_xgboost"
+ROW9 = "ensemble: rows 0 + 3 (lite0, lite2; refit)"
+
+
+def with_threads(name: str, cfg: Any, threads: int) -> Any:
+    """The preset's config with every XGBoost head on ``threads`` threads (as the other tables
+    run them; XGBoost's results do not depend on it)."""
+    from dataclasses import replace
+
+    if cfg.head == "stats_xgboost":
+        return replace(cfg, head_options={**cfg.head_options, "n_jobs": threads})
+    if cfg.head == "ensemble":
+        members = [
+            m.replace("stats_xgboost", f"stats_xgboost:n_jobs={threads}", 1)
+            for m in cfg.head_options["members"].split(",")
+        ]
+        return replace(cfg, head_options={**cfg.head_options, "members": ",".join(members)})
+    return cfg
+
+
+def run_presets(args: argparse.Namespace, labels_csv: Path, af: Any) -> dict[str, Any]:
+    """Today's best and every preset in ``args.preset`` on the held-out folds, paired."""
+    from _fight_levers_run import paired, print_levers
+
+    from vidscope.training import PRESETS, TrainConfig, get_preset, load_data, preset_config
+
+    names = list(PRESETS) if args.preset == "all" else args.preset.split(",")
+    for n in names:
+        get_preset(n)  # an unknown name fails before any work
+    base_info = af.ensure_store(labels_csv, args.frames, "efficientnet_lite0+flow")
+    stores = {"efficientnet_lite0+flow": base_info}
+    rows, ids = [], None
+    base_cfg = TrainConfig(head="stats_xgboost", head_options={"n_jobs": args.threads})
+    plan = [(BASELINE, "efficientnet_lite0+flow", base_cfg)]
+    for n in names:
+        p = get_preset(n)
+        if p.backbone not in stores:
+            stores[p.backbone] = af.ensure_store(labels_csv, args.frames, p.backbone)
+        plan.append((f"--preset {n}", p.backbone, with_threads(n, preset_config(n), args.threads)))
+    for label, backbone, cfg in plan:
+        store = Path(stores[backbone]["store"])
+        _, data = load_data(store, af.label_options(labels_csv), allow_missing=False)
+        fids = af.fold_ids(data.labels, args.seed_list)
+        if ids is not None and fids != ids:
+            raise RuntimeError(f"{label}: other folds than the baseline's: cannot pair")
+        ids = fids
+        folds, seconds = [], 0.0
+        for seed in args.seed_list:
+            out = args.runs / f"preset_{af.suffix(backbone)}_{cfg.head}_{cfg.refit}"
+            res = af.run_head(store, labels_csv, cfg.head, seed, cfg, out)
+            folds += res["folds"]
+            seconds += res["train_s"] / len(args.seed_list)
+        row = af.summarise(label, folds, res["params"], seconds)
+        row.update(backbone=backbone, head=cfg.head, refit=cfg.refit, preset=cfg.preset)
+        rows.append(row)
+        print(f"  {label}: ROC-AUC {af.pm(row, 'roc_auc')} ({seconds:.0f} s / seed)", flush=True)
+    paired(rows, rows[0])
+    title = (
+        f"presets: grouped {af.FOLDS}-fold CV x seeds {args.seeds}, {args.frames} uniform frames, "
+        "held-out folds; ΔAUC paired with today's best over the same folds"
+    )
+    print_levers(rows, title)
+    composed = against_composed(rows, args.seed_list)
+    cost = extraction_cost(labels_csv, args, [b for _, b, _ in plan])
+    return {"rows": rows, "stores": stores, "against_composed": composed, "extract_cost": cost}
+
+
+def against_composed(rows: list[dict[str, Any]], seeds: list[int]) -> list[dict[str, Any]]:
+    """Each preset row paired with the levers table's composed-store ensemble (row 9)."""
+    from _fight_levers_run import paired
+
+    af_dir = Path(__file__).parent / "_work"
+    path = af_dir / "accuracy_fight_levers.json"
+    if not path.is_file():
+        return []
+    levers = json.loads(path.read_text())["levers"]["rows"]
+    ref = next((r for r in levers if r["method"] == ROW9), None)
+    if ref is None or sorted({f["seed"] for f in ref["folds"]}) != sorted(seeds):
+        return []
+    order = {(f["seed"], f["fold"]): f for f in ref["folds"]}
+    base = {"method": ROW9, "folds": [order[(f["seed"], f["fold"])] for f in rows[0]["folds"]]}
+    others = [{"method": r["method"], "folds": r["folds"]} for r in rows[1:]]
+    paired(others, base)
+    ref_auc = np.mean([f["roc_auc"] for f in base["folds"]])
+    print(f"\nagainst the composed-store ensemble (levers row 9, ROC-AUC {ref_auc:.3f}):")
+    for r in others:
+        print(f"  {r['method']:<24} ΔAUC {r['d_auc']:+.3f} ± {r['d_auc_std']:.3f} "
+              f"(SE {r['d_auc_se']:.3f}), Δacc {r['d_acc']:+.3f}")  # fmt: skip
+    return [{k: v for k, v in r.items() if k != "folds"} for r in others]
+
+
+def extraction_cost(
+    labels_csv: Path, args: argparse.Namespace, backbones: list[str]
+) -> dict[str, dict[str, float]]:
+    """Frames/s of ``vidscope.features.extract`` (decode + encode) on the first
+    ``args.cost_clips`` clips, for the default backbone and each of ``backbones``."""
+    import pandas as pd
+
+    from vidscope import ExtractConfig, SamplingSpec
+    from vidscope.features import extract
+
+    if args.cost_clips <= 0:
+        return {}
+    table = pd.read_csv(labels_csv)
+    root = Path(tempfile.mkdtemp(prefix="preset-cost-"))
+    try:
+        subset, warm = root / "clips.csv", root / "warm.csv"
+        paths = [str((labels_csv.parent / p).resolve()) for p in table["path"][: args.cost_clips]]
+        pd.DataFrame({"path": paths}).to_csv(subset, index=False)
+        pd.DataFrame({"path": paths[:2]}).to_csv(warm, index=False)
+        out: dict[str, dict[str, float]] = {}
+        for backbone in dict.fromkeys(["efficientnet_lite0", *backbones]):
+            cfg = ExtractConfig(backbone=backbone, sampling=SamplingSpec("uniform", args.frames))
+            extract(str(warm), root / "warm", cfg, progress=False)  # ONNX export, caches
+            shutil.rmtree(root / "warm")
+            start = time.monotonic()
+            report = extract(str(subset), root / backbone, cfg, progress=False)
+            wall = time.monotonic() - start
+            frames = len(report.done) * args.frames
+            out[backbone] = {"frames": frames, "wall_s": round(wall, 2),
+                             "frames_per_s": round(frames / wall, 2)}  # fmt: skip
+        print(f"\nextraction cost ({args.cost_clips} clips x {args.frames} frames, decode + "
+              "encode, one decode worker, back to back):")  # fmt: skip
+        ref = out["efficientnet_lite0"]["frames_per_s"]
+        for b, v in out.items():
+            print(f"  {b:<44} {v['frames_per_s']:6.1f} frames/s  ({ref / v['frames_per_s']:.1f}x "
+                  "the default's time)")  # fmt: skip
+        return out
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
