@@ -60,7 +60,7 @@ def _backbone_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backbone",
         help="backbone name, timm:<model>, or a fusion like efficientnet_lite0+flow "
-        "(see `vidscope backbones`; default efficientnet_lite0, or the --preset's)",
+        "(see `vidscope backbones`) (default: efficientnet_lite0) or the --preset's",
     )
     p.add_argument("--weights", help="local weights file (.pth/.safetensors); never downloaded")
     p.add_argument(

@@ -29,7 +29,7 @@ def add_parser(sub: Any) -> dict[str, Any]:
     tr.add_argument("store", help="feature store, or root/split/class/*.npy folder")
     tr.add_argument("--out", required=True, help="run directory to write (new or empty)")
     tr.add_argument(
-        "--head", help="temporal head (see `vidscope heads`; default mlp, or the --preset's)"
+        "--head", help="temporal head, see `vidscope heads` (default: mlp) or the --preset's"
     )
     tr.add_argument("--resume", action="store_true", help="continue from RUN's last checkpoint")
     tr.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")

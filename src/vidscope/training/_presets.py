@@ -49,14 +49,16 @@ PRESETS: dict[str, Preset] = {
     for p in (
         Preset(
             "fast",
-            "efficientnet_lite0+flow, stats_xgboost, --refit (fight-surv-dev ROC-AUC 0.85)",
+            "efficientnet_lite0+flow, stats_xgboost, --refit (fight-surv-dev ROC-AUC 0.854, "
+            "accuracy 0.740)",
             backbone="efficientnet_lite0+flow",
             head="stats_xgboost",
         ),
         Preset(
             "accurate",
             "efficientnet_lite0+efficientnet_lite2+flow; mean of two stats_xgboost heads "
-            "(lite0+flow, lite2+flow), --refit (ROC-AUC 0.88; about 3x the extraction time)",
+            "(lite0+flow, lite2+flow), --refit (ROC-AUC 0.854, accuracy 0.751; 2x the "
+            "extraction time)",
             backbone="efficientnet_lite0+efficientnet_lite2+flow",
             head="ensemble",
             head_options={
