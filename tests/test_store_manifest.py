@@ -81,7 +81,8 @@ def test_pandas_written_float_ints_come_back_as_ints(tmp_path: Path):
 
 def test_store_manifest_is_written_and_read_without_pandas(tmp_path: Path):
     """A writer, and then a reader, in a fresh process: manifest folded, rows and arrays read
-    back, and pandas never imported (it costs ~100 MiB in every extract run)."""
+    back; the writer imports neither pandas nor PyArrow, the reader no pandas (they cost
+    ~100 and ~25 MiB in every extract run)."""
     code = textwrap.dedent(f"""
         import sys
         import numpy as np
@@ -93,6 +94,8 @@ def test_store_manifest_is_written_and_read_without_pandas(tmp_path: Path):
                 store.record({{"video_id": f"v{{n}}", "status": "ok", "features": rel,
                                "num_samples": n, "duration_s": n / 2}})
             store.record({{"video_id": "bad", "status": "failed", "error": "no video"}})
+        written = sorted(m for m in sys.modules if m.split(".")[0] in ("pandas", "pyarrow"))
+        assert not written, written  # the Parquet file is written without PyArrow
         store = open_store(root)
         assert store.ids() == ["v2", "v3"], store.ids()
         assert store.rows["v3"]["num_samples"] == 3 and store.rows["bad"]["num_samples"] is None
@@ -118,3 +121,31 @@ def test_damaged_manifest_is_one_store_error(tmp_path: Path):
 
     with pytest.raises(StoreError, match=r"manifest.parquet: unreadable manifest"):
         _ = open_store(tmp_path / "s").rows
+
+
+def test_parquet_writer_is_read_by_pyarrow_and_pandas(tmp_path: Path):
+    """More than 15 columns (Thrift's long list header), 1,000 rows, nulls, UTF-8, extremes."""
+    import pyarrow.parquet as pq
+
+    from vidscope.features._parquet import parquet_bytes
+
+    n = 1000
+    rows = range(n)
+    cols = [(f"i{k}", "int", [None if i % 7 == k else i * 10**k for i in rows]) for k in range(9)]
+    cols += [(f"f{k}", "float", [None if i % 5 == k else i / 3 for i in rows]) for k in range(4)]
+    cols += [(f"s{k}", "str", [None if i % 3 == k else f"v{i}/ü" * k for i in rows])
+             for k in range(3)]  # fmt: skip
+    cols += [("big", "int", [-(2**62), 2**62 - 1] * (n // 2)), ("none", "str", [None] * n)]
+    path = tmp_path / "m.parquet"
+    path.write_bytes(parquet_bytes(cols))
+    meta = pq.ParquetFile(path).metadata
+    assert meta.num_rows == n and meta.num_columns == len(cols) and meta.num_row_groups == 1
+    table = pq.read_table(path)  # the dataset reader too
+    for name, _, values in cols:
+        assert table.column(name).to_pylist() == values, name
+    df = pd.read_parquet(path)
+    assert df["s1"].isna().sum() == len([i for i in range(n) if i % 3 == 1])
+    assert df["i0"].dtype == float and df["big"].dtype == np.int64  # nulls: floats, as pandas
+    empty = tmp_path / "e.parquet"
+    empty.write_bytes(parquet_bytes([(n, kind, []) for n, kind, _ in cols]))
+    assert pq.read_table(empty).num_rows == 0 and pq.read_table(empty).schema == table.schema

@@ -1,9 +1,10 @@
-"""The manifest files: ``manifest.parquet`` (through PyArrow alone, imported only when needed)
-and the journal of rows finished since it was written.
+"""The manifest files: ``manifest.parquet`` and the journal of rows finished since it was
+written.
 
-The store never imports pandas: ``import pandas`` costs about 100 MiB of resident memory (it
-imports PyArrow and much more), which every ``extract`` run would pay. PyArrow alone is
-imported only when a manifest file is actually read or written.
+The store never imports pandas (``import pandas`` costs about 100 MiB of resident memory,
+which every ``extract`` run would pay), and writes the Parquet file without PyArrow
+(:mod:`._parquet`; PyArrow would add about 25 MiB at the end of a run). PyArrow reads it,
+imported only when a manifest file is read.
 
 Each column has a fixed type (:data:`COLUMN_TYPES`); a missing value is a null. Files written
 by earlier versions (through pandas) read the same: an integer column holding a missing value
@@ -20,10 +21,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import StoreError
-from ._io import atomic_write
+from ._io import atomic_write_bytes
+from ._parquet import parquet_bytes
 
 #: Rows finished since ``manifest.parquet`` was last written, one JSON object a line.
 JOURNAL = "manifest.journal.jsonl"
@@ -95,45 +95,21 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def write_rows(path: Path, rows: Iterable[dict[str, Any]], columns: list[str]) -> None:
-    """Write ``rows`` as a Parquet file with exactly ``columns``, in order, atomically.
+    """Write ``rows`` as a Parquet file with exactly ``columns``, in order, atomically
+    (through :mod:`._parquet`: no PyArrow imported).
 
     Raises:
         OSError: the file cannot be written (the old one, if any, is left as it was).
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     rows = list(rows)
-    arrays = []
+    table = []
     for col in columns:
         kind = COLUMN_TYPES.get(col, "str")
         values = [_value(kind, r.get(col)) for r in rows]
         if kind == "int" and any(isinstance(v, float) for v in values):
             kind = "float"  # a non-integral value: keep it rather than truncate it
-        arrays.append(_arrow_column(kind, values))
-    table = pa.Table.from_arrays(arrays, names=list(columns))
-    atomic_write(path, lambda f: pq.write_table(table, f))
-
-
-def _arrow_column(kind: str, values: list[Any]) -> Any:
-    """A ``pyarrow.Array`` of ``values`` (``None`` = null), built from buffers.
-
-    Not ``pa.array(values)``: that (and every other conversion from Python objects) first
-    asks whether ``values`` is a pandas object, which imports pandas.
-    """
-    import pyarrow as pa
-
-    valid = np.array([v is not None for v in values], dtype=bool)
-    mask = pa.py_buffer(np.packbits(valid, bitorder="little"))
-    if kind == "str":
-        blobs = [b"" if v is None else str(v).encode() for v in values]
-        offsets = np.zeros(len(blobs) + 1, np.int64)
-        np.cumsum([len(b) for b in blobs], out=offsets[1:])
-        buffers = [mask, pa.py_buffer(offsets), pa.py_buffer(b"".join(blobs))]
-        return pa.Array.from_buffers(pa.large_string(), len(values), buffers)
-    typ, dtype = (pa.int64(), np.int64) if kind == "int" else (pa.float64(), np.float64)
-    data = np.array([0 if v is None else v for v in values], dtype=dtype)
-    return pa.Array.from_buffers(typ, len(values), [mask, pa.py_buffer(data)])
+        table.append((col, kind, values))
+    atomic_write_bytes(path, parquet_bytes(table))
 
 
 def _value(kind: str | None, value: object) -> object:

@@ -24,8 +24,10 @@ This module never imports torch: worker processes import it at start-up.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Any
@@ -172,6 +174,7 @@ def decode_video(task: DecodeTask, threads: int) -> Iterator[Info | Frames | Don
     ):
         info = reader.info
         times = spec.times(info.duration_s)
+        trim_heap()  # indexing a long video leaves MiBs of freed heap the decoder would sit on
         yield Info(task.job, {**asdict(info), "path": task.path}, len(times))
         w, h = info.width, info.height
         size = max((p.decode_size(w, h) for p in pres), key=lambda s: (s[0] * s[1], s))
@@ -195,3 +198,20 @@ def decode_video(task: DecodeTask, threads: int) -> Iterator[Info | Frames | Don
             next_times = None if after is None else after.times_s
             yield Frames(task.job, frames, batch.times_s, batch.indices, nexts, next_times)
         yield Done(task.job, tuple(reader.damage), dict(reader.stats))
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
+    except (AttributeError, OSError):  # not glibc
+        return None
+
+
+def trim_heap() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere). Building the packet index of a 2-hour video allocates and frees some 20 MiB
+    in pieces the allocator keeps; trimmed, the worker's peak is lower by what it kept."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
