@@ -175,3 +175,16 @@ def _no_torch(*args: str) -> None:
         [sys.executable, "-c", NO_TORCH, *args], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_multiclass_members_average_class_probabilities(tmp_path, fused):
+    store, _ = fused
+    rows = [f"v{i:02d},{('calm', 'fight', 'run')[i % 3]}" for i in range(40)]
+    labels = tmp_path / "three.csv"
+    labels.write_text("id,label\n" + "\n".join(rows) + "\n")
+    members = "stats_xgboost:n_estimators=10@a,mean_linear@b+flow"
+    train(store, labels, out=tmp_path / "run", config=config(head_options={"members": members}))
+    df = load_run(tmp_path / "run").predict(store)
+    probs = df[["score_calm", "score_fight", "score_run"]].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert set(df["label"]) <= {"calm", "fight", "run"}
