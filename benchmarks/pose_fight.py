@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,29 @@ fl.SOURCES["pose"] = fl.Source("pose")
 POSE = ("pose", fl.cols("pose", 0))
 
 
+def pose_cols(keep: Callable[[str], bool]) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+    """A part: the pose columns whose names ``keep`` accepts."""
+    from vidscope.backbones._pose import POSE_LAYOUT
+
+    idx = [i for i, name in enumerate(POSE_LAYOUT) if keep(name)]
+    return lambda s: s["pose"][:, idx]
+
+
+def is_motion(name: str) -> bool:
+    """Velocity columns: keypoints', hips' and the pair's closing speed."""
+    return name.endswith(("_vx", "_vy", "cvx", "cvy", "pair_closing"))
+
+
 def table() -> list[Lever]:
-    """Today's best first, then the pose rows."""
+    """Today's best first, then the pose rows (with two ablations of pose alone)."""
     return [
         Lever(fl.BASELINE, (LITE0, FLOW), refit=True),
         Lever("pose | stats_xgboost", (POSE,)),
+        Lever("pose velocities only (57 columns)", (("pose", pose_cols(is_motion)),)),
+        Lever(
+            "pose without the counts (num_people, present)",
+            (("pose", pose_cols(lambda n: not n.endswith(("num_people", "present")))),),
+        ),
         Lever("flow + pose | stats_xgboost", (FLOW, POSE)),
         Lever("lite0 + pose | stats_xgboost", (LITE0, POSE)),
         Lever("lite0+flow+pose | stats_xgboost", (LITE0, FLOW, POSE), refit=True),
