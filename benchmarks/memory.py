@@ -23,7 +23,9 @@ Runs, each in its own process:
   does not matter here; the long runs above show it);
 * ONNX Runtime alone on the cached model (no vidscope imported): 32-frame batches run in
   calls of 4, 8 and 32 frames (``MAX_FRAMES_PER_RUN`` in ``backbones/_onnx.py``), arena on
-  and off: peak RSS of the process and CPU milliseconds per frame (thread spinning off while
+  and off, and with ONNX Runtime's memory pattern planning (``enable_mem_pattern``, on by
+  default) off at 4 and 8 frames: peak RSS of the process and CPU milliseconds per frame
+  (thread spinning off while
   measuring, so CPU time is work done, not waiting; the best of 6 rounds), which tells
   whether memory is bought with speed even on a busy machine, where wall time says little.
 
@@ -210,7 +212,9 @@ def encode_main(spec: dict[str, Any]) -> dict[str, Any]:
     import onnxruntime as ort
 
     session = ort.InferenceSession(
-        spec["model_path"], _options(spec["arena"], spinning=False), ["CPUExecutionProvider"]
+        spec["model_path"],
+        _options(spec["arena"], spinning=False, mem_pattern=spec.get("mem_pattern", True)),
+        ["CPUExecutionProvider"],
     )
     x = np.random.default_rng(0).integers(0, 256, (32, 224, 224, 3), dtype=np.uint8)
     step = spec["per_run"]
@@ -237,8 +241,9 @@ def _reset_hwm() -> None:
         f.write("5")
 
 
-def _options(arena: bool, *, spinning: bool = True) -> Any:
-    """ONNX Runtime session options as vidscope sets them, with the arena on or off."""
+def _options(arena: bool, *, spinning: bool = True, mem_pattern: bool = True) -> Any:
+    """ONNX Runtime session options as vidscope sets them, with the arena on or off (and,
+    for the backbone-alone runs, ONNX Runtime's memory pattern planning on or off)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -246,6 +251,7 @@ def _options(arena: bool, *, spinning: bool = True) -> Any:
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     opts.enable_cpu_mem_arena = arena
+    opts.enable_mem_pattern = mem_pattern
     if not spinning:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return opts
@@ -317,19 +323,22 @@ def measure_extract(
 
 
 def measure_encode(model_path: str) -> list[dict[str, Any]]:
-    """The backbone alone: frames per ONNX Runtime call x arena."""
+    """The backbone alone: frames per ONNX Runtime call x arena (memory pattern on, ONNX
+    Runtime's default), then the memory pattern off with the arena on."""
     rows = []
     print("backbone alone, 32-frame batches (peak RSS of the process; CPU ms per frame):")
-    for per_run in (4, 8, 32):
-        for arena in (True, False):
-            spec = {"model_path": model_path, "per_run": per_run, "arena": arena}
-            r = run_child({**spec, "encode_only": True})
-            rows.append(r)
-            print(
-                f"  {per_run:>2} frames per call  arena {'on' if arena else 'off':<3}"
-                f"  peak {r['peak_rss_mib']:5.0f} MiB  CPU {r['cpu_ms_per_frame']:5.1f} ms/frame",
-                flush=True,
-            )
+    plan = [(n, arena, True) for n in (4, 8, 32) for arena in (True, False)]
+    plan += [(n, True, False) for n in (4, 8)]
+    for per_run, arena, pattern in plan:
+        spec = {"model_path": model_path, "per_run": per_run, "arena": arena}
+        r = run_child({**spec, "mem_pattern": pattern, "encode_only": True})
+        rows.append(r)
+        print(
+            f"  {per_run:>2} frames per call  arena {'on' if arena else 'off':<3}"
+            f"  memory pattern {'on' if pattern else 'off':<3}"
+            f"  peak {r['peak_rss_mib']:5.0f} MiB  CPU {r['cpu_ms_per_frame']:5.1f} ms/frame",
+            flush=True,
+        )
     return rows
 
 
