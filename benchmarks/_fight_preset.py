@@ -158,3 +158,68 @@ def extraction_cost(
         return out
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+#: ``--preset-diagnose``: where each part's columns come from, per feature pipeline. Sources:
+#: ``lite0+flow`` (an ``efficientnet_lite0+flow`` extraction: decoded at 224x224, flow resized
+#: from that), ``lite2`` (``efficientnet_lite2`` alone), ``flow_own`` (the first 10 columns of
+#: ``flow`` with ``grid=3``: the global descriptor, decoded at flow's own size) and ``fused``
+#: (the preset's ``efficientnet_lite0+efficientnet_lite2+flow`` extraction: decoded at 260x260,
+#: lite0 and flow resized from that).
+D = 1280
+SOURCE_STORES = {
+    "lite0+flow": "fight_store_16_flow",
+    "lite2": "fight_store_16_efficientnet_lite2",
+    "flow_own": "fight_store_16_flow_grid3",
+    "fused": "fight_store_16_efficientnet_lite0_efficientnet_lite2_flow",
+}
+PIPELINES = {
+    "composed (flow via 224 px; levers row 9)": (("lite0+flow", 0, D), ("lite2", 0, D),
+                                                 ("lite0+flow", D, D + 10)),
+    "flow at its own size": (("lite0+flow", 0, D), ("lite2", 0, D), ("flow_own", 0, 10)),
+    "lite0 from the fused store": (("fused", 0, D), ("lite2", 0, D), ("lite0+flow", D, D + 10)),
+    "flow from the fused store": (("lite0+flow", 0, D), ("lite2", 0, D), ("fused", 2 * D, None)),
+    "fused store (the preset)": (("fused", 0, D), ("fused", D, 2 * D), ("fused", 2 * D, None)),
+}  # fmt: skip
+
+
+def diagnose(args: argparse.Namespace, labels_csv: Path, af: Any) -> list[dict[str, Any]]:
+    """The ``accurate`` preset and its single lite0+flow tree on each feature pipeline of
+    :data:`PIPELINES` (composed stores of parts of already extracted stores, layout
+    ``efficientnet_lite0, efficientnet_lite2, flow``), paired: does the ensemble gain, and the
+    gap between the fused extraction and the composition, come from the ensemble or from how
+    each part's frames were resized? Sources are opened as they are (never re-extracted)."""
+    import _fight_levers as fl
+    from _fight_levers_run import paired, print_levers
+
+    from vidscope.training import TrainConfig, preset_config
+
+    missing = [s for s in SOURCE_STORES.values() if not (af.WORK / s / "store.json").is_file()]
+    if missing:
+        raise SystemExit(f"--preset-diagnose needs the stores {missing} in {af.WORK}")
+    stores = {n: af.WORK / s for n, s in SOURCE_STORES.items()}
+    names = ("efficientnet_lite0", "efficientnet_lite2", "flow")
+    single = TrainConfig(head="ensemble", head_options={"members": f"stats_xgboost:n_jobs="
+                         f"{args.threads}@efficientnet_lite0+flow"})  # fmt: skip
+    accurate = with_threads("accurate", preset_config("accurate"), args.threads)
+    rows = []
+    for label, cols in PIPELINES.items():
+        parts = tuple((n, fl.cols(*c)) for n, c in zip(names, cols, strict=True))
+        used = {c[0] for c in cols}
+        store = fl.compose(fl.Lever(label, parts), {n: stores[n] for n in used},
+                           af.WORK / "fight_preset_diagnose" / fl.slug(label))  # fmt: skip
+        for what, cfg in (("lite0+flow tree", single), ("--preset accurate", accurate)):
+            folds = []
+            for seed in args.seed_list:
+                out = args.runs / "diagnose" / fl.slug(label) / fl.slug(what)
+                folds += af.run_head(store, labels_csv, cfg.head, seed, cfg, out)["folds"]
+            rows.append(af.summarise(f"{label}: {what}", folds, 0, 0.0))
+            print(f"  {rows[-1]['method']}: ROC-AUC {af.pm(rows[-1], 'roc_auc')}", flush=True)
+    paired(rows, rows[1])
+    print_levers(rows, "feature pipelines: ΔAUC paired with the composed ensemble (row 9)")
+    for single_row, ens_row in zip(rows[::2], rows[1::2], strict=True):
+        paired([ens_row], single_row)
+        print(f"  ensemble gain, {ens_row['method'].split(':')[0]}: ΔAUC {ens_row['d_auc']:+.3f}"
+              f" ± {ens_row['d_auc_std']:.3f} (SE {ens_row['d_auc_se']:.3f}), won "
+              f"{ens_row['folds_won']}/{len(ens_row['folds'])}")  # fmt: skip
+    return rows

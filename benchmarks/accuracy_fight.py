@@ -170,6 +170,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "library against today's best, with extraction frames/s",
     )
     p.add_argument(
+        "--preset-diagnose",
+        action="store_true",
+        help="train the accurate preset on composed stores that take each part from another "
+        "extraction (why fused and composed figures differ; with or without --preset)",
+    )
+    p.add_argument(
         "--cost-clips",
         type=int,
         default=20,
@@ -466,13 +472,17 @@ def main(argv: list[str] | None = None) -> None:
     threadpool_limits(args.threads)
     start = time.monotonic()
     payload: dict[str, Any] = {"env": environment(), "args": vars(args), "protocol": "test"}
-    if args.preset:
-        from _fight_preset import run_presets
+    if args.preset or args.preset_diagnose:
+        import _fight_preset as fp
 
-        payload["presets"] = run_presets(args, labels_csv, sys.modules[__name__])
+        if args.preset:
+            payload["presets"] = fp.run_presets(args, labels_csv, sys.modules[__name__])
+        if args.preset_diagnose:
+            payload["diagnose"] = fp.diagnose(args, labels_csv, sys.modules[__name__])
         payload["wall_s"] = round(time.monotonic() - start, 1)
         print(f"\nwall time {payload['wall_s']:.0f} s")
-        write_json(WORK / "accuracy_fight_presets.json", payload)
+        name = "presets" if args.preset else "presets_diagnose"
+        write_json(WORK / f"accuracy_fight_{name}.json", payload)
         if not args.keep_runs:
             shutil.rmtree(args.runs, ignore_errors=True)
         return
