@@ -16,6 +16,10 @@ and folding adds to what is on disk rather than replacing it.
 Each row records its arrays' size and SHA-256 (``bytes``, ``checksum``): a rerun re-extracts a
 video whose file does not match, and :meth:`FeatureStore.load` refuses one, naming the file.
 Features holding NaN or infinite values are never written and never returned.
+
+Arrays are written as they come (:meth:`FeatureStore.begin`, :mod:`._writer`), never held
+whole; the manifest is written without pandas or PyArrow (:mod:`._manifest_file`), so an
+``extract`` run costs neither.
 """
 
 from __future__ import annotations
