@@ -36,42 +36,12 @@ def parquet_bytes(columns: Sequence[tuple[str, str, Sequence[object]]]) -> bytes
     num_rows = len(columns[0][2]) if columns else 0
     if any(len(values) != num_rows for _, _, values in columns):
         raise ValueError("columns of different lengths")
+    if any(kind not in _TYPES for _, kind, _ in columns):
+        raise ValueError(f"unknown column kind in {[kind for _, kind, _ in columns]}")
     out = bytearray(_MAGIC)
-    chunks = []
-    for name, kind, values in columns:
-        if kind not in _TYPES:
-            raise ValueError(f"unknown column kind {kind!r}")
-        if not num_rows:  # no row group, no pages: the schema alone
-            continue
-        page = _page(kind, values)
-        header = _struct(
-            (1, _I32, _DATA_PAGE),
-            (2, _I32, len(page)),
-            (3, _I32, len(page)),
-            (5, _STRUCT, _struct((1, _I32, num_rows), (2, _I32, _PLAIN), (3, _I32, _RLE),
-                                 (4, _I32, _RLE))),
-        )  # fmt: skip
-        offset = len(out)
-        out += header + page
-        meta = _struct(
-            (1, _I32, _TYPES[kind]),
-            (2, _LIST, (_I32, [_PLAIN, _RLE])),
-            (3, _LIST, (_BINARY, [name.encode()])),
-            (4, _I32, _UNCOMPRESSED),
-            (5, _I64, num_rows),
-            (6, _I64, len(header) + len(page)),
-            (7, _I64, len(header) + len(page)),
-            (9, _I64, offset),
-        )
-        chunks.append((_struct((2, _I64, offset), (3, _STRUCT, meta)), len(header) + len(page)))
-    schema = [_struct((4, _BINARY, b"schema"), (5, _I32, len(columns)))]
-    for name, kind, _ in columns:
-        fields = [(1, _I32, _TYPES[kind]), (3, _I32, _OPTIONAL), (4, _BINARY, name.encode())]
-        if kind == "str":
-            fields += [(6, _I32, _UTF8), (10, _STRUCT, _struct((1, _STRUCT, _struct())))]
-        schema.append(_struct(*fields))
     groups = []
-    if num_rows:
+    if num_rows:  # else no row group, no pages: the schema alone
+        chunks = [_column_chunk(out, name, kind, values) for name, kind, values in columns]
         groups.append(
             _struct(
                 (1, _LIST, (_STRUCT, [c for c, _ in chunks])),
@@ -79,6 +49,12 @@ def parquet_bytes(columns: Sequence[tuple[str, str, Sequence[object]]]) -> bytes
                 (3, _I64, num_rows),
             )
         )
+    schema = [_struct((4, _BINARY, b"schema"), (5, _I32, len(columns)))]
+    for name, kind, _ in columns:
+        fields = [(1, _I32, _TYPES[kind]), (3, _I32, _OPTIONAL), (4, _BINARY, name.encode())]
+        if kind == "str":
+            fields += [(6, _I32, _UTF8), (10, _STRUCT, _struct((1, _STRUCT, _struct())))]
+        schema.append(_struct(*fields))
     footer = _struct(
         (1, _I32, 1),
         (2, _LIST, (_STRUCT, schema)),
@@ -88,6 +64,33 @@ def parquet_bytes(columns: Sequence[tuple[str, str, Sequence[object]]]) -> bytes
     )
     out += footer + struct.pack("<I", len(footer)) + _MAGIC
     return bytes(out)
+
+
+def _column_chunk(
+    out: bytearray, name: str, kind: str, values: Sequence[object]
+) -> tuple[bytes, int]:
+    """Append one column's data page to ``out``; returns its ``ColumnChunk`` and size."""
+    page = _page(kind, values)
+    header = _struct(
+        (1, _I32, _DATA_PAGE),
+        (2, _I32, len(page)),
+        (3, _I32, len(page)),
+        (5, _STRUCT, _struct((1, _I32, len(values)), (2, _I32, _PLAIN), (3, _I32, _RLE),
+                             (4, _I32, _RLE))),
+    )  # fmt: skip
+    offset, size = len(out), len(header) + len(page)
+    out += header + page
+    meta = _struct(
+        (1, _I32, _TYPES[kind]),
+        (2, _LIST, (_I32, [_PLAIN, _RLE])),
+        (3, _LIST, (_BINARY, [name.encode()])),
+        (4, _I32, _UNCOMPRESSED),
+        (5, _I64, len(values)),
+        (6, _I64, size),
+        (7, _I64, size),
+        (9, _I64, offset),
+    )
+    return _struct((2, _I64, offset), (3, _STRUCT, meta)), size
 
 
 def _page(kind: str, values: Sequence[object]) -> bytes:
