@@ -351,7 +351,8 @@ def main_table(
     from vidscope.models import list_heads
     from vidscope.training import TrainConfig, load_data
 
-    heads = [h for h in args.heads.split(",") if h] or list_heads()
+    # ensemble: members are chosen per store (see --preset), not a head to run bare
+    heads = [h for h in args.heads.split(",") if h] or [h for h in list_heads() if h != "ensemble"]
     _, data = load_data(store, label_options(labels_csv), allow_missing=False)
     floor: dict[str, list[dict[str, Any]]] = {}
     parts: dict[str, list[float]] = {}
