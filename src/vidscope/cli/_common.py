@@ -96,8 +96,8 @@ def _sampling_options(p: argparse.ArgumentParser) -> None:
         "--seek",
         choices=["exact", "keyframe"],
         default="exact",
-        help="exact: the frame on screen at each time; keyframe: nearest keyframe within "
-        "--keyframe-tolerance (faster on long-GOP video)",
+        help="exact: the frame on screen at each time; keyframe: the frame within "
+        "--keyframe-tolerance that is cheapest to decode (faster on long-GOP video)",
     )
     p.add_argument(
         "--keyframe-tolerance",

@@ -40,7 +40,8 @@ class ExtractConfig:
     sampling: SamplingSpec = field(default_factory=SamplingSpec)
     """Which times to sample (``--frames``/``--fps``/``--every``)."""
     seek: SeekMode = "exact"
-    """``exact``: the frame shown at each time; ``keyframe``: nearest keyframe within tolerance."""
+    """``exact``: the frame shown at each time; ``keyframe``: the frame within tolerance that is
+    cheapest to decode (a keyframe in reach, else one that decoding passes anyway)."""
     keyframe_tolerance_s: float | None = None
     """How far ``--seek keyframe`` may move a sample, in seconds (``--keyframe-tolerance``);
     ``None`` follows the sampling: at most halfway to the neighbouring sample times."""
