@@ -74,7 +74,7 @@ class VideoDone:
 
     key: int
     damage: tuple[str, ...] = ()
-    stats: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, float] = field(default_factory=dict)  # counters, max_displacement_s
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ class Done:
 
     job: int
     damage: tuple[str, ...]
-    stats: dict[str, int]
+    stats: dict[str, float]  # counters and max_displacement_s
 
 
 @dataclass(frozen=True)
