@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import InputError, WeightsError
 from ._base import Backbone, Preprocess, Runtime
 from ._build import build_backbone, file_digest
+from ._flip import flippable
 from ._registry import register_backbone
 from ._tiles import tileable
 from ._torchvision import detect_format, tagged_backbone, torchvision_backbone, weights_keys
@@ -152,6 +153,7 @@ def efficientnet_lite(
 
 
 @register_backbone("efficientnet_lite0")
+@flippable
 @tileable
 def efficientnet_lite0(
     *,
@@ -168,6 +170,7 @@ def efficientnet_lite0(
 
 
 @register_backbone("efficientnet_lite1")
+@flippable
 @tileable
 def efficientnet_lite1(
     *,
@@ -185,6 +188,7 @@ def efficientnet_lite1(
 
 
 @register_backbone("efficientnet_lite2")
+@flippable
 @tileable
 def efficientnet_lite2(
     *,
