@@ -41,6 +41,7 @@ SOURCES = {
     "flowgrid": Source("flow", {"grid": 3}),
     "lite0_tiles": Source("efficientnet_lite0", {"tiles": "2x2", "tile_pool": "concat"}),
     "lite2": Source("efficientnet_lite2"),
+    "lite0+flow_hflip": Source("efficientnet_lite0+flow", {"tta": "hflip"}),
 }
 
 #: A part: (layout name, function of the sources' ``[T, D_s]`` arrays -> ``[T, w]``).
@@ -60,6 +61,9 @@ def tiles_max(s: dict[str, np.ndarray]) -> np.ndarray:
 LITE0: Part = ("efficientnet_lite0", cols("lite0+flow", 0, D))
 FLOW: Part = ("flow", cols("lite0+flow", D))
 FLOWGRID: Part = ("flow", cols("flowgrid", 0))
+#: The fused ``efficientnet_lite0+flow`` extraction with ``tta=hflip`` (applied to lite0 only).
+HFLIP: Part = ("efficientnet_lite0", cols("lite0+flow_hflip", 0, D))
+HFLIP_FLOW: Part = ("flow", cols("lite0+flow_hflip", D))
 
 
 @dataclass
@@ -113,6 +117,7 @@ def levers() -> list[Lever | Ensemble]:
             (grid, "lite2 + flow grid=3", "lite0 tiles=2x2 (max) + flow grid=3"),
         ),
         Ensemble("ensemble: rows 0 + 2-6 (all trees; refit where done)", ALL_TREES),  # 11
+        Lever("lite0 tta=hflip + flow", (HFLIP, HFLIP_FLOW), refit=True),  # 12: test-time flip
     ]
 
 

@@ -180,6 +180,7 @@ def write_cache(
 ENCODERS = {
     "efficientnet_lite0": ("efficientnet_lite0", {}),
     "efficientnet_lite0 tiles=2x2": ("efficientnet_lite0", {"tiles": "2x2"}),
+    "efficientnet_lite0 tta=hflip": ("efficientnet_lite0", {"tta": "hflip"}),
     "efficientnet_lite2": ("efficientnet_lite2", {}),
     "flow": ("flow", {}),
     "flow grid=3": ("flow", {"grid": 3}),
