@@ -46,6 +46,8 @@ assert "vidscope" not in sys.modules
 
 def _clips(root: Path) -> tuple[Path, Path]:
     """Six real fight-surv-dev clips (3 + 3) copied into ``root/videos``, and their labels."""
+    if not FIGHT.is_dir():
+        pytest.skip(f"{FIGHT} is absent: these checks run on real clips from ../shared/")
     rows = []
     (root / "videos").mkdir(parents=True, exist_ok=True)
     for c in CLIPS:
