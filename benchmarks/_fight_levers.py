@@ -42,6 +42,7 @@ SOURCES = {
     "lite0_tiles": Source("efficientnet_lite0", {"tiles": "2x2", "tile_pool": "concat"}),
     "lite2": Source("efficientnet_lite2"),
     "lite0+flow_hflip": Source("efficientnet_lite0+flow", {"tta": "hflip"}),
+    "lite0+flow_hflipmax": Source("efficientnet_lite0+flow", {"tta": "hflip", "tta_pool": "max"}),
 }
 
 #: A part: (layout name, function of the sources' ``[T, D_s]`` arrays -> ``[T, w]``).
@@ -64,6 +65,7 @@ FLOWGRID: Part = ("flow", cols("flowgrid", 0))
 #: The fused ``efficientnet_lite0+flow`` extraction with ``tta=hflip`` (applied to lite0 only).
 HFLIP: Part = ("efficientnet_lite0", cols("lite0+flow_hflip", 0, D))
 HFLIP_FLOW: Part = ("flow", cols("lite0+flow_hflip", D))
+HFLIPMAX: Part = ("efficientnet_lite0", cols("lite0+flow_hflipmax", 0, D))
 
 
 @dataclass
@@ -118,6 +120,7 @@ def levers() -> list[Lever | Ensemble]:
         ),
         Ensemble("ensemble: rows 0 + 2-6 (all trees; refit where done)", ALL_TREES),  # 11
         Lever("lite0 tta=hflip + flow", (HFLIP, HFLIP_FLOW), refit=True),  # 12: test-time flip
+        Lever("lite0 tta=hflip, tta_pool=max + flow", (HFLIPMAX, HFLIP_FLOW), refit=True),  # 13
     ]
 
 
