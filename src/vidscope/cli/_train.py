@@ -29,7 +29,10 @@ def add_parser(sub: Any) -> dict[str, Any]:
     tr.add_argument("store", help="feature store, or root/split/class/*.npy folder")
     tr.add_argument("--out", required=True, help="run directory to write (new or empty)")
     tr.add_argument(
-        "--head", help="temporal head, see `vidscope heads` (default: mlp) or the --preset's"
+        "--head",
+        help="temporal head, see `vidscope heads` (default: mlp) or the --preset's; auto: "
+        "choose among stats_xgboost, mlp (or --head-option candidates=a,b,...) by 3-fold "
+        "cross-validation on the training part, then train it",
     )
     tr.add_argument("--resume", action="store_true", help="continue from RUN's last checkpoint")
     tr.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
@@ -49,6 +52,16 @@ def add_parser(sub: Any) -> dict[str, Any]:
         action="append",
         default=[],
         help="add a finished run fitted on the same splits (e.g. `vidscope finetune`)",
+    )
+    cmp_.add_argument(
+        "--ensemble",
+        nargs="?",
+        type=int,
+        const=2,
+        metavar="K",
+        help="also average the K heads (default 2) that score best on each split's validation "
+        "part (k-fold: the inner validation, never the held-out fold) and write that ensemble "
+        "as a run to OUT/ensemble (predict, evaluate and timeline use it)",
     )
     add_label_options(cmp_)
     add_fit_options(cmp_)
@@ -119,6 +132,14 @@ def add_fit_options(p: argparse.ArgumentParser) -> None:
         "fixed = 0.5)",
     )
     p.add_argument(
+        "--threshold-from",
+        choices=["val", "cv"],
+        help="scores that choose that threshold: val = the validation part's (default); cv = "
+        "out-of-fold scores of train + validation from --threshold-folds grouped folds (4-5x "
+        "the videos; K more fits, neural heads K more trainings)",
+    )
+    p.add_argument("--threshold-folds", type=int, help="folds of --threshold-from cv (default 5)")
+    p.add_argument(
         "--split",
         choices=["auto", "given", "holdout", "kfold"],
         help="auto: the labels' split column if any, else holdout (default auto)",
@@ -166,6 +187,8 @@ _FLAGS = {
     "class_weight": "class_weight",
     "monitor": "monitor",
     "threshold": "threshold",
+    "threshold_from": "threshold_from",
+    "threshold_folds": "threshold_folds",
     "split": "split",
     "device": "device",
     "precision": "precision",
@@ -209,6 +232,8 @@ def check_preset(args: argparse.Namespace, console: Console) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from ..training import WindowOptions, train
 
+    if args.head == "auto":
+        return _train_auto(args)
     cfg = train_config(args, args.head)
     console = Console(quiet=args.quiet)
     check_preset(args, console)
@@ -236,6 +261,53 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     print_train_result(result, console)
     return 0
+
+
+def _windows(args: argparse.Namespace) -> Any:
+    from ..training import WindowOptions
+
+    if not args.annotations:
+        return None
+    return WindowOptions(args.annotations, args.window, args.overlap, args.min_overlap,
+                         args.drop_after_event, normal_class=args.normal_class)  # fmt: skip
+
+
+def _train_auto(args: argparse.Namespace) -> int:
+    """``train --head auto``: the selection table, then the chosen head's training."""
+    from ..training import train_auto
+
+    if args.preset:
+        raise ConfigError("--head auto chooses the head; --preset sets one: pass only one")
+    if args.resume:
+        raise ConfigError("--resume with --head auto: resume with the head it chose (--head X)")
+    cfg = train_config(args, "auto")
+    console = Console(quiet=args.quiet)
+    with epoch_progress(cfg.epochs, not args.quiet) as progress:
+        result = train_auto(
+            args.store,
+            label_options(args),
+            out=args.out,
+            config=cfg,
+            overwrite=args.overwrite,
+            progress=progress,
+            windows=_windows(args),
+            on_start=lambda data: _say_classes(data.labels, console),
+            on_select=lambda sel: _print_selection(sel, console),
+        )
+    print_train_result(result, console)
+    return 0
+
+
+def _print_selection(sel: dict[str, Any], console: Console) -> None:
+    title = f"--head auto: {sel['inner_folds']}-fold CV on each training part"
+    columns = ("split", "candidate", f"inner-CV {sel['metric']}", "folds", "s", "chosen")
+    table = Table(*columns, title=title)
+    for r in sel["table"]:
+        value = "-" if r["mean"] is None else f"{r['mean']:.3f} ± {r['std']:.3f}"
+        folds = " ".join("-" if v is None else f"{v:.2f}" for v in r["folds"])
+        table.add_row(r["split"], r["candidate"], value, folds, f"{r['seconds']:.1f}",
+                      "[bold]yes[/]" if r["chosen"] else "")  # fmt: skip
+    console.print(table)
 
 
 def _say_classes(labels: Any, console: Console) -> None:
@@ -270,6 +342,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         config=base,
         progress=not args.quiet,
         runs=args.run,
+        ensemble=args.ensemble,
     )
     print_leaderboard(rows, Console())
     return 0

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         splits_for,
         train,
     )
+    from ._auto import train_auto
     from ._callbacks import Checkpoint, EarlyStopping, FitContext, Progress, TensorBoard
     from ._compare import compare
     from ._config import TrainConfig
@@ -59,6 +60,7 @@ _EXPORTS = {
     "prepare_run_dir": "._api",
     "splits_for": "._api",
     "train": "._api",
+    "train_auto": "._auto",
     "Checkpoint": "._callbacks",
     "EarlyStopping": "._callbacks",
     "FitContext": "._callbacks",
@@ -128,6 +130,7 @@ __all__ = [
     "register_trainer",
     "splits_for",
     "train",
+    "train_auto",
 ]
 
 

@@ -218,7 +218,9 @@ class EnsembleTrainer:
 
     def load(self, folder: Path, spec: Any) -> EnsembleModel:
         """Each member loaded by its own trainer from ``members/<folder>`` with a spec of its
-        own (its head, head_config, width and layout).
+        own (its head, head_config, width and layout). A run assembled by ``compare
+        --ensemble`` may use other members in each fold: ``head_config["fold_members"]``
+        names each fold folder's.
 
         Raises:
             RunError: ``head_config["members"]`` missing or malformed (naming the file).
@@ -227,6 +229,16 @@ class EnsembleTrainer:
         records = spec.head_config.get("members")
         if not isinstance(records, list) or not records:
             raise RunError(f"{where}: an ensemble run needs head_config.members; train again")
+        per_fold = spec.head_config.get("fold_members")  # compare --ensemble: chosen per fold
+        if per_fold:
+            names = per_fold.get(folder.name) if isinstance(per_fold, dict) else None
+            if not isinstance(names, list) or not names:
+                raise RunError(f"{where}: head_config.fold_members names no members for "
+                               f"{folder.name!r}; train again")  # fmt: skip
+            records = [r for r in records if isinstance(r, dict) and r.get("folder") in names]
+            if len(records) != len(names):
+                raise RunError(f"{where}: head_config.fold_members of {folder.name!r} names "
+                               f"members that head_config.members lacks: {names}")  # fmt: skip
         return EnsembleModel([self._load_member(folder, spec, r, where) for r in records])
 
     def _load_member(self, folder: Path, spec: Any, record: Any, where: Any) -> EnsembleMember:
