@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ._callbacks import Checkpoint, EarlyStopping, FitContext, Progress, TensorBoard
     from ._compare import compare
     from ._config import TrainConfig
+    from ._crossfit import CrossFit, crossfit_scores
     from ._fit import SplitResult, fit_split
     from ._predict import (
         build_backbone,
@@ -68,6 +69,8 @@ _EXPORTS = {
     "TensorBoard": "._callbacks",
     "compare": "._compare",
     "TrainConfig": "._config",
+    "CrossFit": "._crossfit",
+    "crossfit_scores": "._crossfit",
     "SplitResult": "._fit",
     "fit_split": "._fit",
     "build_backbone": "._predict",
@@ -94,6 +97,7 @@ _EXPORTS = {
 __all__ = [
     "PRESETS",
     "Checkpoint",
+    "CrossFit",
     "EarlyStopping",
     "FitContext",
     "FitResult",
@@ -114,6 +118,7 @@ __all__ = [
     "check_preset_store",
     "check_weights",
     "compare",
+    "crossfit_scores",
     "extractor_for",
     "finish_run",
     "fit_split",

@@ -64,6 +64,14 @@ class TrainConfig:
     positive class is only the alphabetically later one unless ``--positive-class`` says;
     ``f1`` (of the positive class) picked thresholds near 0.25 on small validation sets and
     cost 0.5-4 accuracy points on fight-surv-dev's held-out folds."""
+    threshold_from: Literal["val", "cv"] = "val"
+    """Which scores choose that threshold (``--threshold-from``): ``val`` the validation
+    part's; ``cv`` cross-fitted scores of train + validation (``threshold_folds`` grouped
+    folds, each scored by a model fit on the others: 4-5x the videos, K more fits; neural
+    heads train K more heads for the chosen number of epochs). Two classes only."""
+    threshold_folds: int = 5
+    """Inner folds of ``threshold_from="cv"`` (``--threshold-folds``); fewer when there are
+    fewer source groups."""
     split: SplitMode = "auto"
     """``auto``/``given``/``holdout``/``kfold`` (``--split``)."""
     val_fraction: float = 0.2
@@ -115,6 +123,19 @@ class TrainConfig:
                 f"--precision must be fp32, bf16 or fp16, got {self.precision}",
             ),
             (self.folds >= 2, f"--folds must be >= 2, got {self.folds}"),
+            (
+                self.threshold_from in ("val", "cv"),
+                f"--threshold-from must be val or cv, got {self.threshold_from!r}",
+            ),
+            (
+                self.threshold_folds >= 2,
+                f"--threshold-folds must be >= 2, got {self.threshold_folds}",
+            ),
+            (
+                not (self.threshold_from == "cv" and self.threshold == "fixed"),
+                "--threshold-from cv chooses the threshold on cross-fitted scores, but "
+                "--threshold fixed chooses none (0.5): drop one of the two",
+            ),
             (self.mixup >= 0, f"--mixup must be >= 0, got {self.mixup}"),
             (
                 0 < self.val_fraction < 1,

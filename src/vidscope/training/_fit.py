@@ -16,6 +16,7 @@ from ..features import atomic_write_json
 from ..models import head_trainer
 from ._callbacks import default_callbacks
 from ._config import TrainConfig
+from ._crossfit import CROSSFIT_FILE, check_crossfit, decision_threshold
 from ._trainer import FitResult, Trainer, get_trainer
 
 
@@ -49,15 +50,21 @@ def fit_split(
 ) -> SplitResult:
     """Fit on ``split.train``, keep the best on ``split.val``, write ``out``'s files.
 
+    A binary run's threshold comes from ``split.val`` or, with ``threshold_from="cv"``, from
+    cross-fitted scores of train + val (:mod:`._crossfit`, before any ``--refit``; the
+    out-of-fold scores go to ``crossfit_predictions.csv``).
+
     Args:
         data: What the trainer reads (a :class:`SequenceSet` for feature heads); it has
             ``.labels``.
         callbacks: Training callbacks (see :func:`default_callbacks`); ``None`` = the defaults.
         trainer: Default: the one registered with ``cfg.head``.
     """
-    from ..metrics import choose_threshold, classification_report, plot_confusion_matrix
+    from ..metrics import classification_report, plot_confusion_matrix
 
     trainer = trainer or trainer_for(cfg)
+    if cfg.threshold_from == "cv":  # fail before any fitting
+        check_crossfit(trainer, cfg, data.labels.num_classes)
     out.mkdir(parents=True, exist_ok=True)
     _pin_split(data, split, out, resume=resume)
     model = trainer.build(cfg, data)
@@ -67,13 +74,13 @@ def fit_split(
     val_scores = trainer.scores(model, data, split.val)
     classes = data.labels.classes
     y_val = data.labels.y[split.val]
-    threshold = None
+    threshold = choice = None
     if len(classes) == 2:
-        threshold = (
-            0.5
-            if cfg.threshold == "fixed"
-            else choose_threshold(y_val, val_scores, metric=cfg.threshold)
+        threshold, choice, cv = decision_threshold(
+            trainer, model, data, split, cfg, fit, val_scores
         )
+        if cv is not None:
+            cv.frame(data.labels).to_csv(out / CROSSFIT_FILE, index=False)
     report = classification_report(y_val, val_scores, labels=classes, threshold=threshold)
     if cfg.refit and len(split.val):
         model = trainer.refit(model, data, split, cfg, out, fit)
@@ -83,7 +90,10 @@ def fit_split(
         test_report = classification_report(
             data.labels.y[split.test], test_scores, labels=classes, threshold=threshold
         )
-    _write_outputs(out, data, split, val_scores, report, test_report, threshold, fit, test_scores)
+    _write_outputs(
+        out, data, split, val_scores, report, test_report, threshold, fit, test_scores,
+        threshold_choice=choice,
+    )  # fmt: skip
     shown = test_report or report  # the unseen videos when there are any
     cm = np.array(shown["confusion_matrix"])
     plot_confusion_matrix(cm, classes, out / "confusion_matrix.png")
@@ -125,9 +135,13 @@ def _write_outputs(
     threshold: float | None,
     fit: FitResult,
     test_scores: np.ndarray | None,
+    *,
+    threshold_choice: dict[str, Any] | None = None,
 ) -> None:
     """Write ``predictions.csv`` (validation), ``test_predictions.csv`` (when there is a test
-    part), ``metrics.json`` and ``member.json``."""
+    part), ``metrics.json`` and ``member.json``. ``threshold_choice``: how the binary threshold
+    was chosen (rule, scores it came from, how many videos), kept in ``member.json`` and the
+    split's ``metrics.json`` (a one-split run's ``metrics.json`` is the run's summary)."""
     _predictions(data, split.val, scores, threshold).to_csv(out / "predictions.csv", index=False)
     if test_scores is not None:
         frame = _predictions(data, split.test, test_scores, threshold)
@@ -136,13 +150,17 @@ def _write_outputs(
         "split": split.name,
         "val": report,
         "test": test_report,
+        "threshold": threshold_choice,
         "best_epoch": fit.best_epoch,
         "epochs_run": fit.epochs_run,
         "train_seconds": round(fit.seconds, 3),
         "history": fit.history,
     }
     atomic_write_json(out / "metrics.json", metrics)
-    atomic_write_json(out / "member.json", {"threshold": threshold, "split": split.name})
+    member = {"threshold": threshold, "split": split.name}
+    if threshold_choice is not None:
+        member["threshold_choice"] = threshold_choice
+    atomic_write_json(out / "member.json", member)
 
 
 def _predictions(
