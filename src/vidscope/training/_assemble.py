@@ -11,7 +11,8 @@ keeps the heads chosen on its own validation data.
 Per split, the scores are the mean of the members' probabilities as they were written at
 fitting time: validation scores from the first fit (``predictions.csv``, before any refit),
 held-out scores from the final model (``test_predictions.csv``); the threshold is chosen on
-the averaged validation scores, exactly as ``--head ensemble`` does.
+the averaged validation scores (``--threshold-from cv``: on the members' averaged
+cross-fitted scores), exactly as ``--head ensemble`` does.
 """
 
 from __future__ import annotations
@@ -35,18 +36,43 @@ from ._spec import RunSpec
 from ._trainer import FitResult, get_trainer
 
 #: Files and folders of a fitted head's split folder that are not its model.
+#: Cross-fitted scores a fit writes with ``--threshold-from cv`` (``training/_crossfit.py``).
+CROSSFIT_FILE = "crossfit_predictions.csv"
 _NOT_MODEL = {
     "checkpoints", "tensorboard", "refit", MEMBERS_DIR, "predictions.csv", "metrics.json",
     "test_predictions.csv", "member.json", "split.json", "confusion_matrix.png", ENSEMBLE_FILE,
+    CROSSFIT_FILE,
 }  # fmt: skip
 
 
-def choose_threshold_for(cfg: TrainConfig, y: np.ndarray, scores: np.ndarray) -> float:
-    """The binary threshold ``fit_split`` would choose on these validation scores."""
+def choose_threshold_for(
+    cfg: TrainConfig, data: SequenceSet, split: Split, val: np.ndarray, sources: list[Path]
+) -> float:
+    """The binary threshold of the averaged scores, by ``cfg``'s rule: 0.5 (``fixed``), else
+    the best on the averaged validation scores or, with ``threshold_from="cv"``, on the
+    members' averaged cross-fitted scores (``crossfit_predictions.csv`` of each member's fit:
+    the same videos and inner folds for every head).
+
+    Raises:
+        RunError: a member's cross-fitted scores are missing or cover other videos.
+    """
     from ..metrics import choose_threshold
 
     if cfg.threshold == "fixed":
         return 0.5
+    if getattr(cfg, "threshold_from", "val") != "cv":
+        return choose_threshold(data.labels.y[split.val], val, metric=cfg.threshold)
+    frames = []
+    for src in sources:
+        path = src / CROSSFIT_FILE
+        if not path.is_file():
+            raise RunError(f"{path}: missing; fit the head again with --threshold-from cv")
+        frames.append(pd.read_csv(path, dtype={"id": str, "true": str}, keep_default_na=False))
+    ids = frames[0]["id"].tolist()
+    if any(f["id"].tolist() != ids for f in frames):
+        raise RunError(f"{sources[0]}: members were cross-fitted on other videos; fit again")
+    y = (frames[0]["true"] == data.labels.classes[1]).to_numpy().astype(int)
+    scores = np.mean([f["score"].to_numpy(dtype=np.float64) for f in frames], axis=0)
     return choose_threshold(y, scores, metric=cfg.threshold)
 
 
@@ -153,7 +179,10 @@ def _write_split(
     val = np.mean([read_scores(src / "predictions.csv", data, split.val)
                    for _, _, _, src in members], axis=0)  # fmt: skip
     y_val = data.labels.y[split.val]
-    threshold = choose_threshold_for(cfg, y_val, val) if len(classes) == 2 else None
+    sources = [src for _, _, _, src in members]
+    threshold = None
+    if len(classes) == 2:
+        threshold = choose_threshold_for(cfg, data, split, val, sources)
     report = classification_report(y_val, val, labels=classes, threshold=threshold)
     test = test_report = None
     if len(split.test):

@@ -33,6 +33,11 @@ AUTO_CANDIDATES = ("stats_xgboost", "mlp")
 INNER_FOLDS = 3
 #: The ``--head-option`` key of ``--head auto``.
 CANDIDATES_KEY = "candidates"
+#: Inner fits are ranked by ROC-AUC (or macro F1), which no threshold moves: skip the cost of
+#: cross-fitted thresholds (``--threshold-from cv``) there.
+_VAL_THRESHOLD = (
+    {"threshold_from": "val"} if "threshold_from" in TrainConfig.__dataclass_fields__ else {}
+)
 
 
 def selection_metric(num_classes: int) -> str:
@@ -138,7 +143,7 @@ def inner_cv(
     with tempfile.TemporaryDirectory(prefix="vidscope-auto-") as tmp:
         for head in candidates:
             c = replace(cfg, head=head, head_options={}, refit=False, tensorboard=False,
-                        export_onnx=False)  # fmt: skip
+                        export_onnx=False, **_VAL_THRESHOLD)  # fmt: skip
             start, values = time.monotonic(), []
             for s in folds:
                 res = fit_split(data, s, c, Path(tmp) / head / s.name, callbacks=None)
