@@ -236,7 +236,9 @@ def test_keyframe_mode_without_a_keyframe_in_reach_takes_the_cheapest_frame(gop5
 def test_keyframe_mode_picks_nearest_keyframe(gop50) -> None:
     path, ref = gop50
     batch, _, _ = read(path, [1.2, 2.9, 3.2], seek="keyframe", keyframe_tolerance_s=10.0)
-    np.testing.assert_allclose(batch.times_s, [2.0, 2.0, 4.0], atol=1e-9)
+    # 1.2 -> key 2; 2.9 -> key 4 (key 2 is taken, and key 0 would come before 1.2's frame);
+    # 3.2 -> key 4 (shared: no other keyframe at or after 4 s)
+    np.testing.assert_allclose(batch.times_s, [2.0, 4.0, 4.0], atol=1e-9)
     assert np.array_equal(batch.frames[0], ref.frames[50])
     assert np.array_equal(batch.frames[2], ref.frames[100])
 

@@ -42,8 +42,8 @@ def test_default_tolerance_is_none_and_validated() -> None:
         ExtractConfig(keyframe_tolerance_s=-1.0)
 
 
-def test_keyframe_default_snaps_within_half_spacing(video, tmp_path, tiny_backbone) -> None:
-    sampling = SamplingSpec("uniform", 3)  # 1, 3, 5 s: windows of 1 s reach the keyframes
+def test_keyframe_default_snaps_within_reach(video, tmp_path, tiny_backbone) -> None:
+    sampling = SamplingSpec("uniform", 3)  # 1, 3, 5 s: windows of 2 s reach the keyframes
     row, times = _run(video, tmp_path / "kf", tiny_backbone, sampling=sampling, seek="keyframe")
     np.testing.assert_allclose(times, [0.0, 2.0, 4.0], atol=1e-9)
     assert row["max_displacement_s"] == pytest.approx(1.0)
@@ -72,3 +72,95 @@ def test_explicit_tolerance_still_applies(video, tmp_path, tiny_backbone) -> Non
     moved = times - np.array([1.0, 3.0, 5.0])
     assert np.all(moved >= -0.5 - 1e-9) and np.all(moved < 0)
     assert row["max_displacement_s"] == pytest.approx(np.abs(moved).max())
+
+
+def test_default_reach_is_recorded_and_shared_frames_encoded_once(
+    video, tmp_path, tiny_backbone, monkeypatch
+) -> None:
+    """Uniform 4 (0.75 ... 5.25 s) reach their neighbours: 3.75 and 5.25 share key 4. The key
+    records the reach, and the shared frame goes through the backbone once."""
+    calls: list[int] = []
+    encode = tiny_backbone.encode
+    monkeypatch.setattr(tiny_backbone, "encode", lambda f: calls.append(len(f)) or encode(f))
+    sampling = SamplingSpec("uniform", 4)
+    row, times = _run(video, tmp_path / "r", tiny_backbone, sampling=sampling, seek="keyframe")
+    np.testing.assert_allclose(times, [0.0, 2.0, 4.0, 4.0], atol=1e-9)
+    assert sum(calls) == 3  # four rows, three distinct frames
+    assert row["decoded_frames"] == 3 and row["max_displacement_s"] == pytest.approx(1.25)
+    store = open_store(tmp_path / "r")
+    feats = store.load("gop50").features
+    np.testing.assert_array_equal(feats[2], feats[3])
+    assert store.meta["keyframe_reach"] == 1.0 and store.meta["keyframe_tolerance_s"] is None
+    halfway = tmp_path / "h"
+    _, times = _run(
+        video, halfway, tiny_backbone, sampling=sampling, seek="keyframe", keyframe_reach=0.5
+    )
+    np.testing.assert_allclose(times, [0.0, 2.0, 4.0, 4.52], atol=1e-9)
+    assert open_store(halfway).meta["keyframe_reach"] == 0.5
+    _, _ = _run(video, tmp_path / "e", tiny_backbone, sampling=sampling)
+    assert open_store(tmp_path / "e").meta["keyframe_reach"] is None  # exact: not used
+
+
+def test_keys_written_before_the_reach_imply_halfway() -> None:
+    from vidscope.features import StoreKey
+
+    old = {"backbone": {"name": "efficientnet_lite0"}, "seek": "keyframe", "key_version": 2}
+    key = StoreKey.from_json(old)
+    assert key.keyframe_reach == 0.5
+    cfg = key.extract_config()
+    assert cfg.keyframe_reach == 0.5 and cfg.keyframe_tolerance_s is None
+    new = StoreKey.from_json({**old, "keyframe_reach": 1.0})
+    assert new.keyframe_reach == 1.0 and new.extract_config().keyframe_reach == 1.0
+    assert any("keyframe_reach" in d for d in key.differences(new))
+    exact = StoreKey.from_json({"backbone": {"name": "x"}, "seek": "exact"})
+    assert exact.keyframe_reach is None
+    fixed = StoreKey.from_json({**old, "keyframe_tolerance_s": 0.5})
+    assert fixed.keyframe_reach is None and fixed.extract_config().keyframe_tolerance_s == 0.5
+
+
+@pytest.mark.parametrize(
+    ("flag", "field", "value"),
+    [
+        ("0.5x", "keyframe_reach", 0.5),
+        ("2X", "keyframe_reach", 2.0),
+        ("0.7", "keyframe_tolerance_s", 0.7),
+    ],
+)
+def test_cli_tolerance_takes_seconds_or_a_multiple_of_the_spacing(
+    flag: str, field: str, value: float
+) -> None:
+    import argparse
+
+    from vidscope.cli._common import add_extract_options, extract_config
+
+    p = argparse.ArgumentParser()
+    add_extract_options(p)
+    cfg = extract_config(p.parse_args(["--seek", "keyframe", "--keyframe-tolerance", flag]))
+    assert getattr(cfg, field) == value
+
+
+def test_cli_tolerance_errors_are_one_line(capsys, tmp_path) -> None:
+    from vidscope.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(
+            ["extract", str(tmp_path), "--out", str(tmp_path / "s"), "--keyframe-tolerance", "abc"]
+        )
+    assert exc.value.code == 2
+    assert "neither seconds" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "extract",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "s"),
+                "--seek",
+                "keyframe",
+                "--keyframe-tolerance",
+                "0x",
+            ]
+        )
+        == 2
+    )
+    assert "must be > 0" in capsys.readouterr().err

@@ -101,13 +101,27 @@ def _sampling_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--keyframe-tolerance",
-        type=float,
-        help="seconds a sample may move with --seek keyframe (default: half the spacing "
-        "between samples)",
+        type=_tolerance,
+        metavar="SECONDS|Fx",
+        help="how far --seek keyframe may move a sample: seconds, or a multiple of the "
+        "spacing between samples such as 0.5x (halfway to the neighbours: samples stay "
+        "apart). Default 1x: up to a neighbour's time, where neighbours may share a frame",
     )
     p.add_argument(
         "--image-fps", type=float, default=25.0, help="frame rate given to image-frame folders"
     )
+
+
+def _tolerance(text: str) -> tuple[float, bool]:
+    """``--keyframe-tolerance``: ``(seconds, False)`` or ``(multiple of the spacing, True)``."""
+    is_reach = text.strip().lower().endswith("x")
+    try:
+        value = float(text.strip()[:-1] if is_reach else text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither seconds (e.g. 0.5) nor a multiple of the spacing (e.g. 0.5x)"
+        ) from None
+    return value, is_reach
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -179,7 +193,8 @@ def extract_config(args: argparse.Namespace) -> Any:
     if backbone is not None:
         kw["backbone"] = backbone
     if args.keyframe_tolerance is not None:
-        kw["keyframe_tolerance_s"] = args.keyframe_tolerance
+        value, is_reach = args.keyframe_tolerance
+        kw["keyframe_reach" if is_reach else "keyframe_tolerance_s"] = value
     if args.workers is not None:
         kw["workers"] = args.workers
     for name in ("engine", "address", "num_gpus_per_worker"):  # engine flags, when present

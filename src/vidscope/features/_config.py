@@ -44,7 +44,11 @@ class ExtractConfig:
     cheapest to decode (a keyframe in reach, else one that decoding passes anyway)."""
     keyframe_tolerance_s: float | None = None
     """How far ``--seek keyframe`` may move a sample, in seconds (``--keyframe-tolerance``);
-    ``None`` follows the sampling: at most halfway to the neighbouring sample times."""
+    ``None`` follows the sampling (``keyframe_reach``)."""
+    keyframe_reach: float = 1.0
+    """With no tolerance in seconds, how far ``--seek keyframe`` may move a sample as a
+    fraction of the gap to the neighbouring sample times (``--keyframe-tolerance 0.5x``):
+    1 (default) as far as the neighbour's time, so neighbours may share a frame; 0.5 halfway."""
     batch_size: int = 32
     """Frames per inference batch (``--batch-size``)."""
     workers: int = field(default_factory=default_workers)
@@ -85,6 +89,11 @@ class ExtractConfig:
             (
                 self.keyframe_tolerance_s is None or self.keyframe_tolerance_s >= 0,
                 "--keyframe-tolerance must be >= 0",
+            ),
+            (
+                self.keyframe_reach > 0,
+                f"--keyframe-tolerance as a multiple of the spacing must be > 0, "
+                f"got {self.keyframe_reach}x",
             ),
             (self.image_fps > 0, f"--image-fps must be > 0, got {self.image_fps}"),
             (

@@ -125,6 +125,7 @@ class EngineSetup:
             parts=parts,
             seek=cfg.seek,
             keyframe_tolerance_s=cfg.keyframe_tolerance_s,
+            keyframe_reach=cfg.keyframe_reach,
             chunk_size=cfg.batch_size,
             image_fps=cfg.image_fps,
         )
@@ -200,14 +201,27 @@ def backbone_from_config(cfg: ExtractConfig) -> Backbone:
 
 
 def encode_chunk(model: Backbone, chunk: Frames, batch_size: int) -> FeatureChunk:
-    """Encode one decoded chunk in inference batches of ``batch_size`` frames."""
+    """Encode one decoded chunk in inference batches of ``batch_size`` frames.
+
+    Rows with the same presentation time hold the same frame (``--seek keyframe`` lets
+    neighbouring samples share one; sampling faster than the video repeats frames): each
+    such frame is encoded once and its features copied to every row that shows it.
+    """
     times = chunk.times_s
     dt = None if chunk.next_times_s is None else chunk.next_times_s - times  # [n] s to next
-    out = np.zeros((len(times), model.num_features), np.float32)  # [n, D]
-    for s in range(0, len(times), batch_size):
-        rows = slice(s, s + batch_size)
-        out[rows] = encode_parts(model, chunk.frames, chunk.nexts, dt, rows)
-    return FeatureChunk(chunk.job, chunk.indices, times, out)
+    _, first, inverse = np.unique(times, return_index=True, return_inverse=True)
+    keep = np.sort(first)  # one row per distinct frame, in chunk order
+    feats = np.zeros((len(keep), model.num_features), np.float32)  # [m, D]
+    for s in range(0, len(keep), batch_size):
+        if len(keep) == len(times):
+            rows: slice | np.ndarray = slice(s, s + batch_size)  # views, no copies
+        else:
+            rows = keep[s : s + batch_size]
+        feats[s : s + batch_size] = encode_parts(model, chunk.frames, chunk.nexts, dt, rows)
+    if len(keep) == len(times):
+        return FeatureChunk(chunk.job, chunk.indices, times, feats)
+    slot = np.searchsorted(keep, first)  # distinct time -> its row among the kept ones
+    return FeatureChunk(chunk.job, chunk.indices, times, feats[slot[inverse.ravel()]])
 
 
 def encode_parts(
@@ -215,7 +229,7 @@ def encode_parts(
     frames: list[np.ndarray],
     nexts: list[np.ndarray | None],
     dt_s: np.ndarray | None,
-    rows: slice,
+    rows: slice | np.ndarray,
 ) -> np.ndarray:
     """``float32 [n, D]`` features of the ``rows`` of one worker chunk, parts side by side.
 
@@ -225,7 +239,7 @@ def encode_parts(
         nexts: Per part, the next frames (parts with ``needs_next_frame``) or ``None``.
         dt_s: ``[N]`` seconds from each sampled frame to its next frame (``None`` if no
             part needs them).
-        rows: Which rows of the chunk to encode (one inference batch).
+        rows: Which rows of the chunk to encode (one inference batch): a slice, or positions.
     """
     feats = []
     for part, now, after in zip(model.parts, frames, nexts, strict=True):

@@ -126,6 +126,11 @@ def store_meta(cfg: ExtractConfig, model: Backbone) -> dict[str, Any]:
         "sampling": cfg.sampling.to_dict(),
         "seek": cfg.seek,
         "keyframe_tolerance_s": cfg.keyframe_tolerance_s if cfg.seek == "keyframe" else None,
+        "keyframe_reach": (
+            cfg.keyframe_reach
+            if cfg.seek == "keyframe" and cfg.keyframe_tolerance_s is None
+            else None
+        ),
         "dtype": cfg.dtype,
         "image_fps": cfg.image_fps,
         "runtime": model.runtime,

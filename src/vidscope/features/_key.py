@@ -32,8 +32,11 @@ class StoreKey:
         layout: ``[(part name, width), ...]`` of the feature columns, in order.
         sampling: The sampling spec as a dict (``SamplingSpec.to_dict()``); ``None`` if unknown.
         seek: ``exact`` or ``keyframe``.
-        keyframe_tolerance_s: How far ``keyframe`` seeking may move a sample; ``None`` with
-            ``seek='exact'``: not used; with ``keyframe``: half the spacing between samples.
+        keyframe_tolerance_s: How far ``keyframe`` seeking may move a sample, in seconds;
+            ``None`` with ``seek='exact'``: not used; with ``keyframe``: ``keyframe_reach``.
+        keyframe_reach: With ``keyframe`` and no tolerance in seconds, how far a sample may
+            move as a fraction of the gap to its neighbouring sample times (1: up to them;
+            keys written before the field existed imply 0.5, the rule of their day).
         image_fps: Frame rate given to image-frame folders.
         dtype: Stored feature precision.
         runtime: Which engine ran the backbone (informational: not part of the match).
@@ -47,6 +50,7 @@ class StoreKey:
     sampling: dict[str, Any] | None = None
     seek: str = "exact"
     keyframe_tolerance_s: float | None = None
+    keyframe_reach: float | None = None
     image_fps: float = 25.0
     dtype: str = "float32"
     runtime: str | None = None
@@ -62,6 +66,7 @@ class StoreKey:
         "sampling",
         "seek",
         "keyframe_tolerance_s",
+        "keyframe_reach",
         "image_fps",
         "dtype",
     )
@@ -83,6 +88,12 @@ class StoreKey:
             kw["backbone_options"] = dict(kw.get("backbone_options") or {})
         except (TypeError, ValueError) as exc:
             raise StoreError(f"{where}: malformed layout or backbone ({exc})") from None
+        if (
+            kw.get("seek") == "keyframe"
+            and "keyframe_tolerance_s" not in kw
+            and "keyframe_reach" not in data
+        ):
+            kw["keyframe_reach"] = 0.5  # written when the default was halfway to a neighbour
         if "sampling" in kw and not isinstance(kw["sampling"], dict):
             raise StoreError(f"{where}: 'sampling' must be an object, got {kw['sampling']!r}")
         return cls(**kw)
@@ -166,6 +177,8 @@ class StoreKey:
             kw["sampling"] = spec
         if self.seek == "keyframe" and self.keyframe_tolerance_s is not None:
             kw["keyframe_tolerance_s"] = self.keyframe_tolerance_s
+        elif self.seek == "keyframe" and self.keyframe_reach is not None:
+            kw["keyframe_reach"] = self.keyframe_reach
         kw.update(overrides)
         return ExtractConfig(**kw)
 

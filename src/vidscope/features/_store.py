@@ -59,6 +59,7 @@ KEY_FIELDS = (
     "sampling",
     "seek",
     "keyframe_tolerance_s",
+    "keyframe_reach",
     "dtype",
     "image_fps",
     "backbone_options",

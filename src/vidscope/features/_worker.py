@@ -64,6 +64,7 @@ class DecodeTask:
     parts: tuple[PartSpec, ...]
     seek: str = "exact"
     keyframe_tolerance_s: float | None = None  # None: follows the sampling
+    keyframe_reach: float = 1.0  # with no tolerance: fraction of the gap to a neighbour
     chunk_size: int = 32
     image_fps: float = 25.0
     data: bytes | None = field(default=None, repr=False)
@@ -182,6 +183,7 @@ def decode_video(task: DecodeTask, threads: int) -> Iterator[Info | Frames | Don
             "size": size,
             "seek": task.seek,
             "keyframe_tolerance_s": task.keyframe_tolerance_s,
+            "keyframe_reach": task.keyframe_reach,
             "chunk_size": task.chunk_size,
         }
         if any(paired):

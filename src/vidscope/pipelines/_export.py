@@ -297,6 +297,7 @@ def _frames(run: Run, backbone: Any, store: Any, video_id: str) -> np.ndarray:
     kw: dict[str, Any] = {"seek": ecfg.seek}
     if ecfg.seek == "keyframe":
         kw["keyframe_tolerance_s"] = ecfg.keyframe_tolerance_s
+        kw["keyframe_reach"] = ecfg.keyframe_reach
     with VideoReader(path, image_fps=ecfg.image_fps) as reader:
         info = reader.info
         times = ecfg.sampling.times(info.duration_s)

@@ -10,7 +10,11 @@ within ``[t - before, t + after]`` (plus the frame on screen at ``t``). The choi
    far that interval is decoded.
 2. Every time then takes the candidate nearest to it among the frames that decoding passes
    anyway (decode position up to that point of a visited interval; the frame on screen at
-   ``t`` first), else the nearest keyframe in its window (one frame to decode).
+   ``t`` first), else the nearest keyframe in its window (one frame to decode). Times are
+   taken in order and keep it (none takes a frame shown before an earlier time's), and a
+   frame another time already took is used again only when the window
+   holds no other such frame, no keyframe and no frame at most a B-frame group past the
+   decode path: rather than share a frame, a sample costs one keyframe or a few frames more.
 
 So a sample moves only as far as saving work needs, and never beyond its window. Where windows
 hold a keyframe every sample snaps to one, as before; where they do not, the interval is
@@ -24,6 +28,11 @@ import numpy as np
 from ._index import PacketIndex
 
 _EPS_S = 1e-9  # seconds: a frame exactly at the window's edge is inside it
+#: Default reach of ``--seek keyframe``: a sample may move as far as its neighbour's time.
+DEFAULT_REACH = 1.0
+#: Decode positions past an interval's reach that a sample may still take rather than share
+#: a frame with a neighbour: one B-frame group of common encoders (x264's default: 3 B + 1 P).
+_NEAR = 4
 
 
 def keyframe_targets(
@@ -54,9 +63,19 @@ def keyframe_targets(
     gop = np.maximum(np.searchsorted(index.key_pts, pts, "right") - 1, 0)
     reach = _interval_reach(index.decode_pos, gop, len(index.key_pts), lo[bound], hi[bound])
     free = index.decode_pos <= reach[gop]  # frames the decoder passes anyway
+    # frames a few decode positions past that: a B-frame group, at most _NEAR more to decode
+    near = (reach[gop] >= 0) & (index.decode_pos <= reach[gop] + _NEAR)
+    pools = (free, is_key, near)
     chosen = exact.copy()
-    for i in np.flatnonzero(~free[exact]):
-        chosen[i] = _nearest(secs, times_s[i], lo[i], hi[i], free, is_key)
+    taken = np.zeros(len(pts), dtype=bool)
+    taken[exact[free[exact]]] = True  # a time whose own frame is free keeps it
+    floor = 0  # samples keep their order: none takes a frame before an earlier one's
+    for i in np.argsort(times_s, kind="stable"):
+        if not free[exact[i]]:
+            start = max(lo[i], floor) if floor < hi[i] else lo[i]  # windows wider than 1x
+            chosen[i] = _nearest(secs, times_s[i], start, hi[i], pools, taken)
+            taken[chosen[i]] = True
+        floor = max(floor, int(chosen[i]))
     return pts[chosen]
 
 
@@ -82,36 +101,51 @@ def _interval_reach(
 
 
 def _nearest(
-    secs: np.ndarray, t: float, lo: int, hi: int, free: np.ndarray, is_key: np.ndarray
+    secs: np.ndarray,
+    t: float,
+    lo: int,
+    hi: int,
+    pools: tuple[np.ndarray, np.ndarray, np.ndarray],
+    taken: np.ndarray,
 ) -> int:
-    """Frame position in ``[lo, hi)`` nearest to ``t`` among the free frames, else among the
-    keyframes (a window without either is not possible: see :func:`_interval_reach`)."""
-    for pool in (free[lo:hi], is_key[lo:hi]):
+    """Frame position in ``[lo, hi)`` nearest to ``t``, from the first non-empty pool of:
+    free frames no other time took, such keyframes, such frames near the decode path; then
+    free or near frames and keyframes even if taken (a window without either is not possible: see
+    :func:`_interval_reach`)."""
+    free, is_key, near = (p[lo:hi] for p in pools)
+    fresh = ~taken[lo:hi]
+    for pool in (free & fresh, is_key & fresh, near & fresh, free | near, is_key):
         cand = np.flatnonzero(pool)
         if len(cand):
             return lo + int(cand[np.argmin(np.abs(secs[lo + cand] - t))])
     raise AssertionError("a window holds neither a keyframe nor a frame on the decode path")
 
 
-def snap_windows(times_s: np.ndarray, duration_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """How far ``--seek keyframe`` may move each sample by default: halfway to its neighbours.
+def snap_windows(
+    times_s: np.ndarray, duration_s: float, reach: float = DEFAULT_REACH
+) -> tuple[np.ndarray, np.ndarray]:
+    """How far ``--seek keyframe`` may move each sample when no tolerance in seconds is given.
 
     Args:
         times_s: Requested times in seconds (any order, repeats allowed).
-        duration_s: Video duration, the window of a lone sample (half of it either way).
+        duration_s: Video duration; a lone sample may move ``reach`` times half of it.
+        reach: Fraction of the gap to the neighbouring requested time: 1 (the default) lets a
+            sample move as far as its neighbour's time, 0.5 halfway (windows never overlap,
+            so samples never merge).
 
     Returns:
         ``(before, after)``: ``float64 [T]`` seconds each time may move earlier and later:
-        half the gap to the previous and the next distinct requested time. The first and last
-        times mirror their one gap, so a uniform grid gets the same window everywhere.
+        ``reach`` times the gap to the previous and the next distinct requested time. The
+        first and last times mirror their one gap, so a uniform grid gets the same window
+        everywhere.
     """
     t = np.asarray(times_s, dtype=np.float64)
     u = np.unique(t)
     if len(u) < 2:
-        half = np.full(len(t), max(float(duration_s), 0.0) / 2)
+        half = np.full(len(t), max(float(duration_s), 0.0) / 2 * reach)
         return half, half.copy()
-    half_gaps = np.diff(u) / 2
-    before_u = np.concatenate([[half_gaps[0]], half_gaps])
-    after_u = np.concatenate([half_gaps, [half_gaps[-1]]])
+    gaps = np.diff(u) * reach
+    before_u = np.concatenate([[gaps[0]], gaps])
+    after_u = np.concatenate([gaps, [gaps[-1]]])
     i = np.searchsorted(u, t)
     return before_u[i], after_u[i]

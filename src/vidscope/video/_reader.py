@@ -13,7 +13,7 @@ from ..errors import InputError, VideoError
 from ._container import OpenVideo, open_video
 from ._decode import read_wanted
 from ._imagedir import ImageFolder
-from ._keyframe import keyframe_targets, snap_windows
+from ._keyframe import DEFAULT_REACH, keyframe_targets, snap_windows
 from ._sampling import SeekMode
 from ._types import FrameBatch, VideoInfo
 
@@ -104,6 +104,7 @@ class VideoReader:
         size: tuple[int, int] | None = None,
         seek: SeekMode = "exact",
         keyframe_tolerance_s: float | None = None,
+        keyframe_reach: float = DEFAULT_REACH,
         chunk_size: int = 32,
     ) -> Iterator[FrameBatch]:
         """Yield the frames shown at ``times_s`` in chunks of at most ``chunk_size``.
@@ -118,8 +119,10 @@ class VideoReader:
                 decoding each keyframe interval only up to the earliest frame (in decode
                 order) that its farthest time allows (see :mod:`._keyframe`).
             keyframe_tolerance_s: How far ``"keyframe"`` mode may move a sample, in seconds;
-                ``None`` (default) follows the sampling: a sample may move at most halfway
-                to the requested time before or after it (see :func:`snap_windows`).
+                ``None`` (default) follows the sampling (``keyframe_reach``).
+            keyframe_reach: With no tolerance in seconds, how far a sample may move as a
+                fraction of the gap to the requested time before or after it: 1 (default)
+                up to that time, 0.5 halfway (see :func:`snap_windows`).
             chunk_size: Frames per yielded batch; bounds memory on long videos.
 
         Yields:
@@ -132,7 +135,7 @@ class VideoReader:
         if self._images is not None:
             chunks = self._iter_images(times, size, chunk_size)
         else:
-            targets = self._targets(times, seek, keyframe_tolerance_s)
+            targets = self._targets(times, seek, keyframe_tolerance_s, keyframe_reach)
             chunks = self._iter_video(targets, size, chunk_size)
         for batch in chunks:
             self._note_displacement(times, batch)
@@ -145,6 +148,7 @@ class VideoReader:
         size: tuple[int, int] | None = None,
         seek: SeekMode = "exact",
         keyframe_tolerance_s: float | None = None,
+        keyframe_reach: float = DEFAULT_REACH,
         chunk_size: int = 32,
         gap_s: float = 0.0,
     ) -> Iterator[tuple[FrameBatch, FrameBatch]]:
@@ -170,7 +174,7 @@ class VideoReader:
         if self._images is not None:
             chunks = self._iter_image_pairs(times, size, chunk_size, gap_s)
         else:
-            targets = self._targets(times, seek, keyframe_tolerance_s)
+            targets = self._targets(times, seek, keyframe_tolerance_s, keyframe_reach)
             chunks = self._iter_video_pairs(targets, size, chunk_size, gap_s)
         for first, after in chunks:
             self._note_displacement(times, first)
@@ -207,13 +211,17 @@ class VideoReader:
             moved = float(np.abs(batch.times_s - times[batch.indices]).max())
             self.stats["max_displacement_s"] = max(self.stats["max_displacement_s"], moved)
 
-    def _targets(self, times: np.ndarray, seek: SeekMode, tol_s: float | None) -> np.ndarray:
+    def _targets(
+        self, times: np.ndarray, seek: SeekMode, tol_s: float | None, reach: float
+    ) -> np.ndarray:
         """Timestamp of the frame to return for each time (``int64``, in the index)."""
         index = self._video.index  # type: ignore[union-attr]
         if seek != "keyframe" or not len(times):
             return index.shown_at(times)
+        if not reach > 0:
+            raise InputError(f"keyframe reach must be > 0 (a fraction of the spacing), got {reach}")
         if tol_s is None:
-            before, after = snap_windows(times, self.info.duration_s)
+            before, after = snap_windows(times, self.info.duration_s, reach)
         else:
             before = after = np.full(len(times), float(tol_s))
         return keyframe_targets(index, times, before, after)
