@@ -115,7 +115,7 @@ def inner_splits(data: SequenceSet, split: Split, cfg: TrainConfig) -> list[Spli
     try:
         inner = make_splits(sub, mode="kfold", folds=INNER_FOLDS, seed=cfg.seed,
                             val_fraction=cfg.val_fraction, inner_val=True)  # fmt: skip
-    except VidscopeError as exc:
+    except (VidscopeError, ValueError) as exc:  # scikit-learn's splitters raise ValueError
         raise ConfigError(
             f"--head auto: split {split.name}'s {len(split.train)} training videos are too few "
             f"for a {INNER_FOLDS}-fold cross-validation ({exc}); choose a --head"
@@ -155,6 +155,11 @@ def inner_cv(
                 "std": float(ok.std()) if len(ok) else None,
                 "folds": values, "seconds": round(time.monotonic() - start, 2),
             })  # fmt: skip
+    if all(r["mean"] is None for r in rows):
+        raise ConfigError(
+            f"--head auto: no inner fold of split {split.name} could be scored by {metric} "
+            f"(too few training videos of each class); choose a --head"
+        )
     best = top_heads({r["candidate"]: r["mean"] for r in rows}, 1)[0]
     for r in rows:
         r["chosen"] = r["candidate"] == best
