@@ -193,3 +193,43 @@ def test_bad_values_are_errors_that_name_the_flag(tmp_path):
     )
     spec = json.loads((tmp_path / "c2" / "config.json").read_text())["train"]
     assert (spec["threshold_from"], spec["threshold_folds"]) == ("cv", 3)
+
+
+def test_logistic_rule_is_the_balanced_logistic_crossing():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(30), np.ones(20)].astype(int)
+    margin = rng.normal(size=50) + 1.6 * y - 0.3
+    s = 1 / (1 + np.exp(-margin))
+    got = choose_threshold(y, s, metric="logistic")
+    z = np.log(s / (1 - s))[:, None]
+    fit = LogisticRegression(C=1e6, class_weight="balanced").fit(z, y)
+    expected = 1 / (1 + np.exp(fit.intercept_[0] / fit.coef_[0, 0]))
+    assert got == pytest.approx(expected, abs=0.01)
+    assert abs(got - choose_threshold(y, s, metric="balanced_accuracy")) < 0.3
+    # raw scores (not in [0, 1]) are fitted as they are: the same crossing on the logit scale
+    assert choose_threshold(y, np.log(s / (1 - s)), metric="logistic") == pytest.approx(
+        np.log(got / (1 - got)), abs=1e-6
+    )
+    # separated classes: a finite crossing between them
+    sep = np.r_[np.linspace(0.1, 0.3, 30), np.linspace(0.6, 0.9, 20)]
+    assert 0.3 < choose_threshold(y, sep, metric="logistic") < 0.6
+    # scores that rank the classes backwards: the balanced-accuracy rule instead
+    assert choose_threshold(y, 1 - s, metric="logistic") == choose_threshold(
+        y, 1 - s, metric="balanced_accuracy"
+    )
+    with pytest.raises(ValueError, match="logistic"):
+        choose_threshold(y, s, metric="logit")
+
+
+def test_cross_fitted_logistic_threshold_in_a_run(tmp_path):
+    store = grouped_store(tmp_path)
+    cfg = tree_config(split="holdout", val_fraction=0.25, threshold="logistic", refit=True)
+    train(store, labels(tmp_path), out=tmp_path / "run", config=cfg)
+    saved = pd.read_csv(tmp_path / "run" / "crossfit_predictions.csv")
+    y = (saved["true"] == "fight").to_numpy().astype(int)
+    expected = choose_threshold(y, saved["score"].to_numpy(), metric="logistic")
+    assert load_run(tmp_path / "run").threshold == pytest.approx(expected)
+    choice = json.loads((tmp_path / "run" / "member.json").read_text())["threshold_choice"]
+    assert (choice["rule"], choice["from"], choice["folds"]) == ("logistic", "cv", 5)

@@ -58,12 +58,17 @@ class TrainConfig:
     ``f1``, ``average_precision``, ..."""
     patience: int = 15
     """Epochs without improvement before stopping (``--patience``)."""
-    threshold: Literal["f1", "balanced_accuracy", "youden", "fixed"] = "balanced_accuracy"
+    threshold: Literal["f1", "balanced_accuracy", "youden", "logistic", "fixed"] = (
+        "balanced_accuracy"
+    )
     """Binary decision threshold: chosen on validation by this metric, or 0.5 (``fixed``).
     ``balanced_accuracy`` (default) treats both classes alike, which matters because the
     positive class is only the alphabetically later one unless ``--positive-class`` says;
     ``f1`` (of the positive class) picked thresholds near 0.25 on small validation sets and
-    cost 0.5-4 accuracy points on fight-surv-dev's held-out folds."""
+    cost 0.5-4 accuracy points on fight-surv-dev's held-out folds. ``logistic``: where a
+    class-balanced logistic fit of the label on the score crosses 1/2, a smooth estimate of
+    the balanced-accuracy optimum that one or two videos cannot move far (see
+    :func:`vidscope.metrics.choose_threshold`)."""
     threshold_from: Literal["val", "cv"] = "val"
     """Which scores choose that threshold (``--threshold-from``): ``val`` the validation
     part's; ``cv`` cross-fitted scores of train + validation (``threshold_folds`` grouped
