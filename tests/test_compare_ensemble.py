@@ -182,3 +182,11 @@ def test_threshold_from_cv_uses_the_members_averaged_crossfit_scores(tmp_path):
     val = pd.read_csv(out / "ensemble" / "predictions.csv")
     y_val = (val["true"] == "fight").to_numpy().astype(int)
     assert expected != choose_threshold(y_val, val["score"].to_numpy(), metric="balanced_accuracy")
+    sel = json.loads((out / "ensemble" / "config.json").read_text())["extra"]["ensemble_selection"]
+    assert sel["metric"] == "cv_roc_auc" and sel["selected_on"] == "cross-fitted train+val"
+    aucs = {r["head"]: r["roc_auc"] for r in sel["table"]}
+    for h, f in zip(cfg_heads, frames, strict=True):
+        y_h = (f["true"] == "fight").to_numpy().astype(int)
+        assert aucs[h] == pytest.approx(
+            classification_report(y_h, f["score"].to_numpy(), labels=["calm", "fight"])["roc_auc"]
+        )

@@ -62,18 +62,27 @@ def choose_threshold_for(
         return 0.5
     if getattr(cfg, "threshold_from", "val") != "cv":
         return choose_threshold(data.labels.y[split.val], val, metric=cfg.threshold)
-    frames = []
-    for src in sources:
-        path = src / CROSSFIT_FILE
-        if not path.is_file():
-            raise RunError(f"{path}: missing; fit the head again with --threshold-from cv")
-        frames.append(pd.read_csv(path, dtype={"id": str, "true": str}, keep_default_na=False))
-    ids = frames[0]["id"].tolist()
-    if any(f["id"].tolist() != ids for f in frames):
+    parts = [crossfit_scores(src, data) for src in sources]
+    if any(not np.array_equal(y, parts[0][0]) for y, _ in parts):
         raise RunError(f"{sources[0]}: members were cross-fitted on other videos; fit again")
-    y = (frames[0]["true"] == data.labels.classes[1]).to_numpy().astype(int)
-    scores = np.mean([f["score"].to_numpy(dtype=np.float64) for f in frames], axis=0)
-    return choose_threshold(y, scores, metric=cfg.threshold)
+    scores = np.mean([p for _, p in parts], axis=0)
+    return choose_threshold(parts[0][0], scores, metric=cfg.threshold)
+
+
+def crossfit_scores(src: Path, data: SequenceSet) -> tuple[np.ndarray, np.ndarray]:
+    """``(y [N], scores [N])`` of a binary fit's cross-fitted train + val videos (in its
+    ``crossfit_predictions.csv``, written with ``--threshold-from cv``).
+
+    Raises:
+        RunError: the file is missing.
+    """
+    path = src / CROSSFIT_FILE
+    if not path.is_file():
+        raise RunError(f"{path}: missing; fit the head again with --threshold-from cv")
+    df = pd.read_csv(path, dtype={"id": str, "true": str}, keep_default_na=False)
+    df = df.sort_values("id", kind="stable")  # one order for every member
+    y = (df["true"] == data.labels.classes[1]).to_numpy().astype(int)
+    return y, df["score"].to_numpy(dtype=np.float64)
 
 
 def read_scores(path: Path, data: SequenceSet, idx: np.ndarray) -> np.ndarray:

@@ -17,6 +17,10 @@ A run (or each fold of one) is a normal run folder plus one sub-folder per membe
     RUN/members/m0_stats_xgboost/model.xgb
     RUN/members/m1_mlp/model.safetensors (+ model.onnx)
 
+``compare --ensemble K`` writes the same format from heads it already fitted (copied, not
+refitted; :mod:`._assemble`), choosing the members of each fold on that fold's validation part:
+``head_config["fold_members"]`` then names the member folders of each fold folder.
+
 Loading needs only the members' trainers: tree members predict through XGBoost without torch,
 neural members through their checked ONNX export when there is one.
 """
