@@ -165,9 +165,6 @@ def test_multiclass_ensemble_averages_class_probabilities(tmp_path):
     assert sel["ensemble_selection"]["metric"] == "val_f1_macro"
 
 
-@pytest.mark.skipif(
-    "threshold_from" not in TrainConfig.__dataclass_fields__, reason="no --threshold-from yet"
-)
 def test_threshold_from_cv_uses_the_members_averaged_crossfit_scores(tmp_path):
     store, labels = fused_store(tmp_path)
     out = tmp_path / "c"

@@ -60,7 +60,7 @@ def choose_threshold_for(
 
     if cfg.threshold == "fixed":
         return 0.5
-    if getattr(cfg, "threshold_from", "val") != "cv":
+    if cfg.threshold_from != "cv":
         return choose_threshold(data.labels.y[split.val], val, metric=cfg.threshold)
     parts = [crossfit_scores(src, data) for src in sources]
     if any(not np.array_equal(y, parts[0][0]) for y, _ in parts):

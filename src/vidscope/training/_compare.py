@@ -144,7 +144,7 @@ def ensemble_row(
     from ._select import selection_metric, top_heads
 
     metric = selection_metric(data.labels.num_classes)
-    cv = getattr(cfg, "threshold_from", "val") == "cv" and data.labels.num_classes == 2
+    cv = cfg.threshold_from == "cv" and data.labels.num_classes == 2
     chosen, table = [], []
     for i, s in enumerate(splits):
         if cv:

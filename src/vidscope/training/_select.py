@@ -33,11 +33,6 @@ AUTO_CANDIDATES = ("stats_xgboost", "mlp")
 INNER_FOLDS = 3
 #: The ``--head-option`` key of ``--head auto``.
 CANDIDATES_KEY = "candidates"
-#: Inner fits are ranked by ROC-AUC (or macro F1), which no threshold moves: skip the cost of
-#: cross-fitted thresholds (``--threshold-from cv``) there.
-_VAL_THRESHOLD = (
-    {"threshold_from": "val"} if "threshold_from" in TrainConfig.__dataclass_fields__ else {}
-)
 
 
 def selection_metric(num_classes: int) -> str:
@@ -133,7 +128,8 @@ def inner_cv(
     (ties: the earlier candidate) has ``chosen`` true.
 
     Every inner fit is a normal fit (its epoch and threshold on the inner validation part,
-    no refit) written to a temporary folder and removed.
+    no refit; the ranking metric needs no threshold, so none is cross-fitted) written to a
+    temporary folder and removed.
     """
     from ._fit import fit_split
 
@@ -143,7 +139,7 @@ def inner_cv(
     with tempfile.TemporaryDirectory(prefix="vidscope-auto-") as tmp:
         for head in candidates:
             c = replace(cfg, head=head, head_options={}, refit=False, tensorboard=False,
-                        export_onnx=False, **_VAL_THRESHOLD)  # fmt: skip
+                        export_onnx=False, threshold_from="val")  # fmt: skip
             start, values = time.monotonic(), []
             for s in folds:
                 res = fit_split(data, s, c, Path(tmp) / head / s.name, callbacks=None)
