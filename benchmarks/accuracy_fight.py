@@ -37,6 +37,15 @@ library: its real store (the ``accurate`` preset's fused ``efficientnet_lite0+ef
 grouped-CV row paired per fold with today's best, and each backbone's extraction frames/s
 (``_fight_preset.py``).
 
+``--thresholds`` (issue 16) measures decision-threshold policies (inner validation, 0.5, class
+prior, cross-fitted over train + inner val) on today's best and the best ensemble, with and
+without refit, paired per fold with today's policy (``_fight_thresholds.py``).
+
+``--ensemble`` (issue 16) runs ``compare --ensemble`` (the top heads of stats_xgboost, mlp and
+conv1d on each fold's inner validation, averaged, written as a run) and ``train --head auto``
+through the library on the ``efficientnet_lite0+flow`` store with ``--refit``, plus K = 3 and
+rank averaging from the same fits, paired per fold with today's best (``_fight_ensemble.py``).
+
 ``--sweep`` then trains the ``--sweep-heads`` heads (first backbone) under variants of the
 training defaults (lr, weight decay, class weights, epochs, MLP width / dropout, pooling, 8 vs
 16 frames, fixed-length training scored at its last epoch at 0.5, the threshold rule), each
@@ -50,6 +59,8 @@ Run::
     python benchmarks/accuracy_fight.py --seeds 0,1,2 --sweep [--sweep-heads mean_linear,mlp]
     python benchmarks/accuracy_fight.py --levers [0,2,...] [--no-cache]
     python benchmarks/accuracy_fight.py --preset [accurate,fast] [--cost-clips 20]
+    python benchmarks/accuracy_fight.py --ensemble [--seeds 0,1,2]
+    python benchmarks/accuracy_fight.py --thresholds [--no-cache]
 
 One torch / XGBoost thread by default (``--threads``): on 2 cores shared with other jobs more
 threads made training slower with the same scores. Results: ``benchmarks/_work/
@@ -160,6 +171,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         const="all",
         default=None,
         help="issue 16's levers table (all, or comma-separated row numbers, 0 = today's best)",
+    )
+    p.add_argument(
+        "--thresholds",
+        action="store_true",
+        help="issue 16: decision-threshold policies (validation, 0.5, class prior, cross-fitted) "
+        "on today's best and the best ensemble, paired per fold (_fight_thresholds.py)",
+    )
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="issue 16: compare --ensemble (top heads on inner val) and --head auto through the "
+        "library on the lite0+flow store, paired per fold with today's best (_fight_ensemble.py)",
     )
     p.add_argument(
         "--preset",
@@ -484,6 +507,24 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nwall time {payload['wall_s']:.0f} s")
         name = "presets" if args.preset else "presets_diagnose"
         write_json(WORK / f"accuracy_fight_{name}.json", payload)
+        if not args.keep_runs:
+            shutil.rmtree(args.runs, ignore_errors=True)
+        return
+    if args.thresholds:
+        from _fight_thresholds import run_thresholds
+
+        payload["thresholds"] = run_thresholds(args, labels_csv, sys.modules[__name__])
+        payload["wall_s"] = round(time.monotonic() - start, 1)
+        print(f"\nwall time {payload['wall_s']:.0f} s")
+        write_json(WORK / "accuracy_fight_thresholds.json", payload)
+        return
+    if args.ensemble:
+        from _fight_ensemble import run_ensemble
+
+        payload["ensemble"] = run_ensemble(args, labels_csv, sys.modules[__name__])
+        payload["wall_s"] = round(time.monotonic() - start, 1)
+        print(f"\nwall time {payload['wall_s']:.0f} s")
+        write_json(WORK / "accuracy_fight_ensemble.json", payload)
         if not args.keep_runs:
             shutil.rmtree(args.runs, ignore_errors=True)
         return
