@@ -161,6 +161,32 @@ def check_frames(frames: np.ndarray) -> None:
         raise InputError(f"frames must be uint8 [N, H, W, 3], got {frames.dtype} {frames.shape}")
 
 
+def check_pairs(frames: np.ndarray, next_frames: np.ndarray, dt_s: np.ndarray) -> np.ndarray:
+    """``float64 [N]`` seconds between the frames of N pairs, once the pairs are checked.
+
+    Raises:
+        InputError: the frames are not ``uint8 [N, H, W, 3]`` of one shape, or ``dt_s`` is
+            not ``[N]``.
+    """
+    check_frames(frames)
+    check_frames(next_frames)
+    dt = np.asarray(dt_s, dtype=np.float64)
+    if next_frames.shape != frames.shape or dt.shape != (len(frames),):
+        raise InputError(
+            f"frames {frames.shape}, next_frames {next_frames.shape} and dt_s {dt.shape} "
+            "must describe the same N pairs"
+        )
+    return dt
+
+
+def pairs_only(name: str) -> InputError:
+    """The error of ``encode`` on a backbone that measures motion between frame pairs."""
+    return InputError(
+        f"the {name} backbone measures motion between frame pairs: call "
+        "encode_pairs(frames, next_frames, dt_s) (vidscope extract does this itself)"
+    )
+
+
 def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``uint8 [N, H, W, C]`` frames resized to ``size`` = ``(width, height)`` with OpenCV.
 

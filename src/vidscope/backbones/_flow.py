@@ -57,7 +57,7 @@ import os
 import numpy as np
 
 from ..errors import InputError
-from ._base import Backbone, Preprocess, Runtime, check_frames
+from ._base import Backbone, Preprocess, Runtime, check_pairs, pairs_only
 from ._registry import register_backbone
 
 #: Names of the 10 flow features, in order.
@@ -155,10 +155,7 @@ class FlowBackbone(Backbone):
         Raises:
             ValueError: always; call :meth:`encode_pairs` (``vidscope extract`` does).
         """
-        raise InputError(
-            "the flow backbone measures motion between frame pairs: call "
-            "encode_pairs(frames, next_frames, dt_s) (vidscope extract does this itself)"
-        )
+        raise pairs_only("flow")
 
     def encode_pairs(
         self, frames: np.ndarray, next_frames: np.ndarray, dt_s: np.ndarray
@@ -173,14 +170,7 @@ class FlowBackbone(Backbone):
         """
         import cv2
 
-        check_frames(frames)
-        check_frames(next_frames)
-        dt = np.asarray(dt_s, dtype=np.float64)
-        if next_frames.shape != frames.shape or dt.shape != (len(frames),):
-            raise InputError(
-                f"frames {frames.shape}, next_frames {next_frames.shape} and dt_s {dt.shape} "
-                "must describe the same N pairs"
-            )
+        dt = check_pairs(frames, next_frames, dt_s)
         cv2.setNumThreads(self.threads)
         out = np.zeros((len(frames), self.num_features), np.float32)
         first, second = self._grey(frames), self._grey(next_frames)  # [N, h, w] uint8

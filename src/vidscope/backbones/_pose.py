@@ -40,7 +40,7 @@ import os
 import numpy as np
 
 from ..errors import InputError
-from ._base import Backbone, Preprocess, Runtime, check_frames
+from ._base import Backbone, Preprocess, Runtime, check_pairs, pairs_only
 from ._registry import register_backbone
 
 #: BlazePose landmark indices kept, by name.
@@ -163,10 +163,7 @@ class PoseBackbone(Backbone):
         Raises:
             InputError: always; call :meth:`encode_pairs` (``vidscope extract`` does).
         """
-        raise InputError(
-            "the pose backbone measures motion between frame pairs: call "
-            "encode_pairs(frames, next_frames, dt_s) (vidscope extract does this itself)"
-        )
+        raise pairs_only("pose")
 
     def encode_pairs(
         self, frames: np.ndarray, next_frames: np.ndarray, dt_s: np.ndarray
@@ -178,14 +175,7 @@ class PoseBackbone(Backbone):
             next_frames: ``uint8 [N, h, w, 3]``: the frame shown right after each one.
             dt_s: ``[N]`` seconds between each frame and its next frame (<= 0: velocities 0).
         """
-        check_frames(frames)
-        check_frames(next_frames)
-        dt = np.asarray(dt_s, dtype=np.float64)
-        if next_frames.shape != frames.shape or dt.shape != (len(frames),):
-            raise InputError(
-                f"frames {frames.shape}, next_frames {next_frames.shape} and dt_s {dt.shape} "
-                "must describe the same N pairs"
-            )
+        dt = check_pairs(frames, next_frames, dt_s)
         frames, next_frames = self.preprocess.fit(frames), self.preprocess.fit(next_frames)
         out = np.zeros((len(frames), self.num_features), np.float32)
         for i in range(len(frames)):
