@@ -346,7 +346,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
         ensemble=args.ensemble,
     )
     print_leaderboard(rows, Console())
+    if args.ensemble and base.threshold_from == "val" and _any_neural(heads):
+        Console().print(
+            "note: the ensemble's members were ranked on validation ROC-AUC, which flatters "
+            "neural heads (they chose their epoch on it); --threshold-from cv ranks on "
+            "cross-fitted scores instead",
+            highlight=False,
+        )
     return 0
+
+
+def _any_neural(heads: list[str]) -> bool:
+    from ..models import head_trainer
+
+    return any(head_trainer(h) == "neural" for h in heads)
 
 
 def cmd_heads(args: argparse.Namespace) -> int:
