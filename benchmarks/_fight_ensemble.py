@@ -89,6 +89,7 @@ def run_ensemble(args: argparse.Namespace, labels_csv: Path, af: Any) -> dict[st
     title = (f"compare --ensemble / --head auto: {BACKBONE}, grouped {af.FOLDS}-fold x seeds "
              f"{args.seeds}, held-out folds, --refit; ΔAUC paired with today's best")  # fmt: skip
     print_levers(table, title)
+    accuracy_pairs(table)
     print(f"--head auto chose: {auto_choices}")
     chosen = {kind: members_chosen(af.WORK / "fight_ensemble_runs", args.seed_list, kind)
               for kind in ("", "_cv")}  # fmt: skip
@@ -135,8 +136,34 @@ def cv_folds(
         "train_s"] / n  # fmt: skip
     seconds[CV_ROWS["ensemble"]] = seconds.get(CV_ROWS["ensemble"], 0.0) + sum(
         r["train_s"] for r in rows if r["head"] in HEADS) / n  # fmt: skip
-    return {name: [fold_record(out / folder / f"fold{i}" / "metrics.json", seed, i, af)
-                   for i in range(af.FOLDS)] for folder, name in CV_ROWS.items()}  # fmt: skip
+    res = {name: [fold_record(out / folder / f"fold{i}" / "metrics.json", seed, i, af)
+                  for i in range(af.FOLDS)] for folder, name in CV_ROWS.items()}  # fmt: skip
+    res[CV_LOGISTIC] = [logistic_fold(out, seed, i, af) for i in range(af.FOLDS)]
+    seconds[CV_LOGISTIC] = seconds[CV_ROWS["ensemble"]]
+    return res
+
+
+CV_LOGISTIC = "… the same members, --threshold logistic (cross-fitted) [computed]"
+
+
+def logistic_fold(out: Path, seed: int, fold: int, af: Any) -> dict[str, Any]:
+    """The cross-fitted ensemble's fold with the threshold where a class-balanced logistic fit
+    on its averaged cross-fitted scores crosses 1/2 (``--threshold logistic``), from the files
+    the library wrote: nothing refitted, nothing chosen on the held-out fold."""
+    from vidscope.metrics import choose_threshold, classification_report
+
+    spec = json.loads((out / "ensemble" / "config.json").read_text())
+    classes = spec["classes"]
+    heads = [n.split("_", 1)[1] for n in spec["head_config"]["fold_members"][f"fold{fold}"]]
+    cv = [pd.read_csv(out / h / f"fold{fold}" / "crossfit_predictions.csv").sort_values("id")
+          for h in heads]  # fmt: skip
+    test = [pd.read_csv(out / h / f"fold{fold}" / "test_predictions.csv") for h in heads]
+    y_cv = (cv[0]["true"] == classes[1]).to_numpy().astype(int)
+    thr = choose_threshold(y_cv, np.mean([c["score"] for c in cv], axis=0), metric="logistic")
+    y = (test[0]["true"] == classes[1]).to_numpy().astype(int)
+    rep = classification_report(y, np.mean([t["score"] for t in test], axis=0), labels=classes,
+                                threshold=thr)  # fmt: skip
+    return af.fold_metrics(rep, {"seed": seed, "fold": fold, "best_epoch": 0, "epochs_run": 1})
 
 
 def members_chosen(root: Path, seeds: list[int], kind: str) -> dict[str, int]:
@@ -149,6 +176,19 @@ def members_chosen(root: Path, seeds: list[int], kind: str) -> dict[str, int]:
                 for n in names:
                     counts[n.split("_", 1)[1]] += 1
     return counts
+
+
+def accuracy_pairs(table: list[dict[str, Any]]) -> None:
+    """Print (and keep in each row) the paired accuracy difference to the first row: mean,
+    SE and folds won / lost."""
+    base = np.array([f["accuracy"] for f in table[0]["folds"]])
+    print("\naccuracy, paired with today's best: Δacc mean (SE), folds won/lost")
+    for r in table[1:]:
+        d = np.array([f["accuracy"] for f in r["folds"]]) - base
+        r["d_acc_se"] = float(d.std(ddof=1) / np.sqrt(len(d)))
+        r["acc_won"], r["acc_lost"] = int((d > 0).sum()), int((d < 0).sum())
+        print(f"  {r['method'][:72]:<72} {d.mean():+.3f} ({r['d_acc_se']:.3f}) "
+              f"{r['acc_won']}/{r['acc_lost']}")  # fmt: skip
 
 
 def fold_record(path: Path, seed: int, fold: int, af: Any) -> dict[str, Any]:
