@@ -110,6 +110,10 @@ def test_predict_and_evaluate_work_on_the_run(compared, tmp_path):
     args = ["evaluate", str(cmp / "ensemble"), str(store), "--labels", str(labels)]
     assert main([*args, "--out", str(report)]) == 0
     assert json.loads(report.read_text())["roc_auc"] > 0.5
+    tl = tmp_path / "tl"
+    assert main(["timeline", str(cmp / "ensemble"), "--store", str(store), "--out", str(tl),
+                 "--quiet"]) == 0  # fmt: skip
+    assert (tl / "report.html").exists()
 
 
 def test_holdout_cli_writes_one_member_set_and_prints_the_row(tmp_path, capsys):

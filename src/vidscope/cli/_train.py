@@ -60,8 +60,9 @@ def add_parser(sub: Any) -> dict[str, Any]:
         const=2,
         metavar="K",
         help="also average the K heads (default 2) that score best on each split's validation "
-        "part (k-fold: the inner validation, never the held-out fold) and write that ensemble "
-        "as a run to OUT/ensemble (predict, evaluate and timeline use it)",
+        "part (k-fold: the inner validation, never the held-out fold; with --threshold-from cv: "
+        "their cross-fitted scores) and write that ensemble as a run to OUT/ensemble (predict, "
+        "evaluate and timeline use it)",
     )
     add_label_options(cmp_)
     add_fit_options(cmp_)
