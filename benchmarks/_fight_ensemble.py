@@ -140,6 +140,8 @@ def cv_folds(
                   for i in range(af.FOLDS)] for folder, name in CV_ROWS.items()}  # fmt: skip
     res[CV_LOGISTIC] = [logistic_fold(out, seed, i, af) for i in range(af.FOLDS)]
     seconds[CV_LOGISTIC] = seconds[CV_ROWS["ensemble"]]
+    res[STACK] = [stacked_fold(out, seed, i, af) for i in range(af.FOLDS)]
+    seconds[STACK] = seconds[CV_ROWS["ensemble"]]
     return res
 
 
@@ -164,6 +166,37 @@ def logistic_fold(out: Path, seed: int, fold: int, af: Any) -> dict[str, Any]:
     rep = classification_report(y, np.mean([t["score"] for t in test], axis=0), labels=classes,
                                 threshold=thr)  # fmt: skip
     return af.fold_metrics(rep, {"seed": seed, "fold": fold, "best_epoch": 0, "epochs_run": 1})
+
+
+STACK = "stacking: logistic regression on the 3 heads' cross-fitted logits [computed]"
+
+
+def stacked_fold(out: Path, seed: int, fold: int, af: Any) -> dict[str, Any]:
+    """Stacking instead of averaging: a class-balanced logistic regression (C = 1) on the logits
+    of every head's cross-fitted train + val scores (~120 clips, each scored by models that did
+    not see it) weighs the heads; the held-out fold is scored with the fitted heads' test scores
+    at the regression's own 0.5."""
+    from sklearn.linear_model import LogisticRegression
+
+    from vidscope.metrics import classification_report
+
+    classes = json.loads((out / "ensemble" / "config.json").read_text())["classes"]
+    cv = [pd.read_csv(out / h / f"fold{fold}" / "crossfit_predictions.csv").sort_values("id")
+          for h in HEADS]  # fmt: skip
+    test = [pd.read_csv(out / h / f"fold{fold}" / "test_predictions.csv") for h in HEADS]
+
+    def logits(frames: list[pd.DataFrame]) -> np.ndarray:
+        p = np.clip(np.stack([f["score"].to_numpy() for f in frames], 1), 1e-6, 1 - 1e-6)
+        return np.log(p / (1 - p))  # [N, heads]
+
+    y_cv = (cv[0]["true"] == classes[1]).to_numpy().astype(int)
+    model = LogisticRegression(C=1.0, class_weight="balanced").fit(logits(cv), y_cv)
+    scores = model.predict_proba(logits(test))[:, 1]
+    y = (test[0]["true"] == classes[1]).to_numpy().astype(int)
+    rep = classification_report(y, scores, labels=classes, threshold=0.5)
+    extra = {"seed": seed, "fold": fold, "best_epoch": 0, "epochs_run": 1,
+             "weights": [round(float(w), 3) for w in model.coef_[0]]}  # fmt: skip
+    return af.fold_metrics(rep, extra)
 
 
 def members_chosen(root: Path, seeds: list[int], kind: str) -> dict[str, int]:
