@@ -44,6 +44,7 @@ import argparse
 import hashlib
 import json
 import re
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -252,7 +253,7 @@ def library_folds(
         for name, cfg in configs.items():
             saved["seconds"][name] = 0.0
             for seed in args.seed_list:
-                res = af.run_head(store, labels_csv, head, seed, cfg, args.runs / f"thr_{name}")
+                res = af.run_head(store, labels_csv, head, seed, cfg, runs_dir(af) / f"thr_{name}")
                 saved["seconds"][name] += res["train_s"] / len(args.seed_list)
                 for i in range(af.FOLDS):
                     folder = res["dir"] / head / f"fold{i}"
@@ -285,6 +286,49 @@ def library_folds(
             rep = classification_report(np.asarray(f["yt"]), sc[k], labels=classes, threshold=thr)
             results.setdefault(pol, []).append(fold_metrics(rep, extra))
     return results, saved["seconds"]
+
+
+def library_check(
+    args: argparse.Namespace, labels_csv: Path, af: Any, bench: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """``--preset accurate --threshold-from cv --threshold logistic`` through the library
+    (``compare`` on the fused store), fold by fold against this benchmark's own
+    ``cv5 logistic + refit`` row of the same setup: the library's cross-fit must give the
+    same thresholds and accuracies. Cached like the other rows."""
+    import _fight_preset as fp
+
+    from vidscope.training import preset_config
+
+    store = af.WORK / SETUPS["accurate preset: the same pair, fused store"][0][0]
+    seeds = "_".join(map(str, args.seed_list))
+    cache = af.WORK / "fight_thresholds" / f"library_accurate_cv_logistic_{seeds}.json"
+    key = hashlib.sha256((store / "manifest.parquet").read_bytes()).hexdigest()[:12]
+    saved = json.loads(cache.read_text()) if cache.is_file() and not args.no_cache else {}
+    if saved.get("key") != key:
+        cfg = fp.with_threads("accurate", preset_config("accurate"), args.threads)
+        cfg = replace(cfg, threshold_from="cv", threshold="logistic")
+        folds, seconds = [], 0.0
+        for seed in args.seed_list:
+            res = af.run_head(store, labels_csv, cfg.head, seed, cfg, runs_dir(af) / "thr_accurate")
+            folds += res["folds"]
+            seconds += res["train_s"] / len(args.seed_list)
+        saved = {"key": key, "folds": folds, "seconds": seconds}
+        cache.write_text(json.dumps(saved, default=float))
+    same = sum(
+        abs(a["threshold"] - b["threshold"]) < 1e-6 and abs(a["accuracy"] - b["accuracy"]) < 1e-9
+        for a, b in zip(saved["folds"], bench, strict=True)
+    )
+    acc = float(np.mean([f["accuracy"] for f in saved["folds"]]))
+    print(f"\nlibrary check: --preset accurate --threshold-from cv --threshold logistic through "
+          f"compare: accuracy {acc:.3f}, {saved['seconds']:.0f} s per seed; threshold and "
+          f"accuracy identical to the benchmark's row on {same}/{len(bench)} folds")  # fmt: skip
+    return {"accuracy": acc, "identical_folds": same, "seconds_per_seed": saved["seconds"]}
+
+
+def runs_dir(af: Any) -> Path:
+    """Where this script's library runs go: its own folder (other modes of
+    ``accuracy_fight.py`` remove theirs, ``_work/accuracy_fight_runs``, when they end)."""
+    return af.WORK / "fight_thresholds" / "runs"
 
 
 def af_target() -> str:
@@ -324,6 +368,10 @@ def run_thresholds(args: argparse.Namespace, labels_csv: Path, af: Any) -> dict[
         paired_acc(rows, by["val BA + refit"], "refit")
         print_rows(name, rows, len(args.seed_list))
         out[name] = rows
+    accurate = "accurate preset: the same pair, fused store"
+    if accurate in out:
+        bench = next(r for r in out[accurate] if r["method"] == "cv5 logistic + refit")
+        out["library check"] = library_check(args, labels_csv, af, bench["folds"])
     for head in LIBRARY_HEADS:
         results, seconds = library_folds(head, args, labels_csv, af)
         rows = [af.summarise(p, f, 0, 0.0) for p, f in results.items()]
@@ -336,6 +384,8 @@ def run_thresholds(args: argparse.Namespace, labels_csv: Path, af: Any) -> dict[
         print(f"  training time per seed (5 folds): {cost}")
         out[name] = rows
         out[f"{name} seconds"] = seconds
+    if not args.keep_runs:
+        shutil.rmtree(runs_dir(af), ignore_errors=True)
     return out
 
 
