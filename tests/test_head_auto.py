@@ -144,3 +144,22 @@ def test_cli_refuses_resume_and_preset(tmp_path, capsys, extra, match):
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--head auto" in err and match in err
+
+
+def test_train_with_head_auto_dispatches_to_the_selection(tmp_path, fused):
+    """``train(head="auto")`` in Python is ``train_auto``: same choice, same scores."""
+    store, labels = fused
+    cfg = config(split="holdout")
+    train(store, labels, out=tmp_path / "via_train", config=replace_head(cfg, "auto"),
+          head_options={"candidates": CANDIDATES})  # fmt: skip
+    train_auto(store, labels, out=tmp_path / "direct", config=cfg)
+    a, b = (json.loads((tmp_path / d / "config.json").read_text()) for d in ("via_train", "direct"))
+    assert a["head"] == b["head"]
+    for ra, rb in zip(a["extra"]["auto"]["table"], b["extra"]["auto"]["table"], strict=True):
+        assert {**ra, "seconds": 0} == {**rb, "seconds": 0}  # all but the wall time
+    np.testing.assert_allclose(
+        load_run(tmp_path / "via_train").predict(store)["score"],
+        load_run(tmp_path / "direct").predict(store)["score"],
+    )
+    with pytest.raises(ConfigError, match="resume"):
+        train(store, labels, out=tmp_path / "r", config=cfg, head="auto", resume=True)

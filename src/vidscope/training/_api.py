@@ -162,6 +162,9 @@ def train(
 ) -> TrainResult:
     """Train a video classifier on cached features.
 
+    ``head="auto"`` chooses the head per split by cross-validation on its training part
+    (:func:`~vidscope.training.train_auto`; neither ``resume`` nor ``callbacks`` apply).
+
     Args:
         store: Feature store (path or object), or a ``root/split/class/*.npy`` folder.
         labels: Label CSV path or :class:`LabelOptions`; ``None`` = class folders.
@@ -181,6 +184,17 @@ def train(
             ``overwrite`` was given.
     """
     cfg = replace(config or TrainConfig(), **overrides)
+    if cfg.head == "auto":  # chosen by inner CV: see train_auto
+        if resume or callbacks:
+            raise ConfigError(
+                "head='auto' takes neither resume nor callbacks: train the head it chose"
+            )
+        from ._auto import train_auto
+
+        return train_auto(
+            store, labels, out=out, config=cfg, overwrite=overwrite, progress=progress,
+            windows=windows, on_start=on_start,
+        )  # fmt: skip
     trainer_for(cfg)  # an unknown head fails before any work
     if windows is not None:
         st, data = load_windows(store, windows)

@@ -62,14 +62,14 @@ def choose_threshold_for(
         return 0.5
     if cfg.threshold_from != "cv":
         return choose_threshold(data.labels.y[split.val], val, metric=cfg.threshold)
-    parts = [crossfit_scores(src, data) for src in sources]
+    parts = [saved_crossfit_scores(src, data) for src in sources]
     if any(not np.array_equal(y, parts[0][0]) for y, _ in parts):
         raise RunError(f"{sources[0]}: members were cross-fitted on other videos; fit again")
     scores = np.mean([p for _, p in parts], axis=0)
     return choose_threshold(parts[0][0], scores, metric=cfg.threshold)
 
 
-def crossfit_scores(src: Path, data: SequenceSet) -> tuple[np.ndarray, np.ndarray]:
+def saved_crossfit_scores(src: Path, data: SequenceSet) -> tuple[np.ndarray, np.ndarray]:
     """``(y [N], scores [N])`` of a binary fit's cross-fitted train + val videos (in its
     ``crossfit_predictions.csv``, written with ``--threshold-from cv``).
 

@@ -111,9 +111,9 @@ def check_ensemble(heads: list[str], k: int) -> None:
 def crossfit_metric(src: Path, data: Any) -> float | None:
     """ROC-AUC of a fit's cross-fitted train + val scores (``--threshold-from cv``)."""
     from ..metrics import classification_report
-    from ._assemble import crossfit_scores
+    from ._assemble import saved_crossfit_scores
 
-    y, scores = crossfit_scores(src, data)
+    y, scores = saved_crossfit_scores(src, data)
     return classification_report(y, scores, labels=data.labels.classes).get("roc_auc")
 
 
