@@ -87,6 +87,7 @@ def test_default_reach_is_recorded_and_shared_frames_encoded_once(
     np.testing.assert_allclose(times, [0.0, 2.0, 4.0, 4.0], atol=1e-9)
     assert sum(calls) == 3  # four rows, three distinct frames
     assert row["decoded_frames"] == 3 and row["max_displacement_s"] == pytest.approx(1.25)
+    assert row["distinct_frames"] == 3
     store = open_store(tmp_path / "r")
     feats = store.load("gop50").features
     np.testing.assert_array_equal(feats[2], feats[3])
@@ -164,3 +165,17 @@ def test_cli_tolerance_errors_are_one_line(capsys, tmp_path) -> None:
         == 2
     )
     assert "must be > 0" in capsys.readouterr().err
+
+
+def test_the_report_says_how_many_samples_share_a_frame(video, tmp_path, tiny_backbone) -> None:
+    cfg = ExtractConfig(sampling=SamplingSpec("uniform", 4), seek="keyframe")
+    report = extract([video], tmp_path / "s", cfg, backbone=tiny_backbone, progress=False)
+    assert (report.samples, report.shared) == (4, 1)
+    assert any("1 of 4 samples" in n and "0.5x" in n for n in report.notes)
+    cfg = ExtractConfig(sampling=SamplingSpec("uniform", 4), seek="keyframe", keyframe_reach=0.5)
+    report = extract([video], tmp_path / "h", cfg, backbone=tiny_backbone, progress=False)
+    assert (report.samples, report.shared) == (4, 0) and not report.notes
+    cfg = ExtractConfig(sampling=SamplingSpec("fps", 50))  # twice the video's 25 fps
+    report = extract([video], tmp_path / "d", cfg, backbone=tiny_backbone, progress=False)
+    assert report.shared == report.samples - 150
+    assert any("denser than the videos' frames" in n for n in report.notes)

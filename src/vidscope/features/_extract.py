@@ -54,6 +54,11 @@ class ExtractReport:
         skipped: Ids already in the store and unchanged.
         seconds: Wall time of the run.
         notes: Things the summary should tell (e.g. inputs whose id keeps its extension).
+        samples: Samples of the videos stored in this run.
+        shared: Of those, samples whose frame another sample of the same video also shows
+            (``--seek keyframe`` lets neighbours share a cheap frame; sampling faster than a
+            video's frame rate repeats frames). The manifest's ``distinct_frames`` has them
+            per video.
     """
 
     store: Path | str
@@ -63,6 +68,8 @@ class ExtractReport:
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    samples: int = 0
+    shared: int = 0
 
     @property
     def ok(self) -> bool:
@@ -115,7 +122,22 @@ def extract(
             finally:
                 sink.abort()  # videos still in flight: their temporary files go
                 report.seconds = time.monotonic() - start
+    if report.shared:
+        report.notes.append(_shared_note(report, cfg))
     return report
+
+
+def _shared_note(report: ExtractReport, cfg: ExtractConfig) -> str:
+    why = (
+        "--seek keyframe let neighbours share a frame that is cheap to decode; "
+        "--keyframe-tolerance 0.5x keeps them apart"
+        if cfg.seek == "keyframe"
+        else "the sampling is denser than the videos' frames"
+    )
+    return (
+        f"{report.shared} of {report.samples} samples show the same frame as another sample "
+        f"of their video ({why}; manifest column distinct_frames)"
+    )
 
 
 def store_meta(cfg: ExtractConfig, model: Backbone) -> dict[str, Any]:
@@ -314,6 +336,9 @@ class _Sink:
             self.report.partial[vid] = message or ""
         else:
             self.report.done.append(vid)
+        if status != "failed" and video.times_s is not None:
+            self.report.samples += len(video.times_s)
+            self.report.shared += len(video.times_s) - distinct_frames(video)
         self.bar.advance(vid, status, message)
 
 
@@ -367,4 +392,10 @@ def _row(video: AssembledVideo, status: str, error: str | None, rel: str | None)
         "seconds": round(time.monotonic() - video.started, 4),
         "decoded_frames": video.decoded_frames if rel is not None else None,
         "max_displacement_s": video.max_displacement_s if rel is not None else None,
+        "distinct_frames": distinct_frames(video) if rel is not None else None,
     }
+
+
+def distinct_frames(video: AssembledVideo) -> int:
+    """How many different frames a stored video's samples show (by presentation time)."""
+    return 0 if video.times_s is None else len(np.unique(video.times_s))
