@@ -33,9 +33,11 @@ class Source:
 
     backbone: str
     options: dict[str, Any] = field(default_factory=dict)
+    frames: int | None = None  # uniform frames per clip; None: --frames (16)
 
 
-#: The stores the levers draw on (extracted once, 16 uniform frames per clip).
+#: The stores the levers draw on (extracted once, 16 uniform frames per clip unless a source
+#: says otherwise; a lever reads sources of one sampling only).
 SOURCES = {
     "lite0+flow": Source("efficientnet_lite0+flow"),
     "flowgrid": Source("flow", {"grid": 3}),
@@ -43,6 +45,7 @@ SOURCES = {
     "lite2": Source("efficientnet_lite2"),
     "lite0+flow_hflip": Source("efficientnet_lite0+flow", {"tta": "hflip"}),
     "lite0+flow_hflipmax": Source("efficientnet_lite0+flow", {"tta": "hflip", "tta_pool": "max"}),
+    "lite0+flow_32": Source("efficientnet_lite0+flow", frames=32),
 }
 
 #: A part: (layout name, function of the sources' ``[T, D_s]`` arrays -> ``[T, w]``).
@@ -66,6 +69,9 @@ FLOWGRID: Part = ("flow", cols("flowgrid", 0))
 HFLIP: Part = ("efficientnet_lite0", cols("lite0+flow_hflip", 0, D))
 HFLIP_FLOW: Part = ("flow", cols("lite0+flow_hflip", D))
 HFLIPMAX: Part = ("efficientnet_lite0", cols("lite0+flow_hflipmax", 0, D))
+#: Today's best sampled twice as densely (32 uniform frames per clip).
+LITE0_32: Part = ("efficientnet_lite0", cols("lite0+flow_32", 0, D))
+FLOW_32: Part = ("flow", cols("lite0+flow_32", D))
 
 
 @dataclass
@@ -121,6 +127,7 @@ def levers() -> list[Lever | Ensemble]:
         Ensemble("ensemble: rows 0 + 2-6 (all trees; refit where done)", ALL_TREES),  # 11
         Lever("lite0 tta=hflip + flow", (HFLIP, HFLIP_FLOW), refit=True),  # 12: test-time flip
         Lever("lite0 tta=hflip, tta_pool=max + flow", (HFLIPMAX, HFLIP_FLOW), refit=True),  # 13
+        Lever("lite0+flow, 32 frames per clip", (LITE0_32, FLOW_32), refit=True),  # 14
     ]
 
 

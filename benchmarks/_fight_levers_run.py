@@ -36,7 +36,8 @@ def run_levers(args: argparse.Namespace, labels_csv: Path, af: Any) -> dict[str,
     sources = {}
     for name in fl.needed(table):
         src = fl.SOURCES[name]
-        sources[name] = af.ensure_store(labels_csv, args.frames, src.backbone, src.options)
+        frames = src.frames or args.frames
+        sources[name] = af.ensure_store(labels_csv, frames, src.backbone, src.options)
     rows: list[dict[str, Any]] = []
     scores: dict[str, list[tuple[np.ndarray, ...]]] = {}
     ids, classes, truth = None, [], []
