@@ -59,6 +59,12 @@ HERE = Path(__file__).resolve()
 DATA = HERE.parents[2] / "shared" / "data" / "fight-surv-dev"
 WORK = HERE.parent / "_work"
 TIOUS = (0.3, 0.5, 0.7)
+DEFAULT_BACKBONE = "efficientnet_lite0"
+
+
+def _tag(backbone: str) -> str:
+    """File-name suffix of a non-default backbone (``""`` for the default's old names)."""
+    return "" if backbone == DEFAULT_BACKBONE else "_" + backbone.replace("+", "_")
 
 
 @dataclass
@@ -72,13 +78,13 @@ class Clip:
     times_s: np.ndarray  # [T] from 0
 
 
-def extract_store(fps: float) -> Path:
+def extract_store(fps: float, backbone: str = DEFAULT_BACKBONE) -> Path:
     """Every clip at ``fps`` frames per second (resumes / skips when done)."""
     from vidscope import ExtractConfig, SamplingSpec
     from vidscope.features import extract
 
-    out = WORK / f"fight_store_fps{fps:g}"
-    cfg = ExtractConfig(sampling=SamplingSpec("fps", fps))
+    out = WORK / f"fight_store_fps{fps:g}{_tag(backbone)}"
+    cfg = ExtractConfig(backbone=backbone, sampling=SamplingSpec("fps", fps))
     extract(str(DATA / "labels.csv"), out, cfg, progress=False, path_column="path")
     return out
 
@@ -287,6 +293,13 @@ def main() -> None:
         "--calib-shuffles", type=int, default=4, help="calibration: 2 videos per shuffle of val"
     )
     ap.add_argument("--fps", type=float, default=8.0)
+    ap.add_argument(
+        "--backbone",
+        default=DEFAULT_BACKBONE,
+        help="extraction backbone, e.g. efficientnet_lite0+flow (flow pairs each sample with "
+        "the clip's own next frame: a real concatenated video would pair across a cut once "
+        "per clip boundary)",
+    )
     ap.add_argument("--window-level", action="store_true", help="also window-level training")
     ap.add_argument("--ensemble", action="store_true", help="also a 5-fold ensemble run")
     ap.add_argument("--window", type=float, default=1.0, help="window seconds (window-level)")
@@ -298,7 +311,7 @@ def main() -> None:
     from vidscope.features import open_store
 
     start = time.monotonic()
-    store_path = extract_store(args.fps)
+    store_path = extract_store(args.fps, args.backbone)
     clips, df = load_clips(store_path)
     meta = dict(open_store(store_path).meta)
     csv = WORK / "timeline_fight_labels.csv"
@@ -307,13 +320,13 @@ def main() -> None:
     results = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         for fold in make_splits(labels, mode="kfold", folds=args.folds, seed=seed):
-            root = WORK / "timeline_fight" / f"{args.head}_s{seed}_{fold.name}"
+            root = WORK / "timeline_fight" / f"{args.head}{_tag(args.backbone)}_s{seed}_{fold.name}"
             shutil.rmtree(root, ignore_errors=True)
             res = run_fold(fold, clips, df, meta, store_path, args, seed, root)
             results.append({"seed": seed, "fold": fold.name, **res})
             print_fold(results[-1])
     summary = print_summary(results)
-    out = WORK / f"timeline_fight_{args.head}.json"
+    out = WORK / f"timeline_fight_{args.head}{_tag(args.backbone)}.json"
     out.write_text(json.dumps({"args": vars(args), "folds": results, "summary": summary,
                                "wall_s": time.monotonic() - start}, indent=1))  # fmt: skip
     print(f"\n{time.monotonic() - start:.0f} s; results in {out}")
