@@ -233,3 +233,21 @@ def test_cross_fitted_logistic_threshold_in_a_run(tmp_path):
     assert load_run(tmp_path / "run").threshold == pytest.approx(expected)
     choice = json.loads((tmp_path / "run" / "member.json").read_text())["threshold_choice"]
     assert (choice["rule"], choice["from"], choice["folds"]) == ("logistic", "cv", 5)
+
+
+def test_cli_says_how_the_threshold_was_chosen(tmp_path, capsys):
+    store = grouped_store(tmp_path / "p")
+    args = ["train", str(store), "--labels", str(tmp_path / "p" / "labels.csv"), "--group-column",
+            "group", "--head", "stats_xgboost", "--no-tensorboard",
+            "--head-option", "n_estimators=20"]  # fmt: skip
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "v")]) == 0
+    run = load_run(tmp_path / "v")
+    val = len(json.loads((tmp_path / "v" / "split.json").read_text())["val"])
+    out = capsys.readouterr().out
+    assert f"decision threshold {run.threshold:.3f} (balanced_accuracy on validation scores " \
+        f"of {val} videos)" in " ".join(out.split())  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "c"), "--threshold-from", "cv",
+                 "--threshold", "logistic", "--split", "kfold", "--folds", "3"]) == 0  # fmt: skip
+    out = " ".join(capsys.readouterr().out.split())
+    assert "over 3 folds (logistic on cross-fitted train + validation scores of" in out

@@ -3,6 +3,7 @@ timelines' segments."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,47 @@ def print_train_result(result: Any, console: Console) -> None:
     else:
         title = "test split"
     print_report(result.report, console, title=title)
+    line = threshold_line(Path(result.run_dir), [s.name for s in result.splits])
+    if line:
+        console.print(line, highlight=False)
     console.print(f"run saved to {result.run_dir}", highlight=False)
+
+
+def threshold_line(run_dir: Path, splits: list[str]) -> str | None:
+    """``decision threshold 0.43 (balanced_accuracy on 30 validation videos)``, or the range
+    over k folds, from each split's ``member.json``; ``None`` for runs without one (more than
+    two classes, runs written before the record)."""
+    folders = [run_dir] if len(splits) == 1 else [run_dir / s for s in splits]
+    choices = []
+    for folder in folders:
+        try:
+            member = json.loads((folder / "member.json").read_text())
+        except (OSError, ValueError):
+            return None
+        choice = member.get("threshold_choice")
+        if not isinstance(choice, dict) or member.get("threshold") is None:
+            return None
+        choices.append((float(member["threshold"]), choice))
+    values = [v for v, _ in choices]
+    rule = choices[0][1]
+    shown = f"{values[0]:.3f}" if len(values) == 1 else f"{min(values):.3f}-{max(values):.3f}"
+    if rule.get("rule") == "fixed":
+        how = "fixed"
+    else:
+        source = (
+            "cross-fitted train + validation scores"
+            if rule.get("from") == "cv"
+            else "validation scores"
+        )
+        count = [c.get("num_videos") for _, c in choices]
+        videos = (
+            f" of {min(count)}-{max(count)} videos"
+            if len(set(count)) > 1
+            else (f" of {count[0]} videos" if count[0] else "")
+        )
+        how = f"{rule.get('rule')} on {source}{videos}"
+    folds = f" over {len(values)} folds" if len(values) > 1 else ""
+    return f"decision threshold {shown}{folds} ({how})"
 
 
 def print_leaderboard(rows: list[dict[str, Any]], console: Console) -> None:
