@@ -179,3 +179,18 @@ def test_the_report_says_how_many_samples_share_a_frame(video, tmp_path, tiny_ba
     report = extract([video], tmp_path / "d", cfg, backbone=tiny_backbone, progress=False)
     assert report.shared == report.samples - 150
     assert any("denser than the videos' frames" in n for n in report.notes)
+
+
+def test_info_shows_the_reach_distinct_frames_and_largest_move(
+    video, tmp_path, tiny_backbone, capsys, monkeypatch
+) -> None:
+    from vidscope.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")  # one table line per row
+
+    _run(video, tmp_path / "k", tiny_backbone, sampling=SamplingSpec("uniform", 4), seek="keyframe")
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "k")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "seek keyframe (reach 1x the spacing)" in out
+    assert "4 frames encoded, 3 of them distinct; moved at most 1.25 s" in out

@@ -46,7 +46,7 @@ def print_store_info(store: Any, console: Console, *, max_failed: int = 10) -> N
     table.add_row("features", f"D = {store.num_features} ({layout}), {key.dtype}")
     spec = key.sampling_spec()
     if spec is not None:
-        table.add_row("sampling", f"{spec.describe()}, seek {key.seek}")
+        table.add_row("sampling", f"{spec.describe()}, seek {_seek(key)}")
     table.add_row("runtime", str(key.runtime or "?"))
     table.add_row(
         "videos",
@@ -54,12 +54,27 @@ def print_store_info(store: Any, console: Console, *, max_failed: int = 10) -> N
         f"{counts.get('failed', 0)} failed",
     )
     if len(df) and "num_samples" in df:
-        table.add_row("samples", f"{int(df['num_samples'].fillna(0).sum())} frames encoded")
+        samples = f"{int(df['num_samples'].fillna(0).sum())} frames encoded"
+        if "distinct_frames" in df and df["distinct_frames"].notna().any():
+            samples += f", {int(df['distinct_frames'].fillna(0).sum())} of them distinct"
+        if key.seek == "keyframe" and "max_displacement_s" in df:
+            moved = df["max_displacement_s"].max()
+            samples += "" if moved != moved else f"; moved at most {moved:.2f} s"  # NaN: unknown
+        table.add_row("samples", samples)
     table.add_row("on disk", human_bytes(_disk_size(store.root)))
     console.print(table)
     failed = df[df["status"] == "failed"] if len(df) else df
     for _, row in failed.head(max_failed).iterrows():
         console.print(f"  [red]failed[/] {row['video_id']}: {row['error']}", highlight=False)
+
+
+def _seek(key: Any) -> str:
+    """``exact``, ``keyframe (reach 1x the spacing)`` or ``keyframe (tolerance 2 s)``."""
+    if key.seek != "keyframe":
+        return str(key.seek)
+    if key.keyframe_tolerance_s is not None:
+        return f"keyframe (tolerance {key.keyframe_tolerance_s:g} s)"
+    return f"keyframe (reach {key.keyframe_reach or 0.5:g}x the spacing)"
 
 
 def print_report(report: dict[str, Any], console: Console, *, title: str | None = None) -> None:
