@@ -46,6 +46,10 @@ conv1d on each fold's inner validation, averaged, written as a run) and ``train 
 through the library on the ``efficientnet_lite0+flow`` store with ``--refit``, plus K = 3 and
 rank averaging from the same fits, paired per fold with today's best (``_fight_ensemble.py``).
 
+``--crops`` (issue 16) trains today's best with temporal-crop augmentation (random sub-windows
+or frame dropouts of each training clip as extra rows; optional test-time crops), paired per
+fold with today's best (``_fight_crops.py``).
+
 ``--sweep`` then trains the ``--sweep-heads`` heads (first backbone) under variants of the
 training defaults (lr, weight decay, class weights, epochs, MLP width / dropout, pooling, 8 vs
 16 frames, fixed-length training scored at its last epoch at 0.5, the threshold rule), each
@@ -61,6 +65,7 @@ Run::
     python benchmarks/accuracy_fight.py --preset [accurate,fast] [--cost-clips 20]
     python benchmarks/accuracy_fight.py --ensemble [--seeds 0,1,2]
     python benchmarks/accuracy_fight.py --thresholds [--no-cache]
+    python benchmarks/accuracy_fight.py --crops [--seeds 0,1,2]
 
 One torch / XGBoost thread by default (``--threads``): on 2 cores shared with other jobs more
 threads made training slower with the same scores. Results: ``benchmarks/_work/
@@ -183,6 +188,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="issue 16: compare --ensemble (top heads on inner val) and --head auto through the "
         "library on the lite0+flow store, paired per fold with today's best (_fight_ensemble.py)",
+    )
+    p.add_argument(
+        "--crops",
+        action="store_true",
+        help="issue 16: temporal-crop augmentation of stats_xgboost on the lite0+flow store, "
+        "paired per fold with today's best (_fight_crops.py)",
     )
     p.add_argument(
         "--preset",
@@ -517,6 +528,14 @@ def main(argv: list[str] | None = None) -> None:
         payload["wall_s"] = round(time.monotonic() - start, 1)
         print(f"\nwall time {payload['wall_s']:.0f} s")
         write_json(WORK / "accuracy_fight_thresholds.json", payload)
+        return
+    if args.crops:
+        from _fight_crops import run_crops
+
+        payload["crops"] = run_crops(args, labels_csv, sys.modules[__name__])
+        payload["wall_s"] = round(time.monotonic() - start, 1)
+        print(f"\nwall time {payload['wall_s']:.0f} s")
+        write_json(WORK / "accuracy_fight_crops.json", payload)
         return
     if args.ensemble:
         from _fight_ensemble import run_ensemble
