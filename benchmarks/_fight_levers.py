@@ -46,6 +46,7 @@ SOURCES = {
     "lite0+flow_hflip": Source("efficientnet_lite0+flow", {"tta": "hflip"}),
     "lite0+flow_hflipmax": Source("efficientnet_lite0+flow", {"tta": "hflip", "tta_pool": "max"}),
     "lite0+flow_32": Source("efficientnet_lite0+flow", frames=32),
+    "lite0_focus+flow": Source("efficientnet_lite0+flow", {"focus": "motion"}),
 }
 
 #: A part: (layout name, function of the sources' ``[T, D_s]`` arrays -> ``[T, w]``).
@@ -72,6 +73,11 @@ HFLIPMAX: Part = ("efficientnet_lite0", cols("lite0+flow_hflipmax", 0, D))
 #: Today's best sampled twice as densely (32 uniform frames per clip).
 LITE0_32: Part = ("efficientnet_lite0", cols("lite0+flow_32", 0, D))
 FLOW_32: Part = ("flow", cols("lite0+flow_32", D))
+#: ``focus=motion``: ``[global | crop where the frame moves]`` (2 D), and its flow part.
+FOCUS: Part = ("efficientnet_lite0", cols("lite0_focus+flow", 0, 2 * D))
+FOCUS_FLOW: Part = ("flow", cols("lite0_focus+flow", 2 * D))
+FOCUS_GLOBAL: Part = ("efficientnet_lite0", cols("lite0_focus+flow", 0, D))
+FOCUS_CROP: Part = ("efficientnet_lite0", cols("lite0_focus+flow", D, 2 * D))
 
 
 @dataclass
@@ -128,6 +134,11 @@ def levers() -> list[Lever | Ensemble]:
         Lever("lite0 tta=hflip + flow", (HFLIP, HFLIP_FLOW), refit=True),  # 12: test-time flip
         Lever("lite0 tta=hflip, tta_pool=max + flow", (HFLIPMAX, HFLIP_FLOW), refit=True),  # 13
         Lever("lite0+flow, 32 frames per clip", (LITE0_32, FLOW_32), refit=True),  # 14
+        Lever("lite0 focus=motion + flow", (FOCUS, FOCUS_FLOW), refit=True),  # 15
+        Lever("focus crop view alone + flow", (FOCUS_CROP, FOCUS_FLOW), refit=True),  # 16
+        Lever(  # 17: the same decoding route as row 15, without the crop
+            "focus store: global view alone + flow", (FOCUS_GLOBAL, FOCUS_FLOW), refit=True
+        ),
     ]
 
 

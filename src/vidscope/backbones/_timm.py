@@ -13,6 +13,7 @@ from ..errors import InputError, WeightsError
 from ._base import Backbone, Preprocess, Runtime
 from ._build import build_backbone, file_digest
 from ._flip import flippable
+from ._focus import focusable
 from ._registry import register_backbone
 from ._tiles import tileable
 from ._torchvision import detect_format, tagged_backbone, torchvision_backbone, weights_keys
@@ -153,6 +154,7 @@ def efficientnet_lite(
 
 
 @register_backbone("efficientnet_lite0")
+@focusable
 @flippable
 @tileable
 def efficientnet_lite0(
@@ -170,6 +172,7 @@ def efficientnet_lite0(
 
 
 @register_backbone("efficientnet_lite1")
+@focusable
 @flippable
 @tileable
 def efficientnet_lite1(
@@ -188,6 +191,7 @@ def efficientnet_lite1(
 
 
 @register_backbone("efficientnet_lite2")
+@focusable
 @flippable
 @tileable
 def efficientnet_lite2(

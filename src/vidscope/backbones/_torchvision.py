@@ -20,6 +20,7 @@ from ..errors import InputError, WeightsError
 from ._base import Backbone, Preprocess, Runtime
 from ._build import build_backbone, file_digest
 from ._flip import flippable
+from ._focus import focusable
 from ._registry import register_backbone
 
 #: torchvision architectures whose key names differ from timm's (``features.0.0.weight``...).
@@ -107,6 +108,7 @@ def _torchvision_family(arch: str, **kw: Any) -> Backbone:
 
 
 @register_backbone("mobilenet_v2")
+@focusable
 @flippable
 def mobilenet_v2(
     *,
