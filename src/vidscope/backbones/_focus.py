@@ -32,6 +32,7 @@ EfficientNet-Lite0) and one partner frame per sample (free when fused with ``flo
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
@@ -40,7 +41,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..errors import InputError
-from ._base import Backbone, Preprocess, check_pairs, resize_frames
+from ._base import Backbone, check_pairs, resize_frames
 
 #: The focus rules ``focus`` accepts: name -> what decides the crop (for messages and docs).
 FOCUSES: dict[str, str] = {"motion": "where the frame differs most from the next one"}
@@ -173,13 +174,8 @@ class FocusBackbone(Backbone):
         self.num_features = 2 * inner.num_features
         pre = inner.preprocess
         h, w = pre.input_size
-        self.preprocess = Preprocess(
-            input_size=(round(self.zoom * h), round(self.zoom * w)),
-            mean=pre.mean,
-            std=pre.std,
-            resize=pre.resize,
-            crop_pct=pre.crop_pct,
-        )
+        big = (round(self.zoom * h), round(self.zoom * w))
+        self.preprocess = dataclasses.replace(pre, input_size=big)
 
     @property
     def runtime(self) -> str:

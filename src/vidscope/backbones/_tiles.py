@@ -21,6 +21,7 @@ per frame (5 for ``2x2``) plus decoding at the larger size.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..errors import InputError
-from ._base import Backbone, Preprocess, check_frames, resize_frames
+from ._base import Backbone, check_frames, resize_frames
 
 #: Ways to combine the views of one frame: name -> width in multiples of the backbone's D.
 POOLS: dict[str, Callable[[int], int]] = {
@@ -100,13 +101,7 @@ class TiledBackbone(Backbone):
         self.num_features = inner.num_features * POOLS[pool](self.rows * self.cols)
         pre = inner.preprocess
         h, w = pre.input_size
-        self.preprocess = Preprocess(
-            input_size=(self.rows * h, self.cols * w),
-            mean=pre.mean,
-            std=pre.std,
-            resize=pre.resize,
-            crop_pct=pre.crop_pct,
-        )
+        self.preprocess = dataclasses.replace(pre, input_size=(self.rows * h, self.cols * w))
 
     @property
     def runtime(self) -> str:
