@@ -32,11 +32,11 @@ from ._engine import (
     backbone_from_config,
     create_engine,
 )
-from ._fsspec import UrlInput, UrlStore, is_url, resolve_urls, url_fingerprint
+from ._fsspec import UrlInput, is_url, resolve_urls
 from ._inputs import VideoInput, resolve_videos
 from ._integrity import os_error
 from ._progress import Progress
-from ._store import FeatureStore, open_for_writing
+from ._target import StoreTarget, content_digest, fingerprint, open_target
 from ._writer import FeatureWriter
 
 Item = VideoInput | UrlInput
@@ -52,6 +52,9 @@ class ExtractReport:
         partial: Id -> warning, for damaged videos whose readable part was extracted.
         failed: Id -> reason, for videos that gave no features.
         skipped: Ids already in the store and unchanged.
+        reused: Of ``skipped``, ids whose file had a new timestamp but the same content
+            (copied, unpacked or downloaded again): kept, their rows re-recorded with the
+            new fingerprint and path (see :mod:`._target`).
         seconds: Wall time of the run.
         notes: Things the summary should tell (e.g. inputs whose id keeps its extension).
         samples: Samples of the videos stored in this run.
@@ -66,6 +69,7 @@ class ExtractReport:
     partial: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     samples: int = 0
@@ -110,9 +114,13 @@ def extract(
     setup = EngineSetup(cfg, model, backbone_given=backbone is not None)
     report = ExtractReport(store=str(out) if is_url(out) else Path(out))
     start = time.monotonic()
-    with _open_target(out, store_meta(cfg, model)) as target:  # locked; manifest folded at end
+    with open_target(out, store_meta(cfg, model)) as target:  # locked; manifest folded at end
         todo = [i for i in items if not target.is_current(i)]
-        report.skipped = [i.video_id for i in items if i not in todo]
+        todo_ids = {i.video_id for i in todo}
+        report.skipped = [i.video_id for i in items if i.video_id not in todo_ids]
+        report.reused = list(target.reused)
+        if report.reused:
+            report.notes.append(_reused_note(len(report.reused)))
         report.notes += [n for n in (getattr(i, "note", None) for i in items) if n]
         bar = Progress(len(todo), enabled=progress, skipped=len(report.skipped))
         with bar, _sigterm_as_interrupt():
@@ -125,6 +133,13 @@ def extract(
     if report.shared:
         report.notes.append(_shared_note(report, cfg))
     return report
+
+
+def _reused_note(n: int) -> str:
+    return (
+        f"{n} video{'s' if n != 1 else ''} had new timestamps but the same content: kept "
+        "(not extracted again; their manifest rows now hold the new path and timestamp)"
+    )
 
 
 def _shared_note(report: ExtractReport, cfg: ExtractConfig) -> str:
@@ -161,22 +176,6 @@ def store_meta(cfg: ExtractConfig, model: Backbone) -> dict[str, Any]:
     }
 
 
-def fingerprint(path: Path | str) -> str | None:
-    """``size:mtime_ns`` of a file (count and newest mtime for a frame folder; size and
-    modification stamp for a URL)."""
-    if is_url(path):
-        return url_fingerprint(str(path))
-    path = Path(path)
-    try:
-        if path.is_dir():
-            stats = [p.stat() for p in path.iterdir()]
-            return f"dir{len(stats)}:{max((s.st_mtime_ns for s in stats), default=0)}"
-        st = path.stat()
-        return f"{st.st_size}:{st.st_mtime_ns}"
-    except OSError:
-        return None
-
-
 def _resolve(videos: Any, path_column: str | None) -> list[Item]:
     urls = is_url(videos) or (
         isinstance(videos, (list, tuple)) and bool(videos) and all(is_url(v) for v in videos)
@@ -185,40 +184,6 @@ def _resolve(videos: Any, path_column: str | None) -> list[Item]:
         return list(resolve_urls(videos if isinstance(videos, str) else list(videos),
                                  path_column=path_column))  # fmt: skip
     return list(resolve_videos(videos, path_column=path_column))
-
-
-@dataclass
-class StoreTarget:
-    """The store being written, and its remote copy when ``out`` is a URL."""
-
-    store: FeatureStore
-    remote: UrlStore | None = None
-
-    def is_current(self, item: Item) -> bool:
-        """Whether ``item`` is in the store, unchanged, with intact feature files."""
-        row = self.store.rows.get(item.video_id)
-        if row is None or row.get("status") not in ("ok", "partial"):
-            return False
-        if row.get("fingerprint") != fingerprint(item.path):
-            return False
-        if self.remote is not None:
-            return self.remote.has(str(row.get("features") or ""))
-        return self.store.verify(item.video_id) is None  # files match recorded size/checksum
-
-
-@contextlib.contextmanager
-def _open_target(out: str | os.PathLike[str], meta: dict[str, Any]) -> Iterator[StoreTarget]:
-    if not is_url(out):
-        with open_for_writing(out, meta) as store:
-            yield StoreTarget(store)
-        return
-    remote = UrlStore(str(out))
-    try:
-        with open_for_writing(remote.pull(), meta) as store:
-            yield StoreTarget(store, remote)
-        remote.finish()
-    finally:
-        remote.cleanup()
 
 
 @contextlib.contextmanager
@@ -388,6 +353,7 @@ def _row(video: AssembledVideo, status: str, error: str | None, rel: str | None)
         "rotation": info.get("rotation"),
         "num_samples": None if video.writer is None or rel is None else video.writer.num_samples,
         "fingerprint": fingerprint(video.item.path),
+        "content": content_digest(video.item.path) if rel is not None else None,
         "features": rel,
         "seconds": round(time.monotonic() - video.started, 4),
         "decoded_frames": video.decoded_frames if rel is not None else None,

@@ -33,7 +33,7 @@ COLUMN_TYPES: dict[str, str] = {
     "fps": "float", "num_frames": "int", "width": "int", "height": "int", "rotation": "int",
     "num_samples": "int", "fingerprint": "str", "features": "str", "seconds": "float",
     "decoded_frames": "int", "bytes": "int", "checksum": "str", "max_displacement_s": "float",
-    "distinct_frames": "int",
+    "distinct_frames": "int", "content": "str",
 }  # fmt: skip
 
 
