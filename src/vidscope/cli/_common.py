@@ -8,6 +8,7 @@ Library code never sees argparse: these helpers build :class:`ExtractConfig`,
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -276,3 +277,35 @@ def epoch_progress(total: int, enabled: bool, label: str = "train") -> Iterator[
 
 def _is_monitor(key: str) -> bool:
     return key.startswith("val_") and not key.startswith(("val_accuracy_", "val_loss"))
+
+
+def check_head_options(heads: list[str], options: dict[str, Any], flag: str) -> None:
+    """Refuse unknown head names and ``--head-option`` keys a head does not take, before
+    anything trains (``compare`` gives the same options to every head).
+
+    Raises:
+        ConfigError: naming the head or key, the known ones and the closest match.
+    """
+    from ..models import head_parameters, list_heads
+
+    known_heads = list_heads()
+    for head in heads:
+        if head not in known_heads:
+            raise ConfigError(
+                f"unknown {flag} {head!r}{_did_you_mean(head, known_heads)}; known: "
+                f"{', '.join(known_heads)} (`vidscope heads`)"
+            )
+        known = list(head_parameters(head))
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            shared = " (compare gives its --head-option to every head)" if len(heads) > 1 else ""
+            raise ConfigError(
+                f"--head-option {unknown[0]}{_did_you_mean(unknown[0], known)}: head {head!r} "
+                f"does not take it{shared}; it takes {', '.join(known) or 'no options'} "
+                "(`vidscope heads`)"
+            )
+
+
+def _did_you_mean(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

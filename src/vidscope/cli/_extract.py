@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ._common import add_extract_options, add_preset_option, command, extract_config
-from ._print import print_extract_report, print_store_info
+from ._print import fold, print_extract_report, print_store_info
 
 
 def add_parser(sub: Any) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def cmd_backbones(args: argparse.Namespace) -> int:
         doc, options = describe_backbone(name)
         shown = ", ".join(f"{k}={v}" for k, v in options.items()) or "-"
         table.add_row(name, shown, doc)
-    Console().print(table)
+    Console().print(fold(table))
     Console().print("fuse backbones with '+', e.g. efficientnet_lite0+flow", highlight=False)
     return 0
 

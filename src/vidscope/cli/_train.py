@@ -12,12 +12,13 @@ from ..errors import ConfigError
 from ._common import (
     add_label_options,
     add_preset_option,
+    check_head_options,
     command,
     epoch_progress,
     key_values,
     label_options,
 )
-from ._print import print_leaderboard, print_train_result
+from ._print import fold, print_leaderboard, print_train_result
 
 DEFAULT_HEADS = "mean_linear,mlp,lstm,conv1d,transformer,stats_xgboost"
 PRESET_SETS = "--head, --head-option and --refit; the store must have its backbone"
@@ -237,6 +238,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.head == "auto":
         return _train_auto(args)
     cfg = train_config(args, args.head)
+    check_head_options([cfg.head], cfg.head_options, "--head")
     console = Console(quiet=args.quiet)
     check_preset(args, console)
     windows = None
@@ -319,7 +321,8 @@ def _say_classes(labels: Any, console: Console) -> None:
         note = getattr(labels, "positive_note", None) or (
             f"event (positive) class: {labels.classes[1]!r} (sorts last)"
         )
-        console.print(f"{n} videos; {note} (--positive-class to change)", highlight=False)
+        hint = "" if "--positive-class" in note else " (--positive-class to change)"
+        console.print(f"{n} videos; {note}{hint}", highlight=False)
     else:
         console.print(f"{n} videos, {labels.num_classes} classes", highlight=False)
 
@@ -335,6 +338,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "--head-option members (an ensemble's) would go to every --heads head; compare "
             "the ensemble on its own (--heads ensemble) and add other finished runs with --run"
         )
+    check_head_options(heads, base.head_options, "--heads")
     check_preset(args, Console(quiet=args.quiet))
     rows = compare(
         args.store,
@@ -370,5 +374,5 @@ def cmd_heads(args: argparse.Namespace) -> int:
     for name in list_heads():
         shown = ", ".join(f"{k}={v}" for k, v in head_parameters(name).items()) or "-"
         table.add_row(name, head_trainer(name), shown, describe_head(name))
-    Console().print(table)
+    Console().print(fold(table))
     return 0
