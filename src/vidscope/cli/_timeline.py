@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -121,7 +122,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     if args.signal is None and run is None:
         raise ConfigError("give RUN and VIDEO..., or VIDEO... with --signal")
     if not videos and not args.store:
-        raise ConfigError("give VIDEO... to score, or --store with their features")
+        raise ConfigError(_no_videos(run, args.signal))
     if args.calibrate:
         _calibrate(args, run, cfg)
     lines = timeline(
@@ -139,7 +140,27 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     console = Console()
     print_segments(lines, console)
     print_matches(lines, console, min_tiou=args.match_tiou)
+    if not lines:
+        console.print(
+            "[yellow]no video could be scored[/]: none has features (failures are listed above)",
+            highlight=False,
+        )
+        return 1
+    report = Path(args.out) / "report.html"
+    where = f"; report {report}" if not args.no_report and report.exists() else ""
+    console.print(f"{len(lines)} timeline(s) written to {args.out}{where}", highlight=False)
     return 0
+
+
+def _no_videos(run: str | None, signal: str | None) -> str:
+    """What to say when nothing is given to score: a lone input that is not a run was
+    probably meant as the video (the run forgotten)."""
+    if signal is None and run is not None and not (Path(run) / "config.json").exists():
+        return (
+            f"{run} was read as the RUN but is not a vidscope run (no config.json): give "
+            f"RUN VIDEO..., or --signal change VIDEO... to draw a curve without a run"
+        )
+    return "give VIDEO... to score, or --store with their features"
 
 
 def _calibrate(args: argparse.Namespace, run: str | None, cfg: Any) -> None:

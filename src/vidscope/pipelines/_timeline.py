@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import pandas as pd
 from ..backbones import create_backbone
 from ..data import read_annotations
 from ..errors import InputError
-from ..features import ExtractConfig, FeatureStore, extract, open_store, store_key
+from ..features import ExtractConfig, FeatureStore, StoreKey, extract, open_store, store_key
 from ..localize import TimelineConfig, WindowPlan, plan_windows, score_video
 from ..report import plot_timeline, write_report
 from ..training import Run, build_backbone, extractor_for, load_run
@@ -37,7 +39,10 @@ def timeline(
     Args:
         run: A run (path or loaded), or ``None`` to draw a feature signal (``config.signal``).
         videos: Videos to score (folder, list, CSV, file, or paths); features are extracted
-            at the plan's rate into ``out/features`` while streaming (bounded memory).
+            at the plan's rate into ``out/features`` while streaming (bounded memory), or
+            into ``out/features-<digest>`` when ``out/features`` holds features made with
+            another backbone or rate (an earlier timeline of another run into the same
+            ``out``). Only these videos are scored, not others cached there before.
         out: Output folder: ``<id>/scores.csv``, ``<id>/segments.csv``, ``<id>/timeline.png``
             and ``report.html``.
         config: Window, rate, signal and segment settings.
@@ -60,9 +65,8 @@ def timeline(
         cfg = TimelineConfig(**{**cfg.__dict__, "signal": "change"})
     plan = plan_windows(r.config if r is not None else None, cfg)
     root = Path(out)
-    st = _features(r, videos, store, root, plan, backbone, weights, progress)
+    st, ids = _features(r, videos, store, root, plan, backbone, weights, progress)
     truth = _truth(annotations, st)
-    ids = st.ids()
     lines = [score_video(r, st, v, plan, cfg, truth=truth.get(v)) for v in ids]
     for t in lines:
         write_outputs(t, root / t.video_id)
@@ -80,12 +84,14 @@ def _features(
     backbone: str,
     weights: str | None,
     progress: bool,
-) -> FeatureStore:
+) -> tuple[FeatureStore, list[str]]:
+    """The store to score and the ids in it to score: all of a given ``store``, else the
+    ``videos`` just extracted (or found already extracted) in the timeline's own cache."""
     if store is not None:
         st = store if isinstance(store, FeatureStore) else open_store(store)
         if run is not None:
             run.check_store(store_key(st), f"store {st.root}")
-        return st
+        return st, st.ids()
     if videos is None:
         raise InputError("give VIDEOS to score, or --store with their features")
     sampling = SamplingSpec("fps", plan.fps)
@@ -95,8 +101,32 @@ def _features(
     else:
         cfg = ExtractConfig(backbone=backbone, weights=weights, sampling=sampling)
         model = create_backbone(backbone, weights=weights)
-    extract(videos, root / "features", cfg, backbone=model, progress=progress)
-    return open_store(root / "features")
+    folder = _cache_folder(root, cfg, model)
+    report = extract(videos, folder, cfg, backbone=model, progress=progress)
+    st = open_store(folder)
+    wanted = {*report.done, *report.partial, *report.skipped}
+    return st, [v for v in st.ids() if v in wanted]
+
+
+def _cache_folder(root: Path, cfg: ExtractConfig, model: Any) -> Path:
+    """``root/features``, unless it holds features made with another backbone, backbone
+    options or rate (a timeline of another run into the same ``root``): then a sibling
+    ``features-<digest of those settings>``, so neither run's features are mixed or lost."""
+    base = root / "features"
+    if not (base / "store.json").exists():
+        return base
+    wanted = StoreKey.from_json(
+        {
+            "backbone": model.identity(),
+            "backbone_options": dict(cfg.backbone_options),
+            "sampling": cfg.sampling.to_dict(),
+        }
+    )
+    settings = ("backbone", "backbone_options", "sampling")
+    if not store_key(open_store(base)).differences(wanted, keys=settings):
+        return base
+    text = json.dumps({k: wanted.to_json()[k] for k in settings}, sort_keys=True, default=str)
+    return root / f"features-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
 
 def _truth(annotations: Any, store: FeatureStore) -> dict[str, list[Any]]:
