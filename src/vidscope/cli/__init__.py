@@ -74,8 +74,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             err.print(f"[bold red]error:[/] {os_error_message(exc)}", highlight=False)
             return 2
         except KeyboardInterrupt:
-            err.print("interrupted: finished work is saved; rerun the same command to resume")
+            err.print(f"interrupted: {_AFTER_INTERRUPT.get(args.command, _RESUMES)}")
             return 130
+
+
+#: What an interrupted command kept and how to go on (default: :data:`_RESUMES`).
+_RESUMES = "finished work is saved; rerun the same command to resume"
+_AFTER_INTERRUPT = {
+    "train": "checkpoints are kept; rerun with --resume to continue (or --overwrite to restart)",
+    "finetune": "checkpoints are kept; rerun with --resume to continue (or --overwrite to restart)",
+    "compare": "the heads finished so far are in --out; a rerun trains every head again",
+    "predict": "nothing was written; rerun the command (--features-cache DIR keeps features)",
+    "evaluate": "nothing was written; rerun the command (--features-cache DIR keeps features)",
+    "export": "nothing was written; rerun the command",
+}
 
 
 def os_error_message(exc: OSError) -> str:
