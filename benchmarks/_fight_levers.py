@@ -47,6 +47,8 @@ SOURCES = {
     "lite0+flow_hflipmax": Source("efficientnet_lite0+flow", {"tta": "hflip", "tta_pool": "max"}),
     "lite0+flow_32": Source("efficientnet_lite0+flow", frames=32),
     "lite0_focus+flow": Source("efficientnet_lite0+flow", {"focus": "motion"}),
+    "lite1": Source("efficientnet_lite1"),
+    "mnv2": Source("mobilenet_v2"),
 }
 
 #: A part: (layout name, function of the sources' ``[T, D_s]`` arrays -> ``[T, w]``).
@@ -104,6 +106,7 @@ class Lever:
 
 
 BASELINE = "lite0+flow | stats_xgboost (today's best)"
+MNV2 = "mobilenet_v2 + flow"
 
 
 def levers() -> list[Lever | Ensemble]:
@@ -138,6 +141,13 @@ def levers() -> list[Lever | Ensemble]:
         Lever("focus crop view alone + flow", (FOCUS_CROP, FOCUS_FLOW), refit=True),  # 16
         Lever(  # 17: the same decoding route as row 15, without the crop
             "focus store: global view alone + flow", (FOCUS_GLOBAL, FOCUS_FLOW), refit=True
+        ),
+        Lever("lite1 + flow", (("efficientnet_lite1", cols("lite1", 0)), FLOW), refit=True),  # 18
+        Lever(MNV2, (("mobilenet_v2", cols("mnv2", 0)), FLOW), refit=True),  # 19
+        Ensemble("ensemble: rows 0 + 19 (lite0, mobilenet_v2; refit)", (BASELINE, MNV2)),  # 20
+        Ensemble(  # 21: every backbone that ships weights offline, one tree each
+            "ensemble: rows 0 + 3 + 18 + 19 (lite0, lite1, lite2, mobilenet_v2; refit)",
+            (BASELINE, "lite2 + flow", "lite1 + flow", MNV2),
         ),
     ]
 
