@@ -9,6 +9,8 @@ a silently capped fold count and a head-option typo ending in a ``TypeError``.
 
 from __future__ import annotations
 
+import csv
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from vidscope.features import ExtractConfig, extract
 from vidscope.training import TrainConfig, train
 from vidscope.video import SamplingSpec
 
-from .conftest import numbered_frames, write_video
+from .conftest import EDGE, numbered_frames, write_video
 
 FAST = dict(head="mean_linear", epochs=2, patience=2, batch_size=4, tensorboard=False)
 
@@ -62,3 +64,22 @@ def test_evaluate_allow_missing_skips_a_video_whose_extraction_failed(walk, caps
     assert main(args) == 2
     assert "(bad)" in capsys.readouterr().err
     assert main([*args, "--allow-missing"]) == 0
+
+
+def test_predict_on_videos_says_why_and_flags_partial_videos(walk, tmp_path, edge_expected):
+    """predict on raw videos used to give a failed video the error "/tmp/vidscope-predict-
+    .../store: video 'bad' failed to extract: ..." (a folder deleted by then), and scored a
+    video cut short without a word."""
+    assert edge_expected["truncated_tail.mp4"]["status"] == "partial"
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for path in (walk["root"] / "clips" / "c0.mp4", walk["root"] / "clips" / "bad.mp4"):
+        shutil.copy(path, videos)
+    shutil.copy(EDGE / "truncated_tail.mp4", videos)
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(walk["root"] / "run"), str(videos), "--out", str(out)]) == 0
+    rows = {r["id"]: r for r in csv.DictReader(out.open())}
+    assert rows["bad"]["error"] == "extraction failed: not a video: the file holds plain text"
+    assert rows["c0"]["note"] == "" and rows["c0"]["score"]
+    assert rows["truncated_tail"]["score"] and rows["truncated_tail"]["error"] == ""
+    assert rows["truncated_tail"]["note"].startswith("partial: file cut short")

@@ -95,6 +95,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     failed = sum(1 for e in cols.get("error", []) if e)
     if failed:
         console.print(f"[yellow]{failed} video(s) got no score[/]: see the error column")
+    partial = sum(1 for e in cols.get("note", []) if e)
+    if partial:
+        console.print(
+            f"[yellow]{partial} video(s) were scored on a partly damaged file[/]: "
+            "see the note column"
+        )
     return 0
 
 

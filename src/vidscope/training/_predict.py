@@ -43,7 +43,8 @@ def predict(
 
     Returns:
         Binary: ``id, score, label``; multi-class: ``id, label, score_<class>...``; plus
-        ``error`` (empty when scored) when some video could not be scored.
+        ``error`` (empty when scored) when some video could not be scored, and ``note``
+        (``partial: <what is damaged>``) when some video was scored on a partly damaged file.
     """
     import pandas as pd
 
@@ -78,9 +79,8 @@ def predict_columns(
     if features_cache is not None:
         return _predict_store(run, _extract_for(run, source, features_cache, weights, progress))
     with tempfile.TemporaryDirectory(prefix="vidscope-predict-") as tmp:
-        return _predict_store(
-            run, _extract_for(run, source, Path(tmp) / "store", weights, progress)
-        )
+        store = _extract_for(run, source, Path(tmp) / "store", weights, progress)
+        return _predict_store(run, store, temporary=True)
 
 
 def _is_store(source: Any) -> bool:
@@ -90,27 +90,41 @@ def _is_store(source: Any) -> bool:
     return (p / "store.json").exists() or (p.is_dir() and any(p.rglob("*.npy")))
 
 
-def _predict_store(run: Run, store: FeatureStore) -> Columns:
+def _predict_store(run: Run, store: FeatureStore, temporary: bool = False) -> Columns:
     """Scores of every stored video; a video whose features are empty, non-finite or
-    unreadable gets a row with no score (NaN) and the reason in ``error``."""
+    unreadable gets a row with no score (NaN) and the reason in ``error``; a video scored on a
+    partly damaged file says so in ``note``. ``temporary``: the store is a folder removed
+    afterwards, so messages name the videos, not its path."""
     key = store_key(store)
-    run.check_store(key, f"store {store.root}")
-    note = run.sampling_note(key, f"store {store.root}")
+    where = "the videos given" if temporary else f"store {store.root}"
+    run.check_store(key, where)
+    note = run.sampling_note(key, where)
     if note:
         warnings.warn(note, VidscopeWarning, stacklevel=2)
     ids = store.ids()
     if not ids:
-        raise VidscopeError(f"{store.root}: no videos with features to predict")
+        failed = [f"{v}: {store.rows[v].get('error')}" for v in store.ids(("failed",))[:3]]
+        raise VidscopeError(
+            f"{where}: no videos with features to predict"
+            + (f" (extraction failed: {'; '.join(failed)})" if failed else "")
+        )
     ids += store.ids(("failed",))
     seqs, errors = scorable_sequences(store, ids)
+    errors = {vid: _reason(store, vid, why, temporary) for vid, why in errors.items()}
     good = [s.video_id for s in seqs]
+    notes = {
+        vid: f"partial: {store.rows[vid].get('error') or 'damaged file'}; scored on what decoded"
+        for vid in good
+        if store.rows[vid].get("status") == "partial"
+    }
     cols = run.prediction_columns(good, [s.features for s in seqs]) if seqs else {"id": []}
     out: Columns = {name: list(values) for name, values in cols.items()}
-    if not errors:
+    if not errors and not notes:
         return out
     row = {vid: i for i, vid in enumerate(good)}
     order = {vid: i for i, vid in enumerate(ids)}
-    merged: Columns = {name: [] for name in [*out, "error"]}
+    extra = [name for name, has in (("error", errors), ("note", notes)) if has]
+    merged: Columns = {name: [] for name in [*out, *extra]}
     for vid in sorted([*good, *errors], key=order.__getitem__):
         i = row.get(vid)
         for name in out:
@@ -118,8 +132,22 @@ def _predict_store(run: Run, store: FeatureStore) -> Columns:
                 merged[name].append(vid)
             else:
                 merged[name].append(np.nan if i is None else out[name][i])
-        merged["error"].append("" if i is not None else errors[vid])
+        if errors:
+            merged["error"].append("" if i is not None else errors[vid])
+        if notes:
+            merged["note"].append(notes.get(vid, ""))
     return merged
+
+
+def _reason(store: FeatureStore, video_id: str, why: str, temporary: bool) -> str:
+    """Why a video got no score: a failed extraction's recorded reason (what failed and why),
+    else the load error, without the path of a temporary store."""
+    row = store.rows.get(video_id) or {}
+    if row.get("status") == "failed":
+        return f"extraction failed: {row.get('error') or 'no reason recorded'}"
+    if temporary:
+        why = why.replace(f"{store.root}/", "").replace(f"{store.root}: ", "")
+    return why
 
 
 def _extract_for(
