@@ -66,7 +66,7 @@ def test_different_settings_never_mix(videos: Path, tmp_path: Path, backbone):
     out = tmp_path / "store"
     extract(videos, out, CFG, backbone=backbone, progress=False)
     other = ExtractConfig(sampling=SamplingSpec("uniform", 8), workers=1)
-    with pytest.raises(StoreError, match=r"sampling: store has .*value': 4.*never mixed"):
+    with pytest.raises(StoreError, match=r"has 4 frames uniform, this run asks 8 .*never mixed"):
         extract(videos, out, other, backbone=backbone, progress=False)
     with pytest.raises(StoreError, match="dtype"):
         extract(videos, out, CFG, backbone=backbone, progress=False, dtype="float16")

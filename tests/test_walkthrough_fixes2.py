@@ -83,3 +83,16 @@ def test_predict_on_videos_says_why_and_flags_partial_videos(walk, tmp_path, edg
     assert rows["c0"]["note"] == "" and rows["c0"]["score"]
     assert rows["truncated_tail"]["score"] and rows["truncated_tail"]["error"] == ""
     assert rows["truncated_tail"]["note"].startswith("partial: file cut short")
+
+
+def test_extract_into_a_store_of_other_settings_says_the_difference(walk, capsys):
+    """Used to dump both settings in full: "sampling: store has {'max_frames': None, 'mode':
+    'uniform', 'value': 4}, asked {'mode': 'uniform', 'value': 16, 'max_frames': None}"."""
+    args = ["extract", str(walk["root"] / "clips"), "--out", str(walk["store"]), "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "store has 4 frames uniform, this run asks 16 frames uniform (the default)" in err
+    assert "pass --frames 4 to add to it" in err and "{" not in err
+    assert main([*args, "--frames", "4", "--dtype", "float16"]) == 2
+    err = capsys.readouterr().err
+    assert "store has --dtype float32, this run float16" in err and "pass --dtype float32" in err

@@ -99,13 +99,9 @@ class FeatureStore:
             old = _read_json(path)
             diff = [k for k in KEY_FIELDS if _norm(_key(old, k)) != _norm(_key(meta, k))]
             if diff:
-                lines = "; ".join(
-                    f"{k}: store has {old.get(k)!r}, asked {meta.get(k)!r}" for k in diff
-                )
-                raise StoreError(
-                    f"{root} was made with different settings ({lines}). Features from different "
-                    "settings are never mixed: choose another --out, or delete the store."
-                )
+                from ._mismatch import mismatch_error  # words each difference, with its flag
+
+                raise mismatch_error(root, old, meta)
             return cls(root, old)
         try:
             root.mkdir(parents=True, exist_ok=True)
