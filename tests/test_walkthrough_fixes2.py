@@ -96,3 +96,12 @@ def test_extract_into_a_store_of_other_settings_says_the_difference(walk, capsys
     assert main([*args, "--frames", "4", "--dtype", "float16"]) == 2
     err = capsys.readouterr().err
     assert "store has --dtype float32, this run float16" in err and "pass --dtype float32" in err
+
+
+def test_info_on_a_csv_says_it_is_a_file(walk, capsys):
+    """`vidscope info labels.csv` used to say "no such feature store (run `vidscope extract
+    VIDEOS --out labels.csv`)", advice that would extract into the labels' name."""
+    assert main(["info", str(walk["labels"])]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a feature store" in err and "--labels" in err
+    assert "--out labels.csv" not in err.replace("\n", "")

@@ -344,7 +344,7 @@ def open_store(root: str | os.PathLike[str]) -> FeatureStore:
     ``root/class/*.npy`` and ``root/*.npy``), one ``[T, D]`` array per video.
 
     Raises:
-        StoreError: if the folder is neither.
+        StoreError: if the folder is neither, or ``root`` is a file (said so).
     """
     root = Path(root)
     if (root / "store.json").exists():
@@ -353,6 +353,12 @@ def open_store(root: str | os.PathLike[str]) -> FeatureStore:
         from ._npy_folder import open_npy_folder
 
         return open_npy_folder(root)
+    if root.is_file():
+        csv = " (a CSV of labels goes to --labels)" if root.suffix.lower() == ".csv" else ""
+        raise StoreError(
+            f"{root} is a file, not a feature store: a store is the folder that `vidscope "
+            f"extract VIDEOS --out STORE` writes{csv}"
+        )
     raise StoreError(f"{root}: no such feature store (run `vidscope extract VIDEOS --out {root}`)")
 
 
