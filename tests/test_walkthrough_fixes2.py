@@ -105,3 +105,15 @@ def test_info_on_a_csv_says_it_is_a_file(walk, capsys):
     err = capsys.readouterr().err
     assert "is a file, not a feature store" in err and "--labels" in err
     assert "--out labels.csv" not in err.replace("\n", "")
+
+
+def test_extract_names_a_path_column_that_is_not_there(walk, tmp_path, capsys):
+    """--path-column file on a CSV without it used to say "no path column (looked for file
+    ...); pass --path-column", although the flag had been passed."""
+    args = ["extract", str(walk["labels"]), "--out", str(tmp_path / "s"), "--quiet"]
+    assert main([*args, "--path-column", "file"]) == 2
+    err = capsys.readouterr().err
+    assert "no path column 'file' in the CSV, as --path-column asks" in err
+    assert "its columns: path, label" in err and "pass --path-column" not in err
+    assert main([*args, "--path-column", "paths"]) == 2
+    assert "did you mean 'path'?" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -137,9 +138,16 @@ def _from_csv(path: Path, column: str | None) -> list[Path]:
         reader = csv.DictReader(f)
         fields = reader.fieldnames or []
         col = column or next((c for c in PATH_COLUMNS if c in fields), None)
-        if col is None or col not in fields:
+        if column is not None and column not in fields:
+            close = difflib.get_close_matches(column, fields, n=1)
             raise VidscopeError(
-                f"{path}: no path column (looked for {column or ', '.join(PATH_COLUMNS)}; "
+                f"{path}: no path column {column!r} in the CSV, as --path-column asks ("
+                + (f"did you mean {close[0]!r}? " if close else "")
+                + f"its columns: {', '.join(fields) or 'none, no header'})"
+            )
+        if col is None:
+            raise VidscopeError(
+                f"{path}: no path column (looked for {', '.join(PATH_COLUMNS)}; "
                 f"the CSV has {', '.join(fields) or 'no header'}); pass --path-column"
             )
         out = []
