@@ -117,3 +117,14 @@ def test_extract_names_a_path_column_that_is_not_there(walk, tmp_path, capsys):
     assert "its columns: path, label" in err and "pass --path-column" not in err
     assert main([*args, "--path-column", "paths"]) == 2
     assert "did you mean 'path'?" in capsys.readouterr().err
+
+
+def test_capped_fold_count_is_said(walk, tmp_path):
+    """--folds 50 on 30 clips used to become 15 folds without a word."""
+    cfg = TrainConfig(**{**FAST, "split": "kfold", "folds": 5})
+    result = train(walk["store"], walk["root"] / "good.csv", out=tmp_path / "run", config=cfg)
+    assert len(result.splits) == 3
+    assert any(
+        n.startswith("--folds 5 capped at 3: the smallest class") and "has 3 video(s)" in n
+        for n in result.notes
+    ), result.notes

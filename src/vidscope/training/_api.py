@@ -291,8 +291,12 @@ def prepare_run_dir(out: str | os.PathLike[str], *, resume: bool, overwrite: boo
 
 
 def splits_for(data: SequenceSet, cfg: TrainConfig) -> list[Split]:
-    """The splits ``cfg`` asks for (k-fold with an inner validation split unless told not to)."""
-    return make_splits(
+    """The splits ``cfg`` asks for (k-fold with an inner validation split unless told not to).
+
+    Fewer folds than ``cfg.folds`` (a class with fewer videos than folds) adds a note to
+    ``data.labels.notes`` saying so and why.
+    """
+    splits = make_splits(
         data.labels,
         mode=cfg.split,
         val_fraction=cfg.val_fraction,
@@ -300,6 +304,16 @@ def splits_for(data: SequenceSet, cfg: TrainConfig) -> list[Split]:
         seed=cfg.seed,
         inner_val=cfg.inner_val,
     )
+    if cfg.split == "kfold" and len(splits) < cfg.folds:
+        labels = data.labels
+        counts = np.bincount(labels.y, minlength=len(labels.classes))
+        smallest = int(counts.argmin())
+        labels.notes.append(
+            f"--folds {cfg.folds} capped at {len(splits)}: the smallest class "
+            f"({labels.classes[smallest]!r}) has {int(counts[smallest])} video(s), and each "
+            "fold needs at least one video of every class"
+        )
+    return splits
 
 
 def combined(reports: list[dict[str, Any]]) -> dict[str, Any]:
