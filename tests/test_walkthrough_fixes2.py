@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from vidscope.cli import main
+from vidscope.errors import ConfigError
 from vidscope.features import ExtractConfig, extract
-from vidscope.training import TrainConfig, train
+from vidscope.training import TrainConfig, compare, train
 from vidscope.video import SamplingSpec
 
 from .conftest import EDGE, numbered_frames, write_video
@@ -128,3 +129,20 @@ def test_capped_fold_count_is_said(walk, tmp_path):
         n.startswith("--folds 5 capped at 3: the smallest class") and "has 3 video(s)" in n
         for n in result.notes
     ), result.notes
+
+
+def test_python_train_refuses_a_head_option_typo_before_training(walk, tmp_path):
+    """TrainConfig(head_options={"hiden": 64}) used to end in a TypeError deep inside the
+    head's constructor, after the labels were read and the run folder made."""
+    cfg = TrainConfig(**{**FAST, "head_options": {"hiden": 64}})
+    good = walk["root"] / "good.csv"
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match=r"--head-option hiden \(did you mean 'hidden'\?\): "
+                       r"head 'mean_linear' does not take it"):  # fmt: skip
+        train(walk["store"], good, out=out, config=cfg)
+    assert not out.exists()
+    cfg = TrainConfig(**{**FAST, "head_options": {"dropout": 0.3}})
+    heads = ["mean_linear", "stats_xgboost"]
+    with pytest.raises(ConfigError, match="head 'stats_xgboost' does not take it"):
+        compare(walk["store"], good, heads=heads, out=tmp_path / "cmp", config=cfg)
+    assert not (tmp_path / "cmp").exists()

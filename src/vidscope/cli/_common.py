@@ -8,7 +8,6 @@ Library code never sees argparse: these helpers build :class:`ExtractConfig`,
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -281,31 +280,12 @@ def _is_monitor(key: str) -> bool:
 
 def check_head_options(heads: list[str], options: dict[str, Any], flag: str) -> None:
     """Refuse unknown head names and ``--head-option`` keys a head does not take, before
-    anything trains (``compare`` gives the same options to every head).
+    anything trains (see :func:`vidscope.training.check_head_options`, which ``train`` and
+    ``compare`` also call).
 
     Raises:
         ConfigError: naming the head or key, the known ones and the closest match.
     """
-    from ..models import head_parameters, list_heads
+    from ..training import check_head_options as check
 
-    known_heads = list_heads()
-    for head in heads:
-        if head not in known_heads:
-            raise ConfigError(
-                f"unknown {flag} {head!r}{_did_you_mean(head, known_heads)}; known: "
-                f"{', '.join(known_heads)} (`vidscope heads`)"
-            )
-        known = list(head_parameters(head))
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            shared = " (compare gives its --head-option to every head)" if len(heads) > 1 else ""
-            raise ConfigError(
-                f"--head-option {unknown[0]}{_did_you_mean(unknown[0], known)}: head {head!r} "
-                f"does not take it{shared}; it takes {', '.join(known) or 'no options'} "
-                "(`vidscope heads`)"
-            )
-
-
-def _did_you_mean(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    check(heads, options, flag)

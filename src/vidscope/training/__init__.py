@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ._config import TrainConfig
     from ._crossfit import CrossFit, crossfit_scores
     from ._fit import SplitResult, fit_split
+    from ._heads import check_head_options
     from ._predict import (
         build_backbone,
         check_weights,
@@ -73,6 +74,7 @@ _EXPORTS = {
     "crossfit_scores": "._crossfit",
     "SplitResult": "._fit",
     "fit_split": "._fit",
+    "check_head_options": "._heads",
     "build_backbone": "._predict",
     "check_weights": "._predict",
     "extractor_for": "._predict",
@@ -115,6 +117,7 @@ __all__ = [
     "WindowOptions",
     "build_backbone",
     "callbacks_for",
+    "check_head_options",
     "check_preset_store",
     "check_weights",
     "compare",

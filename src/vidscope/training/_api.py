@@ -29,6 +29,7 @@ from ..metrics import aggregate_folds
 from ._callbacks import default_callbacks
 from ._config import TrainConfig
 from ._fit import SplitResult, fit_split, trainer_for
+from ._heads import check_head_options
 from ._run import Run, load_run
 from ._spec import RunSpec
 
@@ -200,6 +201,7 @@ def train(
             windows=windows, on_start=on_start,
         )  # fmt: skip
     trainer_for(cfg)  # an unknown head fails before any work
+    check_head_options([cfg.head], cfg.head_options)  # so does a misspelt option
     if windows is not None:
         st, data = load_windows(store, windows)
     else:

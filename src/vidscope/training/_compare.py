@@ -13,6 +13,7 @@ from ..features import atomic_write_json
 from ._api import LabelOptions, StoreLike, headline_report, load_data, prepare_run_dir, splits_for
 from ._config import TrainConfig
 from ._fit import SplitResult, fit_split
+from ._heads import check_head_options
 from ._leaderboard import run_row
 
 METRICS = ("accuracy", "balanced_accuracy", "f1", "f1_macro", "roc_auc", "average_precision")
@@ -59,11 +60,13 @@ def compare(
 
     Raises:
         ConfigError: ``ensemble`` < 2 or more than the heads, or a head that cannot be a
-            member (``ensemble``, a video model).
+            member (``ensemble``, a video model), an unknown head, or a ``head_options``
+            key one of the heads does not take.
     """
     base = config or TrainConfig()
     if ensemble is not None:
         check_ensemble(heads, ensemble)
+    check_head_options(heads, base.head_options, "--heads")  # before the first head trains
     st, data = load_data(store, labels, allow_missing=base.allow_missing)
     splits = splits_for(data, base)
     rows, fitted = [], {}

@@ -1,12 +1,14 @@
-"""Rebuilding a saved head from a run's spec, with errors that name the run file."""
+"""Checking head names and options before training; rebuilding a saved head from a run's
+spec, with errors that name the run file."""
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, RunError
-from ..models import create_head, head_parameters
+from ..models import create_head, head_parameters, list_heads
 
 
 def rebuild_head(spec: Any, folder: Path) -> Any:
@@ -34,3 +36,39 @@ def rebuild_head(spec: Any, folder: Path) -> Any:
         return create_head(spec.head, **{**extra, **cfg})
     except (TypeError, ValueError) as exc:
         raise RunError(f"{where}: cannot rebuild head {spec.head!r} ({exc})") from None
+
+
+def check_head_options(heads: list[str], options: dict[str, Any], flag: str = "--head") -> None:
+    """Refuse unknown head names and options a head does not take, before anything trains
+    (``train``/``compare`` and their CLI commands; ``compare`` gives the same options to every
+    head).
+
+    Args:
+        heads: Head names (``TrainConfig.head``; ``compare``'s heads).
+        options: ``TrainConfig.head_options`` (``--head-option`` values).
+        flag: How the heads were given, for the message (``--head``, ``--heads``).
+
+    Raises:
+        ConfigError: naming the head or option, the known ones and the closest match.
+    """
+    known_heads = list_heads()
+    for head in heads:
+        if head not in known_heads:
+            raise ConfigError(
+                f"unknown {flag} {head!r}{_did_you_mean(head, known_heads)}; known: "
+                f"{', '.join(known_heads)} (`vidscope heads`)"
+            )
+        known = list(head_parameters(head))
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            shared = " (compare gives its --head-option to every head)" if len(heads) > 1 else ""
+            raise ConfigError(
+                f"--head-option {unknown[0]}{_did_you_mean(unknown[0], known)}: head {head!r} "
+                f"does not take it{shared}; it takes {', '.join(known) or 'no options'} "
+                "(`vidscope heads`)"
+            )
+
+
+def _did_you_mean(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
