@@ -146,3 +146,22 @@ def test_python_train_refuses_a_head_option_typo_before_training(walk, tmp_path)
     with pytest.raises(ConfigError, match="head 'stats_xgboost' does not take it"):
         compare(walk["store"], good, heads=heads, out=tmp_path / "cmp", config=cfg)
     assert not (tmp_path / "cmp").exists()
+
+
+def test_url_list_with_a_wrong_path_column_names_the_column_and_the_csvs_columns():
+    """A CSV list read from a URL used to say "no path column (the CSV has ...); pass
+    --path-column" although the flag was passed; it now gives the local CSV's message."""
+    import fsspec
+
+    from vidscope.errors import InputError
+    from vidscope.features._fsspec import resolve_urls
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/walk2/list.csv", b"path,label\na.mp4,x\n")
+    with pytest.raises(InputError, match=r"no path column 'paths' in the CSV, as --path-column "
+                       r"asks \(did you mean 'path'\? its columns: path, label\)"):  # fmt: skip
+        resolve_urls("memory://walk2/list.csv", path_column="paths")
+    with pytest.raises(InputError, match=r"looked for path, video.*the CSV has name, label"):
+        fs.pipe("/walk2/other.csv", b"name,label\na.mp4,x\n")
+        resolve_urls("memory://walk2/other.csv")
+    assert [u.path for u in resolve_urls("memory://walk2/list.csv")] == ["memory:///walk2/a.mp4"]

@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import InputError, StoreError
-from ._inputs import PATH_COLUMNS, VIDEO_SUFFIXES
+from ._inputs import VIDEO_SUFFIXES, path_column
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 #: Filesystems whose files only the process that wrote them can see.
@@ -104,11 +104,7 @@ def _list_names(text: str, suffix: str, column: str | None, where: str) -> list[
         return [s for s in lines if s and not s.startswith("#")]
     reader = csv.DictReader(io.StringIO(text))
     fields = reader.fieldnames or []
-    col = column or next((c for c in PATH_COLUMNS if c in fields), None)
-    if col is None or col not in fields:
-        raise InputError(
-            f"{where}: no path column (the CSV has {', '.join(fields)}); pass --path-column"
-        )
+    col = path_column(fields, column, where)
     return [(row.get(col) or "").strip() for row in reader if (row.get(col) or "").strip()]
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import VidscopeError
+from ..errors import InputError, VidscopeError
 from ..video import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = frozenset(
@@ -133,23 +133,37 @@ def _from_list(path: Path) -> list[Path]:
     return [path.parent / s for s in (ln.strip() for ln in lines) if s and not s.startswith("#")]
 
 
+def path_column(fields: Sequence[str], column: str | None, where: str) -> str:
+    """The CSV column holding video paths: ``column`` (``--path-column``) or the first of
+    :data:`PATH_COLUMNS` among ``fields``.
+
+    Raises:
+        InputError: naming ``where``: ``column`` is not in the CSV (with the closest name and
+            the CSV's columns), or no column was given and none of :data:`PATH_COLUMNS` is there.
+    """
+    if column is not None:
+        if column in fields:
+            return column
+        close = difflib.get_close_matches(column, list(fields), n=1)
+        raise InputError(
+            f"{where}: no path column {column!r} in the CSV, as --path-column asks ("
+            + (f"did you mean {close[0]!r}? " if close else "")
+            + f"its columns: {', '.join(fields) or 'none, no header'})"
+        )
+    col = next((c for c in PATH_COLUMNS if c in fields), None)
+    if col is None:
+        raise InputError(
+            f"{where}: no path column (looked for {', '.join(PATH_COLUMNS)}; "
+            f"the CSV has {', '.join(fields) or 'no header'}); pass --path-column"
+        )
+    return col
+
+
 def _from_csv(path: Path, column: str | None) -> list[Path]:
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         fields = reader.fieldnames or []
-        col = column or next((c for c in PATH_COLUMNS if c in fields), None)
-        if column is not None and column not in fields:
-            close = difflib.get_close_matches(column, fields, n=1)
-            raise VidscopeError(
-                f"{path}: no path column {column!r} in the CSV, as --path-column asks ("
-                + (f"did you mean {close[0]!r}? " if close else "")
-                + f"its columns: {', '.join(fields) or 'none, no header'})"
-            )
-        if col is None:
-            raise VidscopeError(
-                f"{path}: no path column (looked for {', '.join(PATH_COLUMNS)}; "
-                f"the CSV has {', '.join(fields) or 'no header'}); pass --path-column"
-            )
+        col = path_column(fields, column, str(path))
         out = []
         for n, row in enumerate(reader, start=2):
             value = (row.get(col) or "").strip()
