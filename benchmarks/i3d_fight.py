@@ -14,10 +14,12 @@ window only; ``all``: every 16 frames, the last window ending at the last frame;
 than 32 frames repeat their last frame), and each window gives 1024 features (``Mixed_5c``
 averaged over time and space). Cached in ``_work/fight_i3d_<windows>.npy``.
 
-Rows, fixed before the first run (``central``) and run again unchanged for ``all``: the clip's
-mean window feature alone, with the flow columns of today's best (the I3D vector repeated on
-each of its 16 samples), with Lite0 + flow, and the average of today's best run and each of the
-first two (threshold from the mean inner-val probability). Every head is ``stats_xgboost``
+Rows, fixed before the first run (``central``) and run again for ``all``: the clip's mean
+window feature alone; the windows as a sequence (the tree's statistics over windows; added
+before the ``all`` run, equal to the first row for ``central``); the mean with the flow columns
+of today's best (the I3D vector repeated on each of its 16 samples); with Lite0 + flow; and
+the average of today's best run and the mean alone or with flow (threshold from the mean
+inner-val probability). Every head is ``stats_xgboost``
 refit on train + inner val, as today's best (levers row 0); grouped 5 folds x 3 seeds, held-out
 folds, paired with today's best.
 """
@@ -110,9 +112,10 @@ def compose(af: Any, i3d: dict, name: str, fn: Callable[..., np.ndarray],
     store = FeatureStore.create(out, meta)
     for vid in base.ids():
         row, seq = base.rows[vid], base.load(vid)
-        feats = i3d[str(row["path"]).split("fight-surv-dev/")[-1]][0]
+        feats, _, centres = i3d[str(row["path"]).split("fight-surv-dev/")[-1]]
         x = fn(feats, seq.features).astype(np.float32)
-        rel = store.write(vid, x, seq.times_s[: len(x)])
+        times = seq.times_s if len(x) == len(seq.times_s) else centres[: len(x)]
+        rel = store.write(vid, x, times)
         store.record({**row, "features": rel, "checksum": None, "bytes": None})
     store.compact()
     return out
@@ -160,6 +163,7 @@ def main() -> None:
     stores = {
         "today's best (lite0+flow)": af.WORK / BASE_STORE,
         "i3d": compose(af, i3d, "i3d", lambda f, q: f.mean(0, keepdims=True), [("i3d", 1024)]),
+        "i3d windows as a sequence": compose(af, i3d, "i3d_seq", lambda f, q: f, [("i3d", 1024)]),
         "i3d + flow": compose(
             af,
             i3d,
