@@ -16,8 +16,6 @@ In a fused backbone (``efficientnet_lite0+flow``) only the appearance part takes
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -25,6 +23,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._base import Backbone, check_frames
+from ._options import add_options
 
 #: The augmentations ``tta`` accepts: name -> what it does (for messages and docs).
 TTAS: dict[str, str] = {"hflip": "the frame and its left-right mirror image"}
@@ -101,22 +100,14 @@ def flippable(factory: F) -> F:
     backbones route ``--backbone-option tta=hflip`` to it by name. Apply it outside
     :func:`vidscope.backbones._tiles.tileable`, so a tiled frame is flipped as a whole.
     """
-    sig = inspect.signature(factory)
-    params = list(sig.parameters.values())
-    extra = [
-        inspect.Parameter("tta", inspect.Parameter.KEYWORD_ONLY, default=None),
-        inspect.Parameter("tta_pool", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_POOL),
-    ]
-    at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
 
-    @functools.wraps(factory)
-    def make(*args: Any, tta: Any = None, tta_pool: str = DEFAULT_POOL, **kw: Any) -> Backbone:
-        if tta is None and tta_pool != DEFAULT_POOL:
+    def check(o: dict[str, Any]) -> None:
+        if o["tta"] is None and o["tta_pool"] != DEFAULT_POOL:
             raise InputError("--backbone-option tta_pool needs tta too, e.g. tta=hflip")
-        backbone = factory(*args, **kw)
-        if tta is None:
-            return backbone
-        return FlipBackbone(backbone, tta=str(tta), pool=tta_pool)
 
-    make.__signature__ = sig.replace(parameters=[*params[:at], *extra, *params[at:]])  # type: ignore[attr-defined]
-    return make  # type: ignore[return-value]
+    def wrap(inner: Backbone, o: dict[str, Any]) -> Backbone:
+        if o["tta"] is None:
+            return inner
+        return FlipBackbone(inner, tta=str(o["tta"]), pool=o["tta_pool"])
+
+    return add_options(factory, {"tta": None, "tta_pool": DEFAULT_POOL}, wrap, check=check)

@@ -33,8 +33,6 @@ EfficientNet-Lite0) and one partner frame per sample (free when fused with ``flo
 from __future__ import annotations
 
 import dataclasses
-import functools
-import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -42,6 +40,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._base import Backbone, check_pairs, resize_frames
+from ._options import add_options
 
 #: The focus rules ``focus`` accepts: name -> what decides the crop (for messages and docs).
 FOCUSES: dict[str, str] = {"motion": "where the frame differs most from the next one"}
@@ -245,23 +244,15 @@ def focusable(factory: F) -> F:
     backbones route ``--backbone-option focus=motion`` to it by name. Apply it outside
     :func:`~vidscope.backbones._flip.flippable`, so each view is flipped (``tta=hflip``).
     """
-    sig = inspect.signature(factory)
-    params = list(sig.parameters.values())
-    extra = [
-        inspect.Parameter("focus", inspect.Parameter.KEYWORD_ONLY, default=None),
-        inspect.Parameter("focus_zoom", inspect.Parameter.KEYWORD_ONLY, default=None),
-    ]
-    at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
 
-    @functools.wraps(factory)
-    def make(*args: Any, focus: Any = None, focus_zoom: Any = None, **kw: Any) -> Backbone:
-        if focus is None and focus_zoom is not None:
+    def check(o: dict[str, Any]) -> None:
+        if o["focus"] is None and o["focus_zoom"] is not None:
             raise InputError("--backbone-option focus_zoom needs focus too, e.g. focus=motion")
-        backbone = factory(*args, **kw)
-        if focus is None:
-            return backbone
-        zoom = DEFAULT_ZOOM if focus_zoom is None else focus_zoom
-        return FocusBackbone(backbone, focus=str(focus), zoom=zoom)
 
-    make.__signature__ = sig.replace(parameters=[*params[:at], *extra, *params[at:]])  # type: ignore[attr-defined]
-    return make  # type: ignore[return-value]
+    def wrap(inner: Backbone, o: dict[str, Any]) -> Backbone:
+        if o["focus"] is None:
+            return inner
+        zoom = DEFAULT_ZOOM if o["focus_zoom"] is None else o["focus_zoom"]
+        return FocusBackbone(inner, focus=str(o["focus"]), zoom=zoom)
+
+    return add_options(factory, {"focus": None, "focus_zoom": None}, wrap, check=check)

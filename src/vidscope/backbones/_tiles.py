@@ -22,8 +22,6 @@ per frame (5 for ``2x2``) plus decoding at the larger size.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -31,6 +29,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._base import Backbone, check_frames, resize_frames
+from ._options import add_options
 
 #: Ways to combine the views of one frame: name -> width in multiples of the backbone's D.
 POOLS: dict[str, Callable[[int], int]] = {
@@ -159,22 +158,14 @@ def tileable(factory: F) -> F:
     The options are added to the factory's signature, so ``create_backbone`` and fused
     backbones route ``--backbone-option tiles=2x2`` to it by name.
     """
-    sig = inspect.signature(factory)
-    params = list(sig.parameters.values())
-    extra = [
-        inspect.Parameter("tiles", inspect.Parameter.KEYWORD_ONLY, default=None),
-        inspect.Parameter("tile_pool", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_POOL),
-    ]
-    at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
 
-    @functools.wraps(factory)
-    def make(*args: Any, tiles: Any = None, tile_pool: str = DEFAULT_POOL, **kw: Any) -> Backbone:
-        if tiles is None and tile_pool != DEFAULT_POOL:
+    def check(o: dict[str, Any]) -> None:
+        if o["tiles"] is None and o["tile_pool"] != DEFAULT_POOL:
             raise InputError("--backbone-option tile_pool needs tiles too, e.g. tiles=2x2")
-        backbone = factory(*args, **kw)
-        if tiles is None:
-            return backbone
-        return TiledBackbone(backbone, tiles=tiles, pool=tile_pool)
 
-    make.__signature__ = sig.replace(parameters=[*params[:at], *extra, *params[at:]])  # type: ignore[attr-defined]
-    return make  # type: ignore[return-value]
+    def wrap(inner: Backbone, o: dict[str, Any]) -> Backbone:
+        if o["tiles"] is None:
+            return inner
+        return TiledBackbone(inner, tiles=o["tiles"], pool=o["tile_pool"])
+
+    return add_options(factory, {"tiles": None, "tile_pool": DEFAULT_POOL}, wrap, check=check)
