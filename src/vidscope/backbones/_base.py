@@ -3,6 +3,11 @@
 A backbone that measures motion declares ``needs_next_frame = True``: the extractor then also
 decodes, for every sampled frame, the frame shown right after it, and calls
 :meth:`Backbone.encode_pairs` with both and the time between them.
+
+A video network (a *clip backbone*) declares ``clip_frames = K``: it sees, for every sample, a
+window of K frames at ``clip_fps`` around the sample's time (:func:`clip_times`), and the
+extractor calls :meth:`Backbone.encode_clips`. Windows sit on a grid ``clip_stride`` frames
+apart, so neighbouring samples share a window, which is encoded once.
 """
 
 from __future__ import annotations
@@ -106,6 +111,12 @@ class Backbone(ABC):
     #: With ``needs_next_frame``: the partner frame is the first one shown at least this many
     #: seconds after the sampled frame (0 = the very next frame).
     pair_gap_s: float = 0.0
+    #: Clip backbones: frames per window (0: a per-frame backbone), see :func:`clip_times`.
+    clip_frames: int = 0
+    #: Clip backbones: the rate the window's frames are taken at (the network's training rate).
+    clip_fps: float = 25.0
+    #: Clip backbones: frames between the centres of neighbouring windows on the grid.
+    clip_stride: int = 1
 
     @property
     def parts(self) -> list[Backbone]:
@@ -145,6 +156,11 @@ class Backbone(ABC):
         """
         return self.encode(frames)
 
+    def encode_clips(self, clips: np.ndarray) -> np.ndarray:
+        """Features of ``uint8 [N, K, h, w, 3]`` windows of ``clip_frames`` frames (clip
+        backbones only); ``float32 [N, num_features]``."""
+        raise InputError(f"the {self.name} backbone encodes single frames: call encode(frames)")
+
     @abstractmethod
     def identity(self) -> dict[str, object]:
         """What makes two backbones give the same features: name, weights hash, preprocessing."""
@@ -159,6 +175,50 @@ def check_frames(frames: np.ndarray) -> None:
     """Raise ``ValueError`` unless ``frames`` is ``uint8 [N, H, W, 3]``."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise InputError(f"frames must be uint8 [N, H, W, 3], got {frames.dtype} {frames.shape}")
+
+
+def clip_times(
+    times_s: np.ndarray, duration_s: float, frames: int, fps: float, stride: int
+) -> np.ndarray:
+    """``float64 [N, frames]``: the times of the window a clip backbone sees for each sample.
+
+    A window is ``frames`` consecutive instants ``1 / fps`` apart, each in the middle of its
+    slot (so a video at ``fps`` gives its consecutive frames). Window centres lie on a grid
+    ``stride / fps`` apart that starts with the window beginning at t = 0, and end with the
+    window ending at the video's end (off the grid if need be); each sample takes the centre
+    nearest its time. So windows stay inside the video where it is long enough, neighbouring
+    samples share windows, and a video shorter than a window repeats its last frame.
+
+    Args:
+        times_s: ``[N]`` sample times, seconds from the first frame.
+        duration_s: Length of the video, seconds.
+        frames: Frames per window (K >= 1).
+        fps: Rate of the window's frames.
+        stride: Frames between neighbouring centres on the grid (>= 1).
+    """
+    times = np.asarray(times_s, dtype=np.float64)
+    half = frames / (2.0 * fps)
+    first, last = half, max(half, float(duration_s) - half)
+    step = stride / fps
+    clipped = np.clip(times, first, last)
+    centres = np.minimum(first + np.round((clipped - first) / step) * step, last)  # [N]
+    centres = np.where(last - clipped < np.abs(clipped - centres), last, centres)  # off-grid end
+    offsets = (np.arange(frames) + 0.5) / fps - half  # [K], slot middles
+    end = max(float(duration_s) - 1e-6, 0.0)
+    return np.clip(centres[:, None] + offsets[None, :], 0.0, end)  # [N, K]
+
+
+def check_clips(clips: np.ndarray, frames: int) -> None:
+    """Raise :class:`InputError` unless ``clips`` is ``uint8 [N, frames, H, W, 3]``."""
+    if (
+        clips.ndim != 5
+        or clips.shape[1] != frames
+        or clips.shape[-1] != 3
+        or clips.dtype != np.uint8
+    ):
+        raise InputError(
+            f"clips must be uint8 [N, {frames}, H, W, 3], got {clips.dtype} {clips.shape}"
+        )
 
 
 def check_pairs(frames: np.ndarray, next_frames: np.ndarray, dt_s: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ BUILTIN_MODULES = (
     "vidscope.backbones._clip",
     "vidscope.backbones._emotion",
     "vidscope.backbones._pose",
+    "vidscope.backbones._i3d",
 )
 #: Joins part names into a fused backbone, e.g. ``efficientnet_lite0+flow`` (see ``_fusion``).
 FUSE = "+"

@@ -115,7 +115,14 @@ class EngineSetup:
         """The :class:`DecodeTask` of this run, without a video."""
         cfg = self.config
         parts = tuple(
-            PartSpec(p.preprocess.to_dict(), bool(p.needs_next_frame), float(p.pair_gap_s))
+            PartSpec(
+                p.preprocess.to_dict(),
+                bool(p.needs_next_frame),
+                float(p.pair_gap_s),
+                int(p.clip_frames),
+                float(p.clip_fps),
+                int(p.clip_stride),
+            )
             for p in self.backbone.parts
         )
         return DecodeTask(
@@ -217,7 +224,9 @@ def encode_chunk(model: Backbone, chunk: Frames, batch_size: int) -> FeatureChun
             rows: slice | np.ndarray = slice(s, s + batch_size)  # views, no copies
         else:
             rows = keep[s : s + batch_size]
-        feats[s : s + batch_size] = encode_parts(model, chunk.frames, chunk.nexts, dt, rows)
+        feats[s : s + batch_size] = encode_parts(
+            model, chunk.frames, chunk.nexts, dt, rows, chunk.clips
+        )
     if len(keep) == len(times):
         return FeatureChunk(chunk.job, chunk.indices, times, feats)
     slot = np.searchsorted(keep, first)  # distinct time -> its row among the kept ones
@@ -230,6 +239,7 @@ def encode_parts(
     nexts: list[np.ndarray | None],
     dt_s: np.ndarray | None,
     rows: slice | np.ndarray,
+    clips: list[np.ndarray | None] | None = None,
 ) -> np.ndarray:
     """``float32 [n, D]`` features of the ``rows`` of one worker chunk, parts side by side.
 
@@ -240,10 +250,16 @@ def encode_parts(
         dt_s: ``[N]`` seconds from each sampled frame to its next frame (``None`` if no
             part needs them).
         rows: Which rows of the chunk to encode (one inference batch): a slice, or positions.
+        clips: Per part, for clip backbone parts, ``int32 [N, K]``: each sample's window as
+            rows of that part's ``frames`` (the distinct frames of the chunk's windows).
     """
     feats = []
-    for part, now, after in zip(model.parts, frames, nexts, strict=True):
-        if part.needs_next_frame:
+    windows = clips or [None] * len(frames)
+    for part, now, after, window in zip(model.parts, frames, nexts, windows, strict=True):
+        if window is not None:
+            distinct, inverse = np.unique(window[rows], axis=0, return_inverse=True)
+            feats.append(part.encode_clips(now[distinct])[inverse.ravel()])  # [b, K] -> [b, D]
+        elif part.needs_next_frame:
             assert after is not None and dt_s is not None
             feats.append(part.encode_pairs(now[rows], after[rows], dt_s[rows]))
         else:

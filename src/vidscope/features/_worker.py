@@ -13,7 +13,10 @@ and says :class:`Ready` once at start-up. ``Frames.frames`` is a list with one
 ``uint8 [n, h_p, w_p, 3]`` array per backbone part (a fused backbone has several), prepared
 with that part's preprocessing record; ``Frames.nexts`` holds, for each part that needs the
 next frame (motion), the frames shown right after the sampled ones, prepared the same way,
-and ``None`` for the others.
+and ``None`` for the others. For a clip backbone part (``PartSpec.clip_frames``),
+``Frames.frames`` holds the distinct frames of the chunk's windows and ``Frames.clips`` says
+which of them each sample's window is made of (``int32 [n, K]``); they are read by a second
+reader of the same file at the window times :func:`~vidscope.backbones.clip_times` gives.
 
 Each video is decoded once, at the largest size any part needs (by area); parts that need a
 smaller size get the decoded frames resized with OpenCV (``INTER_AREA``, see
@@ -24,6 +27,7 @@ This module never imports torch: worker processes import it at start-up.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import signal
@@ -34,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backbones import Preprocess
+from ..backbones import Preprocess, clip_times
 from ..errors import VideoError
 from ..video import SamplingSpec
 from ._fsspec import local_copy
@@ -50,6 +54,12 @@ class PartSpec:
     """Whether the part also needs the frame shown after each sample (motion)."""
     pair_gap_s: float = 0.0
     """With ``needs_next_frame``: the partner is the first frame at least this much later."""
+    clip_frames: int = 0
+    """Clip backbones: frames per window (0: one frame per sample)."""
+    clip_fps: float = 25.0
+    """Clip backbones: rate of the window's frames."""
+    clip_stride: int = 1
+    """Clip backbones: frames between neighbouring window centres."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,7 @@ class Frames:
     indices: np.ndarray  # int64 [n] sample indices
     nexts: list[np.ndarray | None]  # per part: uint8 [n, h_p, w_p, 3] or None
     next_times_s: np.ndarray | None  # float64 [n], or None when no part needs next frames
+    clips: list[np.ndarray | None] | None = None  # per part: int32 [n, K] rows of frames[p]
 
 
 @dataclass(frozen=True)
@@ -169,16 +180,27 @@ def decode_video(task: DecodeTask, threads: int) -> Iterator[Info | Frames | Don
     spec = SamplingSpec(**task.sampling)
     pres = [Preprocess(**p.preprocess) for p in task.parts]
     paired = [p.needs_next_frame for p in task.parts]
-    with (
-        local_copy(task.path, task.data) as path,
-        VideoReader(path, threads=threads, image_fps=task.image_fps) as reader,
-    ):
+    windowed = any(p.clip_frames for p in task.parts)
+    with contextlib.ExitStack() as stack:
+        path = stack.enter_context(local_copy(task.path, task.data))
+        reader = stack.enter_context(VideoReader(path, threads=threads, image_fps=task.image_fps))
+        # clip parts read their windows with a reader of their own (the first one streams)
+        clip_reader = (
+            stack.enter_context(VideoReader(path, threads=threads, image_fps=task.image_fps))
+            if windowed
+            else None
+        )
         info = reader.info
         times = spec.times(info.duration_s)
         trim_heap()  # indexing a long video leaves MiBs of freed heap the decoder would sit on
         yield Info(task.job, {**asdict(info), "path": task.path}, len(times))
         w, h = info.width, info.height
-        size = max((p.decode_size(w, h) for p in pres), key=lambda s: (s[0] * s[1], s))
+        frame_parts = [
+            p for p, spec_p in zip(pres, task.parts, strict=True) if not spec_p.clip_frames
+        ]
+        size = max(
+            (p.decode_size(w, h) for p in frame_parts or pres), key=lambda s: (s[0] * s[1], s)
+        )
         options = {
             "size": size,
             "seek": task.seek,
@@ -192,14 +214,45 @@ def decode_video(task: DecodeTask, threads: int) -> Iterator[Info | Frames | Don
         else:
             chunks = ((batch, None) for batch in reader.iter_frames(times, **options))
         for batch, after in chunks:
-            frames = [p.prepare(batch.frames, w, h) for p in pres]
+            frames: list[np.ndarray] = []
+            clips: list[np.ndarray | None] = []
+            for p, part in zip(pres, task.parts, strict=True):
+                if part.clip_frames:
+                    assert clip_reader is not None
+                    window, index = _windows(clip_reader, part, p, batch.times_s, info)
+                    frames.append(window)
+                    clips.append(index)
+                else:
+                    frames.append(p.prepare(batch.frames, w, h))
+                    clips.append(None)
             nexts = [
                 p.prepare(after.frames, w, h) if need and after is not None else None
                 for p, need in zip(pres, paired, strict=True)
             ]
             next_times = None if after is None else after.times_s
-            yield Frames(task.job, frames, batch.times_s, batch.indices, nexts, next_times)
+            yield Frames(
+                task.job, frames, batch.times_s, batch.indices, nexts, next_times,
+                clips if windowed else None,
+            )  # fmt: skip
+        if clip_reader is not None:
+            reader.damage.extend(d for d in clip_reader.damage if d not in reader.damage)
         yield Done(task.job, tuple(reader.damage), dict(reader.stats))
+
+
+def _windows(
+    reader: Any, part: PartSpec, pre: Preprocess, times_s: np.ndarray, info: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct frames ``uint8 [m, h, w, 3]`` of the windows of samples shown at
+    ``times_s``, prepared for the part, and each sample's window as rows of them
+    (``int32 [n, K]``)."""
+    wanted = clip_times(
+        times_s, info.duration_s, part.clip_frames, part.clip_fps, part.clip_stride
+    )  # [n, K]
+    distinct, index = np.unique(wanted, return_inverse=True)
+    size = pre.decode_size(info.width, info.height)
+    batch = reader.read(distinct, size=size, seek="exact")  # rows in the order of ``distinct``
+    frames = pre.prepare(batch.frames, info.width, info.height)
+    return frames, index.reshape(wanted.shape).astype(np.int32)
 
 
 @functools.cache

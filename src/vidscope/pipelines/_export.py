@@ -144,10 +144,12 @@ def _frames_backbone(run: Run, weights: str | None) -> Any:
     inner = getattr(built, "image", built)  # CLIP: the image side
     torch_bb = inner.torch() if hasattr(inner, "torch") else inner
     module = getattr(torch_bb, "module", None)
-    if len(built.parts) > 1 or built.needs_next_frame or module is None:
+    if len(built.parts) > 1 or built.needs_next_frame or built.clip_frames or module is None:
         why = "it fuses several encoders" if len(built.parts) > 1 else "it is not one torch model"
         if built.needs_next_frame:
             why = "it compares each frame with the next one"
+        if built.clip_frames:
+            why = f"it encodes windows of {built.clip_frames} frames, not frames"
         raise RunError(
             f"backbone {name!r} has no ONNX form as one graph ({why}); "
             "export the head alone with --from-features"

