@@ -21,9 +21,9 @@ from vidscope.training import (
     preset_config,
 )
 
-ACCURATE = "efficientnet_lite0+efficientnet_lite2+flow"
+ACCURATE = "efficientnet_lite0+i3d+flow"
 #: The accurate preset's parts at tiny widths (the features are synthetic).
-LAYOUT = [("efficientnet_lite0", 5), ("efficientnet_lite2", 5), ("flow", 3)]
+LAYOUT = [("efficientnet_lite0", 5), ("i3d", 5), ("flow", 3)]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_preset_table_and_config():
 
 def test_store_must_have_the_preset_backbone():
     key = StoreKey(backbone={"name": "efficientnet_lite0+flow"})
-    with pytest.raises(ConfigError, match=r"--preset accurate trains on .*lite2.* holds .*"
+    with pytest.raises(ConfigError, match=r"--preset accurate trains on .*i3d.* holds .*"
                        r"lite0\+flow.*extract VIDEOS --out STORE --preset accurate"):  # fmt: skip
         check_preset_store("accurate", key, "store S")
     check_preset_store("fast", key, "store S")
@@ -74,7 +74,7 @@ def test_train_and_compare_with_a_preset(tmp_path, accurate_store, capsys):
     assert spec["head"] == "ensemble" and spec["train"]["preset"] == "accurate"
     assert spec["train"]["refit"] is True
     parts = [m["parts"] for m in spec["head_config"]["members"]]
-    assert parts == [["efficientnet_lite0", "flow"], ["efficientnet_lite2", "flow"]]
+    assert parts == [["efficientnet_lite0", "flow"], ["i3d", "flow"]]
     assert load_run(tmp_path / "run").predict(store)["score"].between(0, 1).all()
     # explicit flags win: another head (the preset's members do not follow it), --no-refit
     assert main(["train", str(store), "--out", str(tmp_path / "own"), "--preset", "accurate",
@@ -109,3 +109,22 @@ def test_preset_errors_are_one_line(tmp_path, capsys):
                  "--head", "ensemble", "--head-option", "members=stats_xgboost@lite2"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "a (6), b (6), flow (3)" in err and "Traceback" not in err
+
+
+def test_a_preset_sets_other_training_settings_unless_given(monkeypatch):
+    from vidscope.cli._train import train_config
+    from vidscope.training import _presets
+    from vidscope.training._presets import Preset
+
+    steady = Preset("steady", "test", backbone="flow", head="stats_xgboost",
+                    train={"threshold_from": "cv", "threshold": "logistic"})  # fmt: skip
+    monkeypatch.setitem(_presets.PRESETS, "steady", steady)
+    cfg = preset_config("steady")
+    assert (cfg.threshold_from, cfg.threshold, cfg.refit) == ("cv", "logistic", True)
+    mine = preset_config("steady", TrainConfig(threshold="f1"), given={"threshold"})
+    assert (mine.threshold_from, mine.threshold) == ("cv", "f1")
+    parser, _ = build_parser()
+    args = parser.parse_args(["train", "S", "--labels", "L", "--out", "R", "--preset", "steady",
+                              "--threshold", "youden"])  # fmt: skip
+    flags = train_config(args, None)
+    assert (flags.head, flags.threshold_from, flags.threshold) == ("stats_xgboost", "cv", "youden")

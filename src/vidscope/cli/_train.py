@@ -217,7 +217,9 @@ def train_config(args: argparse.Namespace, head: str | None) -> Any:
     )
     if not getattr(args, "preset", None):
         return cfg
-    return preset_config(args.preset, cfg, head=head, head_options=options, refit=args.refit)
+    return preset_config(
+        args.preset, cfg, head=head, head_options=options, refit=args.refit, given=kw
+    )
 
 
 def check_preset(args: argparse.Namespace, console: Console) -> None:

