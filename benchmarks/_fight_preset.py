@@ -183,16 +183,26 @@ PIPELINES = {
 }  # fmt: skip
 
 
+def former_accurate() -> Any:
+    """The ``accurate`` preset before it took I3D (2026-12-01): two ``stats_xgboost`` heads on
+    ``efficientnet_lite0+flow`` and ``efficientnet_lite2+flow``, averaged, ``--refit``."""
+    from vidscope.training import TrainConfig
+
+    members = "stats_xgboost@efficientnet_lite0+flow,stats_xgboost@efficientnet_lite2+flow"
+    return TrainConfig(head="ensemble", head_options={"members": members}, refit=True)
+
+
 def diagnose(args: argparse.Namespace, labels_csv: Path, af: Any) -> list[dict[str, Any]]:
-    """The ``accurate`` preset and its single lite0+flow tree on each feature pipeline of
-    :data:`PIPELINES` (composed stores of parts of already extracted stores, layout
-    ``efficientnet_lite0, efficientnet_lite2, flow``), paired: does the ensemble gain, and the
-    gap between the fused extraction and the composition, come from the ensemble or from how
-    each part's frames were resized? Sources are opened as they are (never re-extracted)."""
+    """The former ``accurate`` preset (:func:`former_accurate`) and its single lite0+flow tree
+    on each feature pipeline of :data:`PIPELINES` (composed stores of parts of already
+    extracted stores, layout ``efficientnet_lite0, efficientnet_lite2, flow``), paired: does the
+    ensemble gain, and the gap between the fused extraction and the composition, come from the
+    ensemble or from how each part's frames were resized? Sources are opened as they are (never
+    re-extracted)."""
     import _fight_levers as fl
     from _fight_levers_run import paired, print_levers
 
-    from vidscope.training import TrainConfig, preset_config
+    from vidscope.training import TrainConfig
 
     missing = [s for s in SOURCE_STORES.values() if not (af.WORK / s / "store.json").is_file()]
     if missing:
@@ -201,14 +211,14 @@ def diagnose(args: argparse.Namespace, labels_csv: Path, af: Any) -> list[dict[s
     names = ("efficientnet_lite0", "efficientnet_lite2", "flow")
     single = TrainConfig(head="ensemble", head_options={"members": f"stats_xgboost:n_jobs="
                          f"{args.threads}@efficientnet_lite0+flow"})  # fmt: skip
-    accurate = with_threads("accurate", preset_config("accurate"), args.threads)
+    accurate = with_threads("former accurate", former_accurate(), args.threads)
     rows = []
     for label, cols in PIPELINES.items():
         parts = tuple((n, fl.cols(*c)) for n, c in zip(names, cols, strict=True))
         used = {c[0] for c in cols}
         store = fl.compose(fl.Lever(label, parts), {n: stores[n] for n in used},
                            af.WORK / "fight_preset_diagnose" / fl.slug(label))  # fmt: skip
-        for what, cfg in (("lite0+flow tree", single), ("--preset accurate", accurate)):
+        for what, cfg in (("lite0+flow tree", single), ("former --preset accurate", accurate)):
             folds = []
             for seed in args.seed_list:
                 out = args.runs / "diagnose" / fl.slug(label) / fl.slug(what)

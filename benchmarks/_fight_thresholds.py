@@ -7,8 +7,11 @@ Setups (stores already extracted by ``--levers`` / ``--preset``; none is extract
   ``efficientnet_lite0+flow`` store of the levers table, row 0);
 - ``row 9``: the levers table's best ensemble (mean probability of ``stats_xgboost`` on
   ``lite0+flow`` and on ``lite2+flow``, composed stores);
-- ``accurate``: the same two members on the ``accurate`` preset's ONE fused
-  ``efficientnet_lite0+efficientnet_lite2+flow`` store (what ``--preset accurate`` trains).
+- ``former accurate``: the same two members on ONE fused
+  ``efficientnet_lite0+efficientnet_lite2+flow`` store (the ``accurate`` preset until it took
+  I3D);
+- ``accurate``: the ``accurate`` preset's members (``stats_xgboost`` on ``lite0+flow`` and on
+  ``i3d+flow``) on its fused ``efficientnet_lite0+i3d+flow`` store.
 
 Per held-out fold (grouped 5-fold x seeds, the library's folds with an inner grouped ``val``),
 each member's tree head (``random_state`` = fold seed, as the tree trainer sets it) is fit
@@ -52,6 +55,8 @@ from typing import Any
 
 import numpy as np
 
+#: The setup of the ``accurate`` preset (its fused store, its two members).
+ACCURATE = "accurate preset: lite0+flow & i3d+flow, fused store"
 #: Setups: name -> members, each (store folder under ``_work``, layout parts or None = all).
 SETUPS: dict[str, list[tuple[str, list[str] | None]]] = {
     "lite0+flow | stats_xgboost": [("fight_levers/lite0_flow_stats_xgboost_today_s_best", None)],
@@ -59,7 +64,7 @@ SETUPS: dict[str, list[tuple[str, list[str] | None]]] = {
         ("fight_levers/lite0_flow_stats_xgboost_today_s_best", None),
         ("fight_levers/lite2_flow", None),
     ],
-    "accurate preset: the same pair, fused store": [
+    "lite0 & lite2 pair, fused store (former accurate)": [
         (
             "fight_store_16_efficientnet_lite0_efficientnet_lite2_flow",
             ["efficientnet_lite0", "flow"],
@@ -68,6 +73,10 @@ SETUPS: dict[str, list[tuple[str, list[str] | None]]] = {
             "fight_store_16_efficientnet_lite0_efficientnet_lite2_flow",
             ["efficientnet_lite2", "flow"],
         ),
+    ],
+    ACCURATE: [
+        ("fight_store_16_efficientnet_lite0_i3d_flow", ["efficientnet_lite0", "flow"]),
+        ("fight_store_16_efficientnet_lite0_i3d_flow", ["i3d", "flow"]),
     ],
 }
 FOLDS_K = (5, 10)  # cross-fitting folds measured (5 = the library default)
@@ -299,7 +308,7 @@ def library_check(
 
     from vidscope.training import preset_config
 
-    store = af.WORK / SETUPS["accurate preset: the same pair, fused store"][0][0]
+    store = af.WORK / SETUPS[ACCURATE][0][0]
     seeds = "_".join(map(str, args.seed_list))
     cache = af.WORK / "fight_thresholds" / f"library_accurate_cv_logistic_{seeds}.json"
     key = hashlib.sha256((store / "manifest.parquet").read_bytes()).hexdigest()[:12]
@@ -368,9 +377,8 @@ def run_thresholds(args: argparse.Namespace, labels_csv: Path, af: Any) -> dict[
         paired_acc(rows, by["val BA + refit"], "refit")
         print_rows(name, rows, len(args.seed_list))
         out[name] = rows
-    accurate = "accurate preset: the same pair, fused store"
-    if accurate in out:
-        bench = next(r for r in out[accurate] if r["method"] == "cv5 logistic + refit")
+    if ACCURATE in out:
+        bench = next(r for r in out[ACCURATE] if r["method"] == "cv5 logistic + refit")
         out["library check"] = library_check(args, labels_csv, af, bench["folds"])
     for head in LIBRARY_HEADS:
         results, seconds = library_folds(head, args, labels_csv, af)

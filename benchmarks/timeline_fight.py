@@ -38,7 +38,7 @@ concatenated video would give, up to the sampling phase.
 Run::
 
     nice -n 10 python benchmarks/timeline_fight.py [--seeds 0] [--head mlp] [--window-level]
-        [--ensemble] [--calib-shuffles 4]
+        [--ensemble] [--calib-shuffles 4] [--backbone B] [--preset NAME]
 
 Results: ``benchmarks/_work/timeline_fight_<head>.json``.
 """
@@ -257,6 +257,12 @@ def run_fold(fold, clips, df, meta, store_path, args, seed, root) -> dict:
     lab = df.loc[keep, ["id", "label", "source_group"]].assign(split=split[keep])
     lab.to_csv(root / "labels.csv", index=False)
     cfg = TrainConfig(head=args.head, split="given", tensorboard=False, seed=seed)
+    if args.preset:
+        from vidscope.training import preset_config
+
+        # no refit: the calibration videos are made of the val clips, which a refit would see
+        base = TrainConfig(split="given", tensorboard=False, seed=seed)
+        cfg = preset_config(args.preset, base, refit=False)
     opts = LabelOptions(root / "labels.csv", split_column="split", group_column="source_group")
     train(store_path, opts, out=root / "run", config=cfg)
     run = load_run(root / "run")
@@ -300,10 +306,19 @@ def main() -> None:
         "the clip's own next frame: a real concatenated video would pair across a cut once "
         "per clip boundary)",
     )
+    ap.add_argument(
+        "--preset",
+        help="the clip-level run as `vidscope train --preset NAME` (its backbone and head; "
+        "overrides --backbone and --head)",
+    )
     ap.add_argument("--window-level", action="store_true", help="also window-level training")
     ap.add_argument("--ensemble", action="store_true", help="also a 5-fold ensemble run")
     ap.add_argument("--window", type=float, default=1.0, help="window seconds (window-level)")
     args = ap.parse_args()
+    if args.preset:
+        from vidscope.training import get_preset
+
+        args.backbone, args.head = get_preset(args.preset).backbone, f"preset_{args.preset}"
     import torch
 
     torch.set_num_threads(1)
