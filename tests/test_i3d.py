@@ -192,3 +192,15 @@ def test_weights_shaped_wrongly_are_refused(tmp_path, small_i3d):
     bad.write_bytes(pickle.dumps(variables))
     with pytest.raises(WeightsError, match=r"does not fit the I3D network.*shape"):
         create_backbone("i3d", weights=str(bad))
+
+
+def test_test_time_flip_mirrors_whole_windows(small_i3d):
+    flipped = create_backbone("i3d", clip_frames=8, clip_stride=4, size=64, tta="hflip")
+    assert flipped.identity()["tta"] == "hflip" and flipped.clip_frames == 8
+    clips = np.random.default_rng(5).integers(0, 256, (2, 8, 64, 64, 3), dtype=np.uint8)
+    mirrored = np.ascontiguousarray(clips[:, :, :, ::-1])
+    both = flipped.encode_clips(clips)
+    np.testing.assert_allclose(both, flipped.encode_clips(mirrored), atol=1e-5)
+    plain = small_i3d.encode_clips(clips), small_i3d.encode_clips(mirrored)
+    np.testing.assert_allclose(both, (plain[0] + plain[1]) / 2, atol=1e-5)
+    assert np.abs(plain[0] - plain[1]).max() > 1e-3  # I3D itself is not mirror-symmetric

@@ -12,6 +12,7 @@ on the store), so ``predict`` and ``timeline``, which rebuild the backbone from 
 layout do not change. Cost: 2 encoder passes per frame; decoding is unchanged. With
 ``tiles=RxC`` the flip applies to the whole tiled frame (global view and tiles are mirrored).
 In a fused backbone (``efficientnet_lite0+flow``) only the appearance part takes the option.
+A clip backbone (``i3d``) flips whole windows: every frame of a window is mirrored.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..errors import InputError
-from ._base import Backbone, check_frames
+from ._base import Backbone, check_clips, check_frames
 from ._options import add_options
 
 #: The augmentations ``tta`` accepts: name -> what it does (for messages and docs).
@@ -71,6 +72,9 @@ class FlipBackbone(Backbone):
         self.name = inner.name
         self.num_features = inner.num_features
         self.preprocess = inner.preprocess
+        self.clip_frames = inner.clip_frames
+        self.clip_fps = inner.clip_fps
+        self.clip_stride = inner.clip_stride
 
     @property
     def runtime(self) -> str:
@@ -89,6 +93,15 @@ class FlipBackbone(Backbone):
         n = len(frames)
         both = np.concatenate([frames, frames[:, :, ::-1]], axis=0)  # [2N, H, W, 3]
         feats = np.asarray(self.inner.encode(both), np.float32).reshape(2, n, -1)
+        return np.ascontiguousarray(POOLS[self.pool](feats), dtype=np.float32)
+
+    def encode_clips(self, clips: np.ndarray) -> np.ndarray:
+        """As :meth:`encode`, for a clip backbone: ``uint8 [N, K, H, W, 3]`` windows and the
+        same windows mirrored."""
+        check_clips(clips, self.clip_frames)
+        n = len(clips)
+        both = np.concatenate([clips, clips[:, :, :, ::-1]], axis=0)  # [2N, K, H, W, 3]
+        feats = np.asarray(self.inner.encode_clips(both), np.float32).reshape(2, n, -1)
         return np.ascontiguousarray(POOLS[self.pool](feats), dtype=np.float32)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._base import Backbone, Preprocess, check_clips
+from ._flip import flippable
 from ._registry import register_backbone
 
 #: Features per window: the channels of ``Mixed_5c``, averaged over time and space.
@@ -115,6 +116,7 @@ class I3DBackbone(Backbone):
 
 
 @register_backbone("i3d")
+@flippable
 def i3d(
     *,
     weights: str | os.PathLike[str] | None = None,
