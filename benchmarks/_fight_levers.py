@@ -49,6 +49,8 @@ SOURCES = {
     "lite0_focus+flow": Source("efficientnet_lite0+flow", {"focus": "motion"}),
     "lite1": Source("efficientnet_lite1"),
     "mnv2": Source("mobilenet_v2"),
+    "lite0+i3d+flow": Source("efficientnet_lite0+i3d+flow"),  # the accurate preset's store
+    "i3d_hflip": Source("i3d", {"tta": "hflip"}),
 }
 
 #: A part: (layout name, function of the sources' ``[T, D_s]`` arrays -> ``[T, w]``).
@@ -80,6 +82,11 @@ FOCUS: Part = ("efficientnet_lite0", cols("lite0_focus+flow", 0, 2 * D))
 FOCUS_FLOW: Part = ("flow", cols("lite0_focus+flow", 2 * D))
 FOCUS_GLOBAL: Part = ("efficientnet_lite0", cols("lite0_focus+flow", 0, D))
 FOCUS_CROP: Part = ("efficientnet_lite0", cols("lite0_focus+flow", D, 2 * D))
+#: The ``accurate`` preset's fused store: Lite0 (1280), I3D (1024), flow (10).
+I3D: Part = ("i3d", cols("lite0+i3d+flow", D, D + 1024))
+I3D_FLOW: Part = ("flow", cols("lite0+i3d+flow", D + 1024))
+#: I3D with ``tta=hflip`` (each window and its mirror image, averaged), its own store.
+I3D_HFLIP: Part = ("i3d", cols("i3d_hflip", 0))
 
 
 @dataclass
@@ -107,6 +114,8 @@ class Lever:
 
 BASELINE = "lite0+flow | stats_xgboost (today's best)"
 MNV2 = "mobilenet_v2 + flow"
+I3D_ROW = "i3d + flow (the accurate preset's store)"
+I3D_HFLIP_ROW = "i3d tta=hflip + flow"
 
 
 def levers() -> list[Lever | Ensemble]:
@@ -149,6 +158,10 @@ def levers() -> list[Lever | Ensemble]:
             "ensemble: rows 0 + 3 + 18 + 19 (lite0, lite1, lite2, mobilenet_v2; refit)",
             (BASELINE, "lite2 + flow", "lite1 + flow", MNV2),
         ),
+        Lever(I3D_ROW, (I3D, I3D_FLOW), refit=True),  # 22: the preset's second member
+        Lever(I3D_HFLIP_ROW, (I3D_HFLIP, I3D_FLOW), refit=True),  # 23
+        Ensemble("ensemble: rows 0 + 22 (lite0, i3d; refit)", (BASELINE, I3D_ROW)),  # 24
+        Ensemble("ensemble: rows 0 + 23 (lite0, i3d tta=hflip; refit)", (BASELINE, I3D_HFLIP_ROW)),
     ]
 
 
