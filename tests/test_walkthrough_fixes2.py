@@ -165,3 +165,20 @@ def test_url_list_with_a_wrong_path_column_names_the_column_and_the_csvs_columns
         fs.pipe("/walk2/other.csv", b"name,label\na.mp4,x\n")
         resolve_urls("memory://walk2/other.csv")
     assert [u.path for u in resolve_urls("memory://walk2/list.csv")] == ["memory:///walk2/a.mp4"]
+
+
+def test_train_says_it_splits_by_the_group_column(tmp_path, capsys):
+    from .test_ensemble import fused_store
+
+    store, labels = fused_store(tmp_path)
+    rows = list(csv.DictReader(labels.open()))
+    with (tmp_path / "grouped.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, [*rows[0], "source_group"])
+        w.writeheader()
+        w.writerows({**r, "source_group": f"cam{i % 10}"} for i, r in enumerate(rows))
+    args = ["train", str(store), "--out", str(tmp_path / "r"), "--head", "mean_linear",
+            "--epochs", "1"]  # fmt: skip
+    assert main([*args, "--labels", str(tmp_path / "grouped.csv")]) == 0
+    assert "10 source groups (the labels' group column)" in capsys.readouterr().out
+    assert main([*args, "--labels", str(labels), "--out", str(tmp_path / "r2")]) == 0
+    assert "source groups" not in capsys.readouterr().out

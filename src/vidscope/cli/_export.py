@@ -20,8 +20,9 @@ def add_parser(sub: Any) -> dict[str, Any]:
     ex.add_argument(
         "--check",
         required=True,
-        help="real clips to check the graph on against vidscope's own scores: videos "
-        "(folder, list, CSV, file) or a feature store whose manifest names its videos",
+        help="real clips to check the graph on against vidscope's own scores (the first 4 "
+        "are used): videos (folder, list, CSV, file) or a feature store whose manifest names "
+        "its videos",
     )
     ex.add_argument(
         "--from-features",

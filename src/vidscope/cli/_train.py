@@ -327,6 +327,13 @@ def _say_classes(labels: Any, console: Console) -> None:
         console.print(f"{n} videos; {note}{hint}", highlight=False)
     else:
         console.print(f"{n} videos, {labels.num_classes} classes", highlight=False)
+    if labels.groups is not None:
+        k = len(set(labels.groups.tolist()))
+        console.print(
+            f"{k} source groups (the labels' group column): a group's videos stay on one side "
+            "of every split",
+            highlight=False,
+        )
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
