@@ -27,8 +27,9 @@ TINY: dict[str, dict[str, object]] = {
 }
 TREES = {"stats_xgboost"}
 #: Heads tested in their own files: coop needs CLIP features and an open_clip checkpoint.
-#: ensemble (members fitted by their own trainers) in tests/test_ensemble.py.
-ELSEWHERE = {"coop", "ensemble", "videomae"}  # tests/test_coop*.py, tests/test_videomae*.py
+#: ensemble (members fitted by their own trainers) in tests/test_ensemble.py, linear_probe in
+#: tests/test_linear_probe.py.
+ELSEWHERE = {"coop", "ensemble", "videomae", "linear_probe"}  # + tests/test_coop*.py, videomae
 NEURAL = sorted(TINY)
 
 

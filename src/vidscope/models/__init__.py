@@ -21,6 +21,7 @@ _EXPORTS = {
     "takes_any_option": "._registry",
     "pool_stats": "._stats",
     "StatsXGBoost": "._trees",
+    "LinearProbe": "._linear",
     "TreeScorer": "._forest",
     "Forest": "._forest",
     "load_scorer": "._forest",

@@ -14,6 +14,7 @@ from ..errors import ConfigError, InputError
 BUILTIN_MODULES = (
     "vidscope.models._coop",
     "vidscope.models._ensemble",
+    "vidscope.models._linear",
     "vidscope.models._pooling",
     "vidscope.models._sequence",
     "vidscope.models._transformer",

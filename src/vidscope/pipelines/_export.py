@@ -117,6 +117,9 @@ def _heads(run: Run) -> list[Any]:
         raise RunError(f"{what} scores raw clips, not features: it has no ONNX export")
     heads = []
     for i, member in enumerate(run.members):
+        if hasattr(member.model, "torch_module"):  # numpy heads with a torch form
+            heads.append(member.model.torch_module())
+            continue
         if not isinstance(member.model, torch.nn.Module):
             kind = type(member.model).__name__
             raise RunError(

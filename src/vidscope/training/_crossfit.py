@@ -204,6 +204,7 @@ def _ensemble(
 
 _OUT_OF_FOLD: dict[str, Callable[..., np.ndarray]] = {
     "tree": _tree,
+    "linear": _tree,
     "neural": _neural,
     "ensemble": _ensemble,
 }

@@ -3,9 +3,9 @@
 A trainer fits one split and scores videos; everything around it (splits, threshold choice,
 reports, predictions, ``config.json``, k-fold, ``compare``) is shared. Built in: ``neural``
 (temporal heads on ``[B, T, D]`` features, :mod:`._neural`), ``tree`` (``stats_xgboost``,
-:mod:`._tree`) and ``ensemble`` (member heads fitted by their own trainers, each on some layout
-parts, scored as their mean probability, :mod:`._ensemble`). Adding a trainer is adding a
-file that calls :func:`register_trainer`.
+:mod:`._tree`), ``linear`` (``linear_probe``, :mod:`._linear`) and ``ensemble`` (member heads
+fitted by their own trainers, each on some layout parts, scored as their mean probability,
+:mod:`._ensemble`). Adding a trainer is adding a file that calls :func:`register_trainer`.
 
 ::
 
@@ -39,6 +39,7 @@ from ..errors import ConfigError, InputError
 BUILTIN_TRAINERS = {
     "neural": "vidscope.training._neural",
     "tree": "vidscope.training._tree",
+    "linear": "vidscope.training._linear",
     "videomae": "vidscope.training._finetune",
     "ensemble": "vidscope.training._ensemble",
 }
