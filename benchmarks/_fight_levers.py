@@ -116,6 +116,7 @@ BASELINE = "lite0+flow | stats_xgboost (today's best)"
 MNV2 = "mobilenet_v2 + flow"
 I3D_ROW = "i3d + flow (the accurate preset's store)"
 I3D_HFLIP_ROW = "i3d tta=hflip + flow"
+I3D_LINEAR = "i3d + flow | linear_probe"
 
 
 def levers() -> list[Lever | Ensemble]:
@@ -162,6 +163,12 @@ def levers() -> list[Lever | Ensemble]:
         Lever(I3D_HFLIP_ROW, (I3D_HFLIP, I3D_FLOW), refit=True),  # 23
         Ensemble("ensemble: rows 0 + 22 (lite0, i3d; refit)", (BASELINE, I3D_ROW)),  # 24
         Ensemble("ensemble: rows 0 + 23 (lite0, i3d tta=hflip; refit)", (BASELINE, I3D_HFLIP_ROW)),
+        Lever(I3D_LINEAR, (I3D, I3D_FLOW), head="linear_probe", refit=True),  # 26
+        Lever("lite0 + flow | linear_probe", (LITE0, FLOW), head="linear_probe", refit=True),  # 27
+        Ensemble(  # 28: the accurate preset's members since 2026-12-02, composed
+            "ensemble: rows 0 + 22 + 26 (lite0 tree, i3d tree, i3d linear probe; refit)",
+            (BASELINE, I3D_ROW, I3D_LINEAR),
+        ),
     ]
 
 
@@ -179,7 +186,8 @@ ALL_TREES = (
 def tree_folds(
     data: Any, splits: list[Any], lever: Lever, seed: int, threads: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[np.ndarray, ...]]]:
-    """The lever's tree head on each fold, as ``compare`` trains it, without the run files.
+    """The lever's tree (or linear probe) head on each fold, as ``compare`` trains it, without
+    the run files.
 
     Per fold: the head (``random_state`` = the fold seed, as the tree trainer sets it) is fit
     on the inner train part, the threshold (max balanced accuracy, the library default) is
@@ -202,10 +210,14 @@ def tree_folds(
     plain, refit, scores = [], [], []
 
     def fitted(idx: np.ndarray) -> Any:
-        options = {"random_state": seed, "n_jobs": threads, **lever.head_options}
+        options = {"random_state": seed, **lever.head_options}
+        if lever.head == "stats_xgboost":
+            options.setdefault("n_jobs", threads)
         model = create_head(lever.head, num_features=data.num_features, num_outputs=1,
                             layout=data.layout, **options)  # fmt: skip
         x, mask = data.padded(idx)
+        if lever.head == "linear_probe":  # as its trainer does: inner CV split by group
+            return model.fit(x, y[idx], mask=mask, groups=data.labels.groups[idx])
         return model.fit(x, y[idx], mask=mask)
 
     def proba(model: Any, idx: np.ndarray) -> np.ndarray:

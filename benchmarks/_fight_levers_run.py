@@ -87,8 +87,8 @@ def lever_rows(
     scores: dict[str, list[tuple[np.ndarray, ...]]],
     af: Any,
 ) -> list[dict[str, Any]]:
-    """One lever's row (and its refit row): tree heads directly (:func:`tree_folds`), other
-    heads through ``compare``."""
+    """One lever's row (and its refit row): tree heads and linear probes directly
+    (:func:`tree_folds`), other heads through ``compare``."""
     from vidscope.training import TrainConfig, load_data
 
     stores = {n: Path(sources[n]["store"]) for n in fl.needed([lever])}
@@ -105,7 +105,7 @@ def lever_rows(
     scores[lever.name] = []
     for seed in args.seed_list:
         start = time.monotonic()
-        if lever.head == "stats_xgboost":
+        if lever.head in ("stats_xgboost", "linear_probe"):
             splits = af.grouped_splits(data.labels, seed)
             plain, again, sc = fl.tree_folds(data, splits, lever, seed, args.threads)
             folds, refit = folds + plain, refit + again

@@ -30,6 +30,7 @@ import numpy as np
 
 BASELINE = "today's best: lite0+flow | stats_xgboost"
 ROW9 = "ensemble: rows 0 + 3 (lite0, lite2; refit)"
+TWO_TREES = "accurate of 2026-12-01: two trees, no linear_probe"
 
 
 def with_threads(name: str, cfg: Any, threads: int) -> Any:
@@ -67,6 +68,9 @@ def run_presets(args: argparse.Namespace, labels_csv: Path, af: Any) -> dict[str
         if p.backbone not in stores:
             stores[p.backbone] = af.ensure_store(labels_csv, args.frames, p.backbone)
         plan.append((f"--preset {n}", p.backbone, with_threads(n, preset_config(n), args.threads)))
+        if n == "accurate":  # paired with the recipe it replaced
+            two = with_threads(n, two_trees_accurate(), args.threads)
+            plan.append((TWO_TREES, p.backbone, two))
     for label, backbone, cfg in plan:
         store = Path(stores[backbone]["store"])
         _, data = load_data(store, af.label_options(labels_csv), allow_missing=False)
@@ -76,7 +80,8 @@ def run_presets(args: argparse.Namespace, labels_csv: Path, af: Any) -> dict[str
         ids = fids
         folds, seconds = [], 0.0
         for seed in args.seed_list:
-            out = args.runs / f"preset_{af.suffix(backbone)}_{cfg.head}_{cfg.refit}"
+            tag = "_two_trees" if label == TWO_TREES else ""
+            out = args.runs / f"preset_{af.suffix(backbone)}_{cfg.head}_{cfg.refit}{tag}"
             res = af.run_head(store, labels_csv, cfg.head, seed, cfg, out)
             folds += res["folds"]
             seconds += res["train_s"] / len(args.seed_list)
@@ -90,6 +95,7 @@ def run_presets(args: argparse.Namespace, labels_csv: Path, af: Any) -> dict[str
         "held-out folds; ΔAUC paired with today's best over the same folds"
     )
     print_levers(rows, title)
+    against_two_trees(rows)
     composed = against_composed(rows, args.seed_list)
     cost = extraction_cost(labels_csv, args, [b for _, b, _ in plan])
     return {"rows": rows, "stores": stores, "against_composed": composed, "extract_cost": cost}
@@ -181,6 +187,39 @@ PIPELINES = {
     "flow from the fused store": (("lite0+flow", 0, D), ("lite2", 0, D), ("fused", 2 * D, None)),
     "fused store (the preset)": (("fused", 0, D), ("fused", D, 2 * D), ("fused", 2 * D, None)),
 }  # fmt: skip
+
+
+def two_trees_accurate() -> Any:
+    """``--preset accurate`` before its ``linear_probe`` member (2026-12-01): the mean of
+    ``stats_xgboost`` on ``efficientnet_lite0+flow`` and on ``i3d+flow``, with the preset's
+    refit and threshold rule."""
+    from dataclasses import replace
+
+    from vidscope.training import preset_config
+
+    members = "stats_xgboost@efficientnet_lite0+flow,stats_xgboost@i3d+flow"
+    return replace(preset_config("accurate"), head_options={"members": members})
+
+
+def against_two_trees(rows: list[dict[str, Any]]) -> None:
+    """``--preset accurate`` paired with the two-tree recipe it replaced (same folds)."""
+    from _fight_levers_run import paired
+
+    ref = next((r for r in rows if r["method"] == TWO_TREES), None)
+    new = next((r for r in rows if r["method"] == "--preset accurate"), None)
+    if ref is None or new is None:
+        return
+    probe = {"method": new["method"], "folds": new["folds"]}
+    paired([probe], ref)
+    d_acc = np.array([a["accuracy"] - b["accuracy"] for a, b in zip(new["folds"], ref["folds"],
+                                                                    strict=True)])  # fmt: skip
+    probe["d_acc_se"] = float(d_acc.std(ddof=1) / np.sqrt(len(d_acc)))
+    probe["acc_won_lost"] = [int((d_acc > 0).sum()), int((d_acc < 0).sum())]
+    print(f"\n--preset accurate against {TWO_TREES}: ΔAUC {probe['d_auc']:+.3f} ± "
+          f"{probe['d_auc_std']:.3f} (SE {probe['d_auc_se']:.3f}), won {probe['folds_won']}/"
+          f"lost {probe['folds_lost']}; Δacc {probe['d_acc']:+.3f} (SE {probe['d_acc_se']:.3f}), "
+          f"won/lost {probe['acc_won_lost']}")  # fmt: skip
+    new["against_two_trees"] = {k: v for k, v in probe.items() if k not in ("method", "folds")}
 
 
 def former_accurate() -> Any:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,7 +67,8 @@ def test_the_inner_search_never_splits_a_group_and_picks_by_held_out_auc():
         assert not set(groups[train_idx]) & set(groups[held])
     probe.fit(xs, y, groups=groups)
     assert set(probe.cv_scores_) == {"0.001", "0.1", "10.0"}
-    assert probe.C_ == max((0.001, 0.1, 10.0), key=lambda c: probe.cv_scores_[repr(c)])
+    best = max((0.001, 0.1, 10.0), key=lambda c: probe.cv_scores_[repr(c)])
+    assert best == probe.C_
     assert probe.cv_scores_[repr(probe.C_)] > 0.8  # the signal is there
 
 
@@ -111,7 +111,7 @@ def test_bad_data_is_refused(tmp_path):
     with pytest.raises(InputError, match="NaN"):
         LinearProbe().fit(bad, y)
     probe = LinearProbe(C=1.0).fit(xs, y)
-    with pytest.raises(InputError, match="5 wide|wide"):
+    with pytest.raises(InputError, match="7 wide but the model was trained on 5"):
         probe.predict_proba([np.zeros((4, 7), np.float32)])
     with pytest.raises(InputError, match="not fitted"):
         LinearProbe().predict_proba(xs)
@@ -195,3 +195,25 @@ def test_export_from_features_matches_the_run(tmp_path, pooling):
     for t in (1, 5, len(x)):
         (got,) = session.run(None, {"features": x[:t]})
         assert got[1] == pytest.approx(float(run.scores([x[:t]])[0]), abs=1e-5)
+
+
+def test_compare_ranks_it_and_its_ensemble_run_predicts(tmp_path, capsys):
+    """``compare`` trains it beside a tree (it is in the default head list), and
+    ``--ensemble`` reuses its fitted model as a member of a normal run."""
+    from vidscope.cli import main
+    from vidscope.cli._train import DEFAULT_HEADS
+
+    assert "linear_probe" in DEFAULT_HEADS.split(",")
+    store, labels = fused_store(tmp_path)
+    args = ["compare", str(store), "--labels", str(labels), "--heads",
+            "linear_probe,stats_xgboost", "--ensemble", "--out", str(tmp_path / "c"),
+            "--no-tensorboard", "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    board = json.loads((tmp_path / "c" / "leaderboard.json").read_text())
+    assert {r["head"] for r in board} >= {"linear_probe", "stats_xgboost"}
+    spec = json.loads((tmp_path / "c" / "ensemble" / "config.json").read_text())
+    assert {m["head"] for m in spec["head_config"]["members"]} == {"linear_probe", "stats_xgboost"}
+    run = load_run(tmp_path / "c" / "ensemble")
+    assert any(isinstance(m.model, LinearProbe) for m in run.members[0].model.members)
+    assert run.predict(store)["score"].between(0, 1).all()
+    assert "ensemble(" in capsys.readouterr().out  # the leaderboard names the new row

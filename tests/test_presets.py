@@ -74,7 +74,10 @@ def test_train_and_compare_with_a_preset(tmp_path, accurate_store, capsys):
     assert spec["head"] == "ensemble" and spec["train"]["preset"] == "accurate"
     assert spec["train"]["refit"] is True
     parts = [m["parts"] for m in spec["head_config"]["members"]]
-    assert parts == [["efficientnet_lite0", "flow"], ["i3d", "flow"]]
+    assert parts == [["efficientnet_lite0", "flow"], ["i3d", "flow"], ["i3d", "flow"]]
+    assert [m["head"] for m in spec["head_config"]["members"]] == [
+        "stats_xgboost", "stats_xgboost", "linear_probe"
+    ]  # fmt: skip
     assert load_run(tmp_path / "run").predict(store)["score"].between(0, 1).all()
     # explicit flags win: another head (the preset's members do not follow it), --no-refit
     assert main(["train", str(store), "--out", str(tmp_path / "own"), "--preset", "accurate",

@@ -20,7 +20,7 @@ from ._common import (
 )
 from ._print import fold, print_leaderboard, print_train_result
 
-DEFAULT_HEADS = "mean_linear,mlp,lstm,conv1d,transformer,stats_xgboost"
+DEFAULT_HEADS = "mean_linear,mlp,lstm,conv1d,transformer,stats_xgboost,linear_probe"
 PRESET_SETS = "--head, --head-option and --refit; the store must have its backbone"
 
 
