@@ -182,3 +182,14 @@ def test_train_says_it_splits_by_the_group_column(tmp_path, capsys):
     assert "10 source groups (the labels' group column)" in capsys.readouterr().out
     assert main([*args, "--labels", str(labels), "--out", str(tmp_path / "r2")]) == 0
     assert "source groups" not in capsys.readouterr().out
+
+
+def test_a_rerun_with_nothing_to_do_shows_no_empty_bar(tmp_path, capsys):
+    """A second ``extract`` of the same clip used to draw a ``0/0`` progress bar."""
+    clip = write_video(tmp_path / "c.mp4", numbered_frames(20))
+    args = ["extract", str(clip), "--out", str(tmp_path / "st"), "--frames", "4"]
+    assert main(args) == 0
+    assert "1/1" in capsys.readouterr().err  # the bar is drawn when there is work
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "1 video(s) already in the store: skipped" in err and "0/0" not in err

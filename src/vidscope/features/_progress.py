@@ -54,6 +54,8 @@ class Progress:
             return self
         if self.skipped:
             self.console.print(f"{self.skipped} video(s) already in the store: skipped")
+        if not self.total:  # a rerun with nothing left to do: no empty 0/0 bar
+            return self
         self._bar = _RichProgress(
             TextColumn("[bold]{task.description:<7}"),
             BarColumn(),
