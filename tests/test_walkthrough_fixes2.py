@@ -193,3 +193,19 @@ def test_a_rerun_with_nothing_to_do_shows_no_empty_bar(tmp_path, capsys):
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "1 video(s) already in the store: skipped" in err and "0/0" not in err
+
+
+def test_listed_symlinks_keep_their_own_names_as_ids(tmp_path):
+    """Ids of a ``.txt`` list used to come from the links' targets: two links to one file
+    were refused as the same video, and a link named for its label lost the name."""
+    from vidscope.features import resolve_videos
+
+    target = write_video(tmp_path / "raw" / "0a1b2c.mp4", numbered_frames(10))
+    (tmp_path / "set").mkdir()
+    for name in ("fight_01.mp4", "fight_02.mp4"):
+        (tmp_path / "set" / name).symlink_to(target)
+    listing = tmp_path / "set" / "videos.txt"
+    listing.write_text("fight_01.mp4\nfight_02.mp4\n")
+    items = resolve_videos(listing)
+    assert [i.video_id for i in items] == ["fight_01", "fight_02"]
+    assert all(i.path.resolve() == target.resolve() for i in items)

@@ -176,7 +176,8 @@ def _from_csv(path: Path, column: str | None) -> list[Path]:
 def _relative(paths: list[Path]) -> list[VideoInput]:
     if not paths:
         return []
-    resolved = [p.resolve() for p in paths]
+    # absolute, but links not followed: a listed link's id is its own name, not its target's
+    resolved = [Path(os.path.abspath(p)) for p in paths]
     base = Path(os.path.commonpath([p.parent for p in resolved]))
     return [
         VideoInput(
