@@ -217,3 +217,16 @@ def test_compare_ranks_it_and_its_ensemble_run_predicts(tmp_path, capsys):
     assert any(isinstance(m.model, LinearProbe) for m in run.members[0].model.members)
     assert run.predict(store)["score"].between(0, 1).all()
     assert "ensemble(" in capsys.readouterr().out  # the leaderboard names the new row
+
+
+def test_tiny_or_lopsided_training_sets_still_fit():
+    """Too few videos of a class, or groups that hold one class each, leave no usable inner
+    fold: the middle strength is taken instead of failing."""
+    xs, y = sequences(n=12)
+    y = np.array([1] + [0] * 11)
+    probe = LinearProbe().fit(xs, y)
+    assert probe.C_ == 0.03 and probe.cv_scores_ == {}
+    y = np.arange(12) % 2
+    groups = y.copy()  # each group holds one class: no inner fold trains on both
+    probe = LinearProbe().fit(xs, y, groups=groups)
+    assert probe.C_ == 0.03 and probe.predict_proba(xs).shape == (12, 2)

@@ -287,17 +287,24 @@ class LinearProbe:
         from sklearn.linear_model import LogisticRegression
         from sklearn.metrics import log_loss, roc_auc_score
 
+        seen = np.zeros(len(codes), bool)  # rows some kept fold held out
+        for _, held in folds:
+            seen[held] = True
+        n_classes = int(codes.max()) + 1
+        if len(np.unique(codes[seen])) < n_classes:
+            return cs[len(cs) // 2], {}
         scores = {}
         for c in cs:
-            out = np.zeros((len(codes), int(codes.max()) + 1))
+            out = np.zeros((len(codes), n_classes))
             for train, held in folds:
                 m = LogisticRegression(C=c, max_iter=self.max_iter, class_weight=self._cw())
                 m.fit(z[train], codes[train])
                 out[np.ix_(held, m.classes_)] = m.predict_proba(z[held])
-            if out.shape[1] == 2:
-                scores[repr(c)] = float(roc_auc_score(codes, out[:, 1]))
+            y, p = codes[seen], out[seen]
+            if n_classes == 2:
+                scores[repr(c)] = float(roc_auc_score(y, p[:, 1]))
             else:
-                scores[repr(c)] = -float(log_loss(codes, out, labels=np.arange(out.shape[1])))
+                scores[repr(c)] = -float(log_loss(y, p, labels=np.arange(n_classes)))
         best = max(cs, key=lambda c: scores[repr(c)])  # the first (strongest) among ties
         return float(best), scores
 
@@ -308,12 +315,16 @@ class LinearProbe:
         from sklearn.model_selection import GroupKFold, StratifiedKFold
 
         k = min(int(self.cv), int(np.bincount(codes).min()))
-        if groups is not None and len(set(np.asarray(groups).tolist())) >= 2:
+        grouped = groups is not None and len(set(np.asarray(groups).tolist())) >= 2
+        if grouped:
             k = min(k, len(set(np.asarray(groups).tolist())))
-            split = GroupKFold(n_splits=k).split(codes, codes, groups) if k >= 2 else []
+        if k < 2:
+            return []
+        if grouped:
+            split = GroupKFold(n_splits=k).split(codes, codes, groups)
         else:
             skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=self.random_state)
-            split = skf.split(codes, codes) if k >= 2 else []
+            split = skf.split(codes, codes)
         n_classes = int(codes.max()) + 1
         return [(a, b) for a, b in split if len(np.unique(codes[a])) == n_classes]
 
