@@ -8,16 +8,14 @@ numpy only.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..data import SequenceSet, Split
+from ..data import SequenceSet
 from ..errors import InputError, RunError
-from ._config import TrainConfig
-from ._trainer import FitResult, register_trainer
+from ._trainer import register_trainer
 from ._tree import TreeTrainer
 
 LINEAR_FILE = "linear.json"
@@ -26,38 +24,6 @@ LINEAR_FILE = "linear.json"
 @register_trainer("linear")
 class LinearTrainer(TreeTrainer):
     """Fits a :class:`~vidscope.models.LinearProbe` on the training videos."""
-
-    def fit(
-        self,
-        model: Any,
-        data: SequenceSet,
-        split: Split,
-        cfg: TrainConfig,
-        out: Path,
-        *,
-        resume: bool,
-        callbacks: list[Any],
-    ) -> FitResult:
-        start = time.monotonic()
-        self._fit(model, data, split.train)
-        self.save(model, out)
-        return FitResult(
-            best_epoch=0, best_value=float("nan"), epochs_run=1, seconds=time.monotonic() - start
-        )
-
-    def refit(
-        self,
-        model: Any,
-        data: SequenceSet,
-        split: Split,
-        cfg: TrainConfig,
-        out: Path,
-        fit: FitResult,
-    ) -> Any:
-        """The same estimator fitted on train + validation (saved over the first fit)."""
-        self._fit(model, data, np.concatenate([split.train, split.val]))
-        self.save(model, out)
-        return model
 
     def save(self, model: Any, folder: Path) -> None:
         model.save(folder / LINEAR_FILE)
@@ -76,8 +42,8 @@ class LinearTrainer(TreeTrainer):
     def num_params(self, model: Any) -> int:
         return int(model.num_params())
 
-    @staticmethod
-    def _fit(model: Any, data: SequenceSet, idx: np.ndarray) -> None:
+    def fit_rows(self, model: Any, data: SequenceSet, idx: np.ndarray) -> None:
+        """Fit on the videos ``idx`` with their source groups (for the inner CV)."""
         x, mask = data.padded(idx)
         groups = data.labels.groups
         model.fit(x, data.labels.y[idx], mask=mask, groups=None if groups is None else groups[idx])

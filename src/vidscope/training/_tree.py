@@ -44,8 +44,7 @@ class TreeTrainer:
         callbacks: list[Any],
     ) -> FitResult:
         start = time.monotonic()
-        x, mask = data.padded(split.train)
-        model.fit(x, data.labels.y[split.train], mask=mask)
+        self.fit_rows(model, data, split.train)
         self.save(model, out)
         return FitResult(
             best_epoch=0, best_value=float("nan"), epochs_run=1, seconds=time.monotonic() - start
@@ -61,11 +60,14 @@ class TreeTrainer:
         fit: FitResult,
     ) -> Any:
         """The same estimator fitted on train + validation (saved over the first fit)."""
-        idx = np.concatenate([split.train, split.val])
-        x, mask = data.padded(idx)
-        model.fit(x, data.labels.y[idx], mask=mask)
+        self.fit_rows(model, data, np.concatenate([split.train, split.val]))
         self.save(model, out)
         return model
+
+    def fit_rows(self, model: Any, data: SequenceSet, idx: np.ndarray) -> None:
+        """Fit ``model`` on the videos ``idx`` (what :meth:`fit` and :meth:`refit` share)."""
+        x, mask = data.padded(idx)
+        model.fit(x, data.labels.y[idx], mask=mask)
 
     def scores(self, model: Any, data: SequenceSet, idx: np.ndarray) -> np.ndarray:
         x, mask = data.padded(idx)
