@@ -24,6 +24,8 @@ groups). Protocol, per fold of a grouped 5-fold split (``vidscope.data.make_spli
    - ``oracle``: the same search run on the test videos themselves. Not a result: the ceiling
      of post-processing given the run's window scores (their window-level ROC-AUC is printed
      for every recipe);
+   - ``cal, oracle thr``: the calibrated settings with the oracle's threshold, a diagnostic of
+     how much of the gap to the oracle is the threshold alone;
    - ``ensemble+cal`` (``--ensemble``): a 5-fold run (the average of 5 models) trained on the
      ``train`` clips, calibrated on the ``val`` compositions;
    - ``window+cal`` (``--window-level``): a window-level run (``train --annotations --window``)
@@ -49,7 +51,7 @@ import argparse
 import json
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -242,7 +244,14 @@ def _event(s):
 def run_fold(fold, clips, df, meta, store_path, args, seed, root) -> dict:
     """Train, compose, calibrate and score every recipe on one held-out fold."""
     from vidscope.localize import calibrate_timeline
-    from vidscope.training import LabelOptions, TrainConfig, WindowOptions, load_run, train
+    from vidscope.training import (
+        LabelOptions,
+        TrainConfig,
+        WindowOptions,
+        load_run,
+        preset_config,
+        train,
+    )
 
     rng = np.random.default_rng(
         1000 * seed + int("".join(ch for ch in fold.name if ch.isdigit()) or 0)
@@ -258,8 +267,6 @@ def run_fold(fold, clips, df, meta, store_path, args, seed, root) -> dict:
     lab.to_csv(root / "labels.csv", index=False)
     cfg = TrainConfig(head=args.head, split="given", tensorboard=False, seed=seed)
     if args.preset:
-        from vidscope.training import preset_config
-
         # no refit: the calibration videos are made of the val clips, which a refit would see
         base = TrainConfig(split="given", tensorboard=False, seed=seed)
         cfg = preset_config(args.preset, base, refit=False)
@@ -272,6 +279,9 @@ def run_fold(fold, clips, df, meta, store_path, args, seed, root) -> dict:
     out["calibrated"]["settings"] = cal.to_json()["segments"]
     oracle = calibrate_timeline(run, test, test / "events.csv", write=False)
     out["oracle"] = score_recipe(run, test, "oracle", segments=oracle.segments)
+    # diagnostic, not a recipe: how much of the gap to the oracle is the threshold alone
+    mixed = replace(cal.segments, threshold=oracle.segments.threshold)
+    out["cal, oracle thr"] = score_recipe(run, test, "oracle", segments=mixed)
     if args.ensemble:
         lab[lab["split"] == "train"].drop(columns="split").to_csv(root / "ens.csv", index=False)
         ecfg = TrainConfig(head=args.head, split="kfold", folds=5, tensorboard=False, seed=seed)
@@ -281,8 +291,11 @@ def run_fold(fold, clips, df, meta, store_path, args, seed, root) -> dict:
         out["ensemble+cal"] = score_recipe(load_run(root / "erun"), test, "calibrated")
     if args.window_level:
         comp = write_store(root / "wtrain", meta, compose(pick(fold.train), 6, rng), "wtr")
-        win = WindowOptions(comp / "events.csv", window_s=args.window, overlap=0.5)
+        win = WindowOptions(comp / "events.csv", window_s=args.window, overlap=args.overlap)
         wcfg = TrainConfig(head=args.head, tensorboard=False, seed=seed)
+        if args.preset:  # the preset's heads on windows (no refit, as the clip-level run)
+            wcfg = preset_config(args.preset, TrainConfig(tensorboard=False, seed=seed),
+                                 refit=False)  # fmt: skip
         train(comp, out=root / "wrun", config=wcfg, windows=win)
         calibrate_timeline(root / "wrun", calib, calib / "events.csv")
         out["window+cal"] = score_recipe(load_run(root / "wrun"), test, "calibrated")
@@ -314,6 +327,9 @@ def main() -> None:
     ap.add_argument("--window-level", action="store_true", help="also window-level training")
     ap.add_argument("--ensemble", action="store_true", help="also a 5-fold ensemble run")
     ap.add_argument("--window", type=float, default=1.0, help="window seconds (window-level)")
+    ap.add_argument(
+        "--overlap", type=float, default=0.5, help="window overlap fraction (window-level)"
+    )
     args = ap.parse_args()
     if args.preset:
         from vidscope.training import get_preset
