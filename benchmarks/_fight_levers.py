@@ -51,6 +51,7 @@ SOURCES = {
     "mnv2": Source("mobilenet_v2"),
     "lite0+i3d+flow": Source("efficientnet_lite0+i3d+flow"),  # the accurate preset's store
     "i3d_hflip": Source("i3d", {"tta": "hflip"}),
+    "i3d_160": Source("i3d", {"size": 160}),
 }
 
 #: A part: (layout name, function of the sources' ``[T, D_s]`` arrays -> ``[T, w]``).
@@ -87,6 +88,8 @@ I3D: Part = ("i3d", cols("lite0+i3d+flow", D, D + 1024))
 I3D_FLOW: Part = ("flow", cols("lite0+i3d+flow", D + 1024))
 #: I3D with ``tta=hflip`` (each window and its mirror image, averaged), its own store.
 I3D_HFLIP: Part = ("i3d", cols("i3d_hflip", 0))
+#: I3D on 160 x 160 windows (``--backbone-option size=160``: about half the pixels), its own store.
+I3D_160: Part = ("i3d", cols("i3d_160", 0))
 
 
 @dataclass
@@ -117,6 +120,8 @@ MNV2 = "mobilenet_v2 + flow"
 I3D_ROW = "i3d + flow (the accurate preset's store)"
 I3D_HFLIP_ROW = "i3d tta=hflip + flow"
 I3D_LINEAR = "i3d + flow | linear_probe"
+I3D_160_ROW = "i3d size=160 + flow"
+I3D_160_LINEAR = "i3d size=160 + flow | linear_probe"
 
 
 def levers() -> list[Lever | Ensemble]:
@@ -168,6 +173,12 @@ def levers() -> list[Lever | Ensemble]:
         Ensemble(  # 28: the accurate preset's members since 2026-12-02, composed
             "ensemble: rows 0 + 22 + 26 (lite0 tree, i3d tree, i3d linear probe; refit)",
             (BASELINE, I3D_ROW, I3D_LINEAR),
+        ),
+        Lever(I3D_160_ROW, (I3D_160, I3D_FLOW), refit=True),  # 29: a cheaper I3D
+        Lever(I3D_160_LINEAR, (I3D_160, I3D_FLOW), head="linear_probe", refit=True),  # 30
+        Ensemble(  # 31: the accurate preset's members with the cheaper I3D
+            "ensemble: rows 0 + 29 + 30 (as row 28, i3d at 160 px; refit)",
+            (BASELINE, I3D_160_ROW, I3D_160_LINEAR),
         ),
     ]
 
