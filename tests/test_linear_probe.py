@@ -230,3 +230,38 @@ def test_tiny_or_lopsided_training_sets_still_fit():
     groups = y.copy()  # each group holds one class: no inner fold trains on both
     probe = LinearProbe().fit(xs, y, groups=groups)
     assert probe.C_ == 0.03 and probe.predict_proba(xs).shape == (12, 2)
+
+
+def test_review_edges_padding_classes_flat_dims_and_cs_order():
+    """NaN in padding is ignored (numpy and torch forms), a class count other than the head's
+    is refused, a dimension flat below float32 precision is not blown up, Cs are sorted."""
+    import torch
+
+    xs, y = sequences()
+    width = max(len(x) for x in xs)
+    pad = np.full((len(xs), width, 5), np.nan, np.float32)
+    mask = np.zeros((len(xs), width), bool)
+    for i, x in enumerate(xs):
+        pad[i, : len(x)], mask[i, : len(x)] = x, True
+    for pooling in ("mean", "mean_std"):
+        probe = LinearProbe(pooling=pooling, C=1.0).fit(pad, y, mask=mask)
+        want = LinearProbe(pooling=pooling, C=1.0).fit(xs, y).predict_proba(xs)
+        np.testing.assert_allclose(probe.predict_proba(pad, mask), want, atol=1e-9)
+        with torch.no_grad():
+            got = probe.torch_module()(torch.from_numpy(pad), torch.from_numpy(mask))
+        np.testing.assert_allclose(got[:, 0].numpy(), probe.decision_function(pad, mask),
+                                   atol=1e-4)  # fmt: skip
+    head = create_head("linear_probe", num_features=5, num_outputs=3)
+    with pytest.raises(InputError, match="num_outputs=3 but the labels have 2 classes"):
+        head.fit(xs, y)
+    flat = [np.concatenate([x, 1.0 + 1e-8 * np.random.default_rng(i).normal(size=(len(x), 1))],
+                           axis=1).astype(np.float32) for i, x in enumerate(xs)]  # fmt: skip
+    probe = LinearProbe(C=1.0).fit(flat, y)
+    assert probe.scale_[-1] == 1.0  # left unscaled: float32 noise is not a signal
+    with torch.no_grad():
+        t = probe.torch_module()(torch.from_numpy(np.stack([f[:3] for f in flat])),
+                                 torch.ones(len(flat), 3, dtype=torch.bool))  # fmt: skip
+    np.testing.assert_allclose(t[:, 0].numpy(),
+                               probe.decision_function(np.stack([f[:3] for f in flat])),
+                               atol=1e-4)  # fmt: skip
+    assert LinearProbe(Cs="1,0.001,0.1")._cs() == (0.001, 0.1, 1.0)

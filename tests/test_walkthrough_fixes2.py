@@ -209,3 +209,25 @@ def test_listed_symlinks_keep_their_own_names_as_ids(tmp_path):
     items = resolve_videos(listing)
     assert [i.video_id for i in items] == ["fight_01", "fight_02"]
     assert all(i.path.resolve() == target.resolve() for i in items)
+
+
+def test_dot_dot_after_a_linked_folder_and_one_file_listed_twice(tmp_path):
+    """``link/../x.mp4`` is the file beside the link's target, not ``x.mp4`` beside the list;
+    one file named through a linked folder and through its real folder is listed twice."""
+    from vidscope.errors import VidscopeError
+    from vidscope.features import resolve_videos
+
+    real = tmp_path / "data" / "real"
+    write_video(real / "a.mp4", numbered_frames(10))
+    write_video(tmp_path / "data" / "x.mp4", numbered_frames(10, seed=1))
+    proj = tmp_path / "proj"
+    write_video(proj / "x.mp4", numbered_frames(10, seed=2))
+    (proj / "link").symlink_to(real, target_is_directory=True)
+    (proj / "v.txt").write_text("link/../x.mp4\nx.mp4\n")
+    items = resolve_videos(proj / "v.txt")
+    assert [i.path.resolve() for i in items] == [(tmp_path / "data" / "x.mp4").resolve(),
+                                                (proj / "x.mp4").resolve()]  # fmt: skip
+    assert len({i.video_id for i in items}) == 2
+    (proj / "twice.txt").write_text("link/a.mp4\n../data/real/a.mp4\n")
+    with pytest.raises(VidscopeError, match="same video id"):
+        resolve_videos(proj / "twice.txt")

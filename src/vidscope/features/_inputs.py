@@ -176,8 +176,9 @@ def _from_csv(path: Path, column: str | None) -> list[Path]:
 def _relative(paths: list[Path]) -> list[VideoInput]:
     if not paths:
         return []
-    # absolute, but links not followed: a listed link's id is its own name, not its target's
-    resolved = [Path(os.path.abspath(p)) for p in paths]
+    # the folder resolved, the entry's own name kept: a listed link's id is its own name, not
+    # its target's, and one file reached through a linked folder and its real one is caught
+    resolved = [Path(os.path.realpath(p.parent)) / p.name for p in paths]
     base = Path(os.path.commonpath([p.parent for p in resolved]))
     return [
         VideoInput(

@@ -38,7 +38,8 @@ class LinearProbe:
             deviation of the valid frames).
         C: Inverse regularisation strength; None chooses it from ``Cs`` by inner
             cross-validation (ROC-AUC for two classes, log-loss for more).
-        Cs: Candidate strengths: comma-separated text, a number or a sequence.
+        Cs: Candidate strengths: comma-separated text, a number or a sequence (sorted; ties
+            go to the strongest regularisation, i.e. the smallest C).
         cv: Inner folds (fewer when a class or the groups are too few; a single candidate
             or fewer than 2 usable folds skips the search and takes the middle ``C``).
         class_weight: ``balanced`` (classes weighted inversely to their counts) or ``none``.
@@ -123,12 +124,20 @@ class LinearProbe:
         spec = getattr(self, "_head_spec", None)
         if spec and x.shape[2] != spec["num_features"]:
             raise InputError(f"head built for {spec['num_features']} features, got {x.shape[2]}")
+        outputs = 1 if len(classes) == 2 else len(classes)
+        if spec and outputs != spec["num_outputs"]:
+            raise InputError(
+                f"head built for num_outputs={spec['num_outputs']} but the labels have "
+                f"{len(classes)} classes (binary needs 1 output, C classes need C)"
+            )
         pooled = self._pool(x, mask)
         if not np.isfinite(pooled).all():
             raise InputError("features hold NaN or infinite values; re-extract or clean them")
         self.mean_ = pooled.mean(axis=0)
         scale = pooled.std(axis=0)
-        self.scale_ = np.where(scale > 1e-12, scale, 1.0)
+        # a dimension that varies below float32 precision is constant: leave it unscaled
+        flat = scale <= 1e-6 * np.maximum(np.abs(self.mean_), 1e-3)
+        self.scale_ = np.where(flat, 1.0, scale)
         z = (pooled - self.mean_) / self.scale_
         self.C_, self.cv_scores_ = self._choose_c(z, codes, groups)
         model = LogisticRegression(C=self.C_, max_iter=self.max_iter, class_weight=self._cw())
@@ -179,12 +188,14 @@ class LinearProbe:
                 self.with_std = probe.pooling == "mean_std"
 
             def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-                w = mask.to(x.dtype).unsqueeze(-1)  # [B, T, 1]
-                n = w.sum(dim=1).clamp_min(1.0)
-                mean = (x * w).sum(dim=1) / n  # [B, D]
+                m = mask.unsqueeze(-1)  # [B, T, 1]
+                x = torch.where(m, x, torch.zeros_like(x))  # padding may hold anything
+                n = m.to(x.dtype).sum(dim=1).clamp_min(1.0)
+                mean = x.sum(dim=1) / n  # [B, D]
                 pooled = mean
                 if self.with_std:
-                    var = (((x - mean.unsqueeze(1)) ** 2) * w).sum(dim=1) / n
+                    dev = torch.where(m, x - mean.unsqueeze(1), torch.zeros_like(x))
+                    var = (dev**2).sum(dim=1) / n
                     pooled = torch.cat([mean, var.sqrt()], dim=1)
                 z = (pooled - self.mean) / self.scale
                 return z @ self.coef.T + self.intercept
@@ -257,22 +268,32 @@ class LinearProbe:
         if isinstance(raw, (int, float)):
             raw = [raw]
         try:
-            return tuple(float(c) for c in raw if str(c).strip())
+            return tuple(sorted(float(c) for c in raw if str(c).strip()))
         except (TypeError, ValueError):
             raise InputError(f"Cs must be numbers, e.g. 0.01,0.1,1; got {self.Cs!r}") from None
 
     def _cw(self) -> str | None:
         return "balanced" if self.class_weight == "balanced" else None
 
-    def _pool(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """``[N, D]`` masked means (``[N, 2D]`` with the standard deviations)."""
-        w = mask.astype(np.float64)[:, :, None]
-        n = np.maximum(w.sum(axis=1), 1.0)
-        mean = (x * w).sum(axis=1) / n
-        if self.pooling == "mean":
-            return mean
-        var = (((x - mean[:, None, :]) ** 2) * w).sum(axis=1) / n
-        return np.concatenate([mean, np.sqrt(var)], axis=1)
+    def _pool(self, x: np.ndarray, mask: np.ndarray, chunk: int = 256) -> np.ndarray:
+        """``[N, D]`` masked means (``[N, 2D]`` with the standard deviations), ``chunk``
+        videos at a time; padded steps may hold anything (NaN included), a video without
+        valid steps pools to zeros."""
+        out = []
+        for i in range(0, len(x), chunk):
+            m = mask[i : i + chunk, :, None]
+            xs = np.where(m, x[i : i + chunk], 0.0).astype(np.float64)
+            n = np.maximum(m.sum(axis=1), 1)
+            mean = xs.sum(axis=1) / n
+            if self.pooling == "mean":
+                out.append(mean)
+                continue
+            var = (np.where(m, xs - mean[:, None, :], 0.0) ** 2).sum(axis=1) / n
+            out.append(np.concatenate([mean, np.sqrt(var)], axis=1))
+        return np.concatenate(out) if out else np.zeros((0, self._width(x.shape[2])))
+
+    def _width(self, d: int) -> int:
+        return d if self.pooling == "mean" else 2 * d
 
     def _choose_c(
         self, z: np.ndarray, codes: np.ndarray, groups: np.ndarray | None

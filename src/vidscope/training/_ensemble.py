@@ -126,7 +126,8 @@ class EnsembleTrainer:
             if not hasattr(trainer, "score_padded") or not hasattr(trainer, "refit"):
                 raise ConfigError(
                     f"--head-option members: {p.head!r} trains on raw clips, not on features; "
-                    "members must be feature heads (`vidscope heads`: trainer neural or tree)"
+                    "members must be feature heads (`vidscope heads`: trainer neural, tree or "
+                    "linear)"
                 )
             member = EnsembleMember(
                 p.head, trainer, None, f"m{k}_{p.head}", list(p.columns), list(p.layout),

@@ -68,7 +68,7 @@ def check_feature_heads(heads: list[str], flag: str) -> None:
         if not hasattr(trainer, "score_padded") or not hasattr(trainer, "refit"):
             raise ConfigError(
                 f"{flag}: {h!r} trains on raw clips, not on features; candidates must be "
-                "feature heads (`vidscope heads`: trainer neural or tree)"
+                "feature heads (`vidscope heads`: trainer neural, tree or linear)"
             )
 
 
