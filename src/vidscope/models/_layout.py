@@ -36,3 +36,22 @@ def appearance_width(num_features: int, layout: Layout | None) -> int:
     if parts is None or len(parts) < 2:
         return num_features
     return int(parts[0][1])  # type: ignore[call-overload]
+
+
+def check_head_spec(spec: dict | None, width: int, n_classes: int) -> None:
+    """Check the feature width ``D`` and the class count of fitting data against the spec a
+    head factory recorded (``num_features``, ``num_outputs``); nothing to check without one.
+
+    Raises:
+        InputError: naming the mismatch.
+    """
+    if not spec:
+        return
+    if width != spec["num_features"]:
+        raise InputError(f"head built for {spec['num_features']} features, got {width}")
+    outputs = 1 if n_classes == 2 else n_classes
+    if outputs != spec["num_outputs"]:
+        raise InputError(
+            f"head built for num_outputs={spec['num_outputs']} but the labels have "
+            f"{n_classes} classes (binary needs 1 output, C classes need C)"
+        )

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._forest import decode_array, sigmoid_or_softmax
-from ._layout import Layout, layout_config
+from ._layout import Layout, check_head_spec, layout_config
 from ._registry import register_head
 from ._stats import as_padded
 
@@ -121,15 +121,7 @@ class LinearProbe:
         classes, codes = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise InputError(f"need at least two classes to train, got {classes.tolist()}")
-        spec = getattr(self, "_head_spec", None)
-        if spec and x.shape[2] != spec["num_features"]:
-            raise InputError(f"head built for {spec['num_features']} features, got {x.shape[2]}")
-        outputs = 1 if len(classes) == 2 else len(classes)
-        if spec and outputs != spec["num_outputs"]:
-            raise InputError(
-                f"head built for num_outputs={spec['num_outputs']} but the labels have "
-                f"{len(classes)} classes (binary needs 1 output, C classes need C)"
-            )
+        check_head_spec(getattr(self, "_head_spec", None), x.shape[2], len(classes))
         pooled = self._pool(x, mask)
         if not np.isfinite(pooled).all():
             raise InputError("features hold NaN or infinite values; re-extract or clean them")

@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..errors import InputError
 from ._forest import Forest, decode_array, sigmoid_or_softmax
-from ._layout import Layout, appearance_width, layout_config
+from ._layout import Layout, appearance_width, check_head_spec, layout_config
 from ._registry import register_head
 from ._stats import as_padded, fit_pca, pool_stats, project
 
@@ -124,7 +124,7 @@ class StatsXGBoost(ClassifierMixin, BaseEstimator):
         classes, codes = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise InputError(f"need at least two classes to train, got {classes.tolist()}")
-        self._check_spec(x.shape[2], len(classes))
+        check_head_spec(getattr(self, "_head_spec", None), x.shape[2], len(classes))
         wide = x.shape[2] - self._kept(x.shape[2])
         pca = fit_pca(x[:, :, :wide], mask, self.max_dims, seed=self.random_state)
         self.pca_mean_, self.pca_components_ = pca if pca is not None else (None, None)
@@ -290,19 +290,6 @@ class StatsXGBoost(ClassifierMixin, BaseEstimator):
         if self.n_jobs is not None:
             params["nthread"] = int(self.n_jobs)
         return params
-
-    def _check_spec(self, width: int, n_classes: int) -> None:
-        """Check D and the class count against the spec given to ``create_head``, if any."""
-        spec = getattr(self, "_head_spec", None)
-        if not spec:
-            return
-        if width != spec["num_features"]:
-            raise InputError(f"head built for {spec['num_features']} features, got {width}")
-        if _outputs(n_classes) != spec["num_outputs"]:
-            raise InputError(
-                f"head built for num_outputs={spec['num_outputs']} but the labels have "
-                f"{n_classes} classes (binary needs 1 output, C classes need C)"
-            )
 
 
 def _encode(a: np.ndarray) -> dict[str, Any]:
