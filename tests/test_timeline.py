@@ -170,6 +170,7 @@ def test_cli_calibrate(demo, tmp_path, capsys):
     assert main([*base, "--store", str(store), "--out", str(out), "--no-report", "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "calibrated on 1 video(s), 2 event(s)" in printed and "timeline.json" in printed
+    assert "2 event(s) are few to calibrate on" in printed and "optimistic" in printed
     saved = read_calibration(run)["segments"]
     segs = pd.read_csv(out / "long_000" / "segments.csv")
     assert saved["threshold"] <= segs["score"].min()  # the saved threshold made these segments
