@@ -52,6 +52,7 @@ SOURCES = {
     "lite0+i3d+flow": Source("efficientnet_lite0+i3d+flow"),  # the accurate preset's store
     "i3d_hflip": Source("i3d", {"tta": "hflip"}),
     "i3d_160": Source("i3d", {"size": 160}),
+    "i3d_s8": Source("i3d", {"clip_stride": 8}),
 }
 
 #: A part: (layout name, function of the sources' ``[T, D_s]`` arrays -> ``[T, w]``).
@@ -90,6 +91,9 @@ I3D_FLOW: Part = ("flow", cols("lite0+i3d+flow", D + 1024))
 I3D_HFLIP: Part = ("i3d", cols("i3d_hflip", 0))
 #: I3D on 160 x 160 windows (``--backbone-option size=160``: about half the pixels), its own store.
 I3D_160: Part = ("i3d", cols("i3d_160", 0))
+#: I3D windows on a grid 8 frames apart instead of 16 (``clip_stride=8``): more distinct
+#: windows per clip, about 1.7x the encoder passes.
+I3D_S8: Part = ("i3d", cols("i3d_s8", 0))
 
 
 @dataclass
@@ -122,6 +126,8 @@ I3D_HFLIP_ROW = "i3d tta=hflip + flow"
 I3D_LINEAR = "i3d + flow | linear_probe"
 I3D_160_ROW = "i3d size=160 + flow"
 I3D_160_LINEAR = "i3d size=160 + flow | linear_probe"
+I3D_S8_ROW = "i3d clip_stride=8 + flow"
+I3D_S8_LINEAR = "i3d clip_stride=8 + flow | linear_probe"
 
 
 def levers() -> list[Lever | Ensemble]:
@@ -179,6 +185,12 @@ def levers() -> list[Lever | Ensemble]:
         Ensemble(  # 31: the accurate preset's members with the cheaper I3D
             "ensemble: rows 0 + 29 + 30 (as row 28, i3d at 160 px; refit)",
             (BASELINE, I3D_160_ROW, I3D_160_LINEAR),
+        ),
+        Lever(I3D_S8_ROW, (I3D_S8, I3D_FLOW), refit=True),  # 32: denser I3D windows
+        Lever(I3D_S8_LINEAR, (I3D_S8, I3D_FLOW), head="linear_probe", refit=True),  # 33
+        Ensemble(  # 34: the accurate preset's members with denser windows
+            "ensemble: rows 0 + 32 + 33 (as row 28, i3d clip_stride=8; refit)",
+            (BASELINE, I3D_S8_ROW, I3D_S8_LINEAR),
         ),
     ]
 
