@@ -53,6 +53,7 @@ SOURCES = {
     "i3d_hflip": Source("i3d", {"tta": "hflip"}),
     "i3d_160": Source("i3d", {"size": 160}),
     "i3d_s8": Source("i3d", {"clip_stride": 8}),
+    "i3d_s32": Source("i3d", {"clip_stride": 32}),
 }
 
 #: A part: (layout name, function of the sources' ``[T, D_s]`` arrays -> ``[T, w]``).
@@ -94,6 +95,8 @@ I3D_160: Part = ("i3d", cols("i3d_160", 0))
 #: I3D windows on a grid 8 frames apart instead of 16 (``clip_stride=8``): more distinct
 #: windows per clip, about 1.7x the encoder passes.
 I3D_S8: Part = ("i3d", cols("i3d_s8", 0))
+#: I3D windows 32 frames apart (``clip_stride=32``: windows that do not overlap, fewer passes).
+I3D_S32: Part = ("i3d", cols("i3d_s32", 0))
 
 
 @dataclass
@@ -128,6 +131,8 @@ I3D_160_ROW = "i3d size=160 + flow"
 I3D_160_LINEAR = "i3d size=160 + flow | linear_probe"
 I3D_S8_ROW = "i3d clip_stride=8 + flow"
 I3D_S8_LINEAR = "i3d clip_stride=8 + flow | linear_probe"
+I3D_S32_ROW = "i3d clip_stride=32 + flow"
+I3D_S32_LINEAR = "i3d clip_stride=32 + flow | linear_probe"
 
 
 def levers() -> list[Lever | Ensemble]:
@@ -191,6 +196,12 @@ def levers() -> list[Lever | Ensemble]:
         Ensemble(  # 34: the accurate preset's members with denser windows
             "ensemble: rows 0 + 32 + 33 (as row 28, i3d clip_stride=8; refit)",
             (BASELINE, I3D_S8_ROW, I3D_S8_LINEAR),
+        ),
+        Lever(I3D_S32_ROW, (I3D_S32, I3D_FLOW), refit=True),  # 35: sparser I3D windows
+        Lever(I3D_S32_LINEAR, (I3D_S32, I3D_FLOW), head="linear_probe", refit=True),  # 36
+        Ensemble(  # 37: the accurate preset's members with sparser windows
+            "ensemble: rows 0 + 35 + 36 (as row 28, i3d clip_stride=32; refit)",
+            (BASELINE, I3D_S32_ROW, I3D_S32_LINEAR),
         ),
     ]
 
