@@ -30,6 +30,7 @@ MODULES = [
     "_export",
     "_zeroshot",
     "_timeline",
+    "_calibrate",
     "_label",
     "_demo",
 ]

@@ -9,11 +9,10 @@ from typing import Any
 from rich.console import Console
 
 from ..errors import ConfigError
+from ._calibrate import print_calibration
 from ._common import command
 from ._print import print_matches, print_segments
 
-#: Below this many annotated events ``--calibrate`` says its settings are uncertain.
-FEW_EVENTS = 30
 #: flag dest -> SegmentConfig field; a flag not given keeps the library (or calibrated) value.
 _SEGMENT_FLAGS = {
     "smooth": "smooth",
@@ -175,24 +174,4 @@ def _calibrate(args: argparse.Namespace, run: str | None, cfg: Any) -> None:
             "videos, e.g. from `vidscope extract VIDEOS --out STORE --fps F`)"
         )
     cal = calibrate_timeline(run, args.store, args.annotations, config=cfg)
-    chosen = ", ".join(
-        f"{k} {getattr(cal.segments, k):.3g}" if isinstance(getattr(cal.segments, k), float)
-        else f"{k} {getattr(cal.segments, k)}"
-        for k in ("threshold", "smooth", "smooth_s", "hysteresis", "refine")
-    )  # fmt: skip
-    f1 = ", ".join(f"{f:.2f} at tIoU {t:g}" for f, t in zip(cal.f1, cal.tious, strict=True))
-    console = Console()
-    console.print(
-        f"calibrated on {cal.num_videos} video(s), {cal.num_events} event(s): {chosen}; "
-        f"segment F1 {f1} on these videos (optimistic: the settings were chosen on them); "
-        f"saved in {run}/timeline.json",
-        highlight=False,
-    )
-    if cal.num_events < FEW_EVENTS:
-        console.print(
-            f"note: {cal.num_events} event(s) are few to calibrate on. On fight-surv-dev, "
-            "settings chosen on about 10 events gave segment F1 0.51 at tIoU 0.5 on new videos "
-            "where the best settings gave 0.71 (benchmarks/README.md, timeline_fight); "
-            "annotate more events to calibrate on",
-            highlight=False,
-        )
+    print_calibration(cal, run, Console())

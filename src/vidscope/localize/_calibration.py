@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,11 @@ class Calibration:
         num_videos: Calibration videos scored.
         num_events: Their true events.
         window_s, stride_s, fps: The window plan the scores were made with.
+        source: ``annotations`` (annotated long videos) or ``clips`` (videos composed of
+            labelled clips, each scored by a fold model that did not train on its clips).
+        folds: ``clips``: the fold models scored.
+        num_clips: ``clips``: labelled clips composed (events count every shuffle's reuse).
+        notes: What the caller should know (e.g. the clips' sampling differs from the plan's).
     """
 
     segments: SegmentConfig
@@ -56,6 +61,10 @@ class Calibration:
     window_s: float
     stride_s: float
     fps: float
+    source: str = "annotations"
+    folds: int | None = None
+    num_clips: int | None = None
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         seg = {k: getattr(self.segments, k) for k in CALIBRATED_FIELDS}

@@ -1,0 +1,134 @@
+"""``calibrate``: choose a run's timeline settings, from labelled clips or annotated videos."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from rich.console import Console
+
+from ..errors import ConfigError
+from ._common import add_label_options, command, label_options
+
+#: Below this many annotated events a calibration says its settings are uncertain.
+FEW_EVENTS = 30
+
+
+def add_parser(sub: Any) -> dict[str, Any]:
+    """Register ``calibrate``."""
+    p = command(
+        sub,
+        "calibrate",
+        "choose a run's timeline threshold, smoothing, hysteresis and boundaries: on long "
+        "videos composed of labelled clips (--labels, cross-fitted) or on annotated long "
+        "videos (--annotations); saved in RUN/timeline.json, the default of later timelines",
+    )
+    p.add_argument("run", help="binary run directory (from `vidscope train`)")
+    p.add_argument(
+        "store",
+        help="features of the clips (--labels: usually the run's training store) or of the "
+        "annotated videos, extracted at the timeline's rate (`vidscope extract --fps F`)",
+    )
+    p.add_argument(
+        "--annotations",
+        help="events CSV (file_name,start_time,end_time) of long videos the run did not train on",
+    )
+    add_label_options(p)
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=5,
+        help="--labels: fold models, each scoring the clips it left out",
+    )
+    p.add_argument(
+        "--shuffles", type=int, default=4, help="--labels: compositions of each fold's clips"
+    )
+    p.add_argument(
+        "--gap",
+        default="3,10",
+        help="--labels: MIN,MAX seconds of background between events (as the footage has)",
+    )
+    p.add_argument(
+        "--event-clips", type=int, default=2, help="--labels: most clips per event stretch"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds and compositions")
+    return {"calibrate": cmd_calibrate}
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from ..localize import calibrate_timeline, calibrate_timeline_on_clips
+
+    console = Console()
+    if bool(args.annotations) == bool(args.labels):
+        raise ConfigError(
+            "give --labels (clip labels: composed videos, cross-fitted) or --annotations "
+            "(events of annotated long videos), not both"
+            if args.labels
+            else "give --labels (clip labels) or --annotations (events of long videos)"
+        )
+    start = time.monotonic()
+    if args.annotations:
+        cal = calibrate_timeline(args.run, args.store, args.annotations)
+    else:
+        console.print(
+            f"training {args.folds} fold models as {args.run} was trained, each scoring "
+            "long videos composed of the clips it left out ...",
+            highlight=False,
+        )
+        cal = calibrate_timeline_on_clips(
+            args.run, args.store, label_options(args), folds=args.folds,
+            shuffles=args.shuffles, gap_s=_gap(args.gap), max_event_clips=args.event_clips,
+            seed=args.seed, allow_missing=args.allow_missing,
+            on_fold=lambda line: console.print(line, highlight=False),
+        )  # fmt: skip
+    print_calibration(cal, args.run, console)
+    console.print(f"took {time.monotonic() - start:.0f} s", highlight=False)
+    return 0
+
+
+def _gap(text: str) -> tuple[float, float]:
+    """``MIN,MAX`` seconds (one number: both)."""
+    try:
+        values = [float(x) for x in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2:
+        raise ConfigError(f"--gap expects MIN,MAX seconds, got {text!r}")
+    return values[0], values[1]
+
+
+def print_calibration(cal: Any, run: str, console: Console) -> None:
+    """The chosen settings, their F1 on the calibration videos, and notes."""
+    chosen = ", ".join(
+        f"{k} {getattr(cal.segments, k):.3g}" if isinstance(getattr(cal.segments, k), float)
+        else f"{k} {getattr(cal.segments, k)}"
+        for k in ("threshold", "smooth", "smooth_s", "hysteresis", "refine")
+    )  # fmt: skip
+    f1 = ", ".join(f"{f:.2f} at tIoU {t:g}" for f, t in zip(cal.f1, cal.tious, strict=True))
+    if cal.source == "clips":
+        where = (
+            f"{cal.num_videos} video(s) composed of {cal.num_clips} labelled clips "
+            f"({cal.num_events} events over the shuffles), each scored by one of {cal.folds} "
+            "fold models that did not train on its clips"
+        )
+    else:
+        where = f"{cal.num_videos} video(s), {cal.num_events} event(s)"
+    console.print(
+        f"calibrated on {where}: {chosen}; segment F1 {f1} on these videos (optimistic: the "
+        f"settings were chosen on them); saved in {run}/timeline.json",
+        highlight=False,
+    )
+    for note in cal.notes:
+        console.print(f"note: {note}", highlight=False)
+    if cal.source != "clips" and cal.num_events < FEW_EVENTS:
+        console.print(
+            f"note: {cal.num_events} event(s) are few to calibrate on. On fight-surv-dev, "
+            "settings chosen on about 10 events gave segment F1 0.51 at tIoU 0.5 on new videos "
+            "where the best settings gave 0.71 (benchmarks/README.md, timeline_fight); "
+            "annotate more events, or calibrate on the run's labelled clips "
+            "(vidscope calibrate RUN STORE --labels LABELS)",
+            highlight=False,
+        )

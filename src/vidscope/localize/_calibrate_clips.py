@@ -1,0 +1,248 @@
+"""``calibrate_timeline_on_clips``: timeline calibration from clip labels alone, cross-fitted.
+
+Annotated long videos are what a timeline should be calibrated on, but most users have
+labelled clips. This composes long videos from the clips (:mod:`._compose`) and scores each
+with a model that never trained on its clips: the labelled clips are cut into K grouped
+folds, a model is trained on K - 1 of them exactly as the run was (head, options, preset,
+``--refit``), and it scores videos composed of the fold left out. Every clip's events then
+count (about 5x the events of a validation part), and the score level the search sees is
+that of a model meeting new footage, which is what the run's own model meets on new videos.
+
+Measured on fight-surv-dev (``benchmarks/timeline_fight.py``, recipe ``clips cv+cal``), see
+``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, VidscopeError
+from ..features import FeatureStore, open_store
+from ._calibration import CALIBRATION_FILE, TIOUS, Calibration, VideoCurve, search_settings
+from ._compose import ClipFeatures, compose_clips
+from ._timeline import TimelineConfig, WindowPlan, plan_windows, window_scores
+
+
+def calibrate_timeline_on_clips(
+    run: Any,
+    store: FeatureStore | str | os.PathLike[str],
+    labels: Any,
+    *,
+    folds: int = 5,
+    shuffles: int = 4,
+    gap_s: tuple[float, float] = (3.0, 10.0),
+    max_event_clips: int = 2,
+    seed: int = 0,
+    allow_missing: bool = False,
+    config: TimelineConfig | None = None,
+    tious: tuple[float, ...] = TIOUS,
+    write: bool = True,
+    on_fold: Callable[[str], None] | None = None,
+) -> Calibration:
+    """Choose a binary run's timeline settings on long videos composed of labelled clips,
+    each scored by a fold model that did not see its clips, and (``write``) save them as
+    ``RUN/timeline.json``.
+
+    Args:
+        run: A binary clip-level run on cached features (path or loaded).
+        store: Features of the labelled clips (usually the run's training store), made with
+            the run's backbone. Sampled at a fixed rate (``vidscope extract --fps F``) the
+            compositions match what the timeline extracts; a note says when they do not.
+        labels: Label CSV path or :class:`vidscope.training.LabelOptions` of those clips,
+            with the run's two classes; a group column keeps each source in one fold.
+        folds: Fold models (fewer when there are fewer groups or clips per class).
+        shuffles: Compositions of every fold's clips (other orders, gaps and backgrounds).
+        gap_s: Background seconds before each event stretch and after the last, drawn
+            uniformly: set it to what the footage to be scored has between events.
+        max_event_clips: Most consecutive event clips per event stretch.
+        seed: Seed of the folds, the fold models and the compositions.
+        allow_missing: Leave out labelled clips whose extraction failed (as ``train`` does).
+        config: Window plan and the settings that are not searched (merge gap, ...).
+        tious: tIoU thresholds the segment F1 is averaged over.
+        write: Save the result in the run.
+        on_fold: Called with a line of progress (fold models trained, videos scored).
+
+    Raises:
+        ConfigError: a multi-class, window-level or raw-clip run, labels with other classes
+            than the run's, or ``shuffles`` < 1.
+    """
+    from ..features import atomic_write_json
+    from ..training import Run, load_run
+
+    r = run if isinstance(run, Run) else load_run(run)
+    _check_run(r)
+    if shuffles < 1:
+        raise ConfigError(f"--shuffles must be >= 1, got {shuffles}")
+    st = store if isinstance(store, FeatureStore) else open_store(store)
+    r.check_store(st.meta, f"store {st.root}")
+    cfg = config or TimelineConfig()
+    plan = plan_windows(r.config, cfg)
+    say = on_fold or (lambda line: None)
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="vidscope-calibrate-") as tmp:
+        fold_runs, notes = _fold_runs(r, st, labels, folds, seed, Path(tmp) / "cv", allow_missing)
+        say(f"{len(fold_runs)} fold models trained in {time.monotonic() - start:.0f} s")
+        rng = np.random.default_rng(seed)
+        videos: list[VideoCurve] = []
+        for fold_run, test_ids in fold_runs:
+            clips = [_clip(st, v, y) for v, y in test_ids]
+            for _ in range(shuffles):
+                for comp in compose_clips(clips, rng, gap_s=gap_s,
+                                          max_event_clips=max_event_clips,
+                                          label=r.classes[1]):  # fmt: skip
+                    bounds, scores = window_scores(fold_run, comp, plan, comp.duration_s)
+                    videos.append(
+                        VideoCurve(bounds.mean(axis=1), scores[:, 0], comp.events, comp.duration_s)
+                    )
+    say(f"{len(videos)} composed videos scored; searching the settings")
+    seg, f1 = search_settings(videos, base=cfg.segments, tious=tious)
+    note = _sampling_note(st, plan)
+    result = Calibration(
+        seg,
+        [round(x, 4) for x in f1],
+        list(tious),
+        len(videos),
+        sum(len(v.truth) for v in videos),
+        plan.window_s,
+        plan.stride_s,
+        plan.fps,
+        source="clips",
+        folds=len(fold_runs),
+        num_clips=sum(len(ids) for _, ids in fold_runs),
+        notes=notes + ([note] if note else []),
+    )
+    if write:
+        atomic_write_json(r.path / CALIBRATION_FILE, result.to_json())
+    return result
+
+
+def _check_run(r: Any) -> None:
+    """Refuse runs that fold models cannot be trained like."""
+    if not r.binary:
+        raise ConfigError(f"run {r.path}: timeline calibration needs a binary run")
+    if r.spec.window is not None:
+        raise ConfigError(
+            f"run {r.path} is window-level (trained on annotated windows): calibrate it on "
+            "annotated long videos (vidscope calibrate RUN STORE --annotations EVENTS)"
+        )
+    if hasattr(r.members[0].trainer, "window_scores") or not r.spec.num_features:
+        raise ConfigError(
+            f"run {r.path} scores raw clips, not cached features: calibrate it on annotated "
+            "long videos (vidscope timeline --calibrate)"
+        )
+
+
+def _labelled(st: FeatureStore, labels: Any, r: Any) -> tuple[Any, dict[str, int]]:
+    """The label options without a split column, and each labelled clip's class index.
+
+    Raises:
+        ConfigError: the labels' classes are not the run's (in the run's order).
+    """
+    from ..data import read_labels
+    from ..training import LabelOptions
+
+    opts = labels if isinstance(labels, LabelOptions) else LabelOptions(labels)
+    opts = replace(opts, split_column=None)
+
+    def read(positive: str | None) -> Any:
+        return read_labels(
+            st.ids(("ok", "partial", "failed")),
+            opts.labels,
+            id_column=opts.id_column,
+            label_column=opts.label_column,
+            group_column=opts.group_column,
+            manifest=st.manifest(),
+            positive_class=positive,
+        )
+
+    if opts.positive_class not in (None, r.classes[1]):
+        raise ConfigError(
+            f"--positive-class {opts.positive_class!r}: the run's event class is "
+            f"{r.classes[1]!r}; the calibration scores that class"
+        )
+    ls = read(opts.positive_class)
+    if sorted(ls.classes) != sorted(r.classes):
+        raise ConfigError(
+            f"the labels' classes {list(ls.classes)} are not the run's {list(r.classes)}: "
+            "give the labels of clips of the run's classes"
+        )
+    if list(ls.classes) != list(r.classes):  # the same classes, the other one as the event
+        ls = read(r.classes[1])
+    opts = replace(opts, positive_class=r.classes[1])
+    return opts, {v: int(y) for v, y in zip(ls.ids, ls.y, strict=True)}
+
+
+def _fold_runs(
+    r: Any,
+    st: FeatureStore,
+    labels: Any,
+    folds: int,
+    seed: int,
+    out: Path,
+    allow_missing: bool = False,
+) -> tuple[list[tuple[Any, list[tuple[str, int]]]], list[str]]:
+    """K runs trained as ``r`` was, each on all folds but one, with the (id, class) pairs of
+    the fold it left out; and the notes of the labels and split (e.g. folds capped)."""
+    from ..training import Run, TrainConfig, load_run, train
+
+    opts, y_of = _labelled(st, labels, r)
+    known = {f.name for f in fields(TrainConfig)}
+    base = TrainConfig(**{k: v for k, v in r.spec.train.items() if k in known})
+    cfg = replace(
+        base,
+        split="kfold",
+        folds=folds,
+        inner_val=True,
+        seed=seed,
+        allow_missing=allow_missing or base.allow_missing,
+        threshold_from="val",  # the fold models' thresholds are never used
+        tensorboard=False,
+        export_onnx=False,
+    )
+    result = train(st, opts, out=out, config=cfg)
+    cv = load_run(out)
+    runs = []
+    for k, name in enumerate(cv.spec.folds or []):
+        test = json.loads((out / name / "split.json").read_text())["test"]
+        runs.append((Run(out / name, cv.spec, [cv.members[k]]), [(v, y_of[v]) for v in test]))
+    if not runs:  # pragma: no cover - a k-fold train always records its folds
+        raise VidscopeError(f"{out}: the cross-fitted training recorded no folds")
+    return runs, list(result.notes)
+
+
+def _clip(st: FeatureStore, video_id: str, y: int) -> ClipFeatures:
+    """One stored clip (class 1 = the event) for composing."""
+    seq = st.load(video_id)
+    row = st.rows.get(video_id, {})
+    times = np.asarray(seq.times_s, np.float64)
+    duration = float(row.get("duration_s") or 0.0) or _span(times)
+    return ClipFeatures(seq.features, times, duration, y == 1)
+
+
+def _span(times: np.ndarray) -> float:
+    """A duration from sample times alone: the last time plus one sample spacing."""
+    if len(times) < 2:
+        return 1.0
+    return float(times[-1] + np.median(np.diff(times)))
+
+
+def _sampling_note(st: FeatureStore, plan: WindowPlan) -> str | None:
+    """A note when the clips were not sampled at the rate the timeline extracts at."""
+    sampling = (st.meta.get("sampling") or {}) if isinstance(st.meta, dict) else {}
+    mode, value = sampling.get("mode"), sampling.get("value")
+    if mode == "fps" and value and abs(float(value) - plan.fps) <= 1e-6 * plan.fps:
+        return None
+    have = f"{mode} {value}" if mode else "an unknown rate"
+    return (
+        f"the clips were sampled with {have}, the timeline samples {plan.fps:g} frames/s: "
+        f"extract the clips with --fps {plan.fps:g} for compositions that match new videos"
+    )

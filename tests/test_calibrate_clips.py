@@ -1,0 +1,216 @@
+"""Timeline calibration from clip labels: composed long videos, each scored by a fold model
+that did not train on its clips (``calibrate_timeline_on_clips``, ``vidscope calibrate``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vidscope.cli import main
+from vidscope.errors import ConfigError
+from vidscope.features import FeatureStore, open_store
+from vidscope.localize import (
+    ClipFeatures,
+    calibrate_timeline,
+    calibrate_timeline_on_clips,
+    compose_clips,
+    read_calibration,
+)
+from vidscope.localize._calibrate_clips import _fold_runs
+from vidscope.training import LabelOptions, TrainConfig, load_run, train
+
+OLD = Path(__file__).parent / "data" / "old_format"
+D = 6
+TREE = TrainConfig(head="stats_xgboost", head_options={"n_estimators": 20}, tensorboard=False,
+                   threshold_from="cv")  # fmt: skip
+
+
+def clip_store(root: Path, *, fps: float = 4.0, n: int = 40) -> Path:
+    """``root/store`` (``n`` 2 s clips at ``fps``, 4 per source group, half of them 'fight')
+    and ``root/labels.csv`` (id, label, group). Column 0 marks a fight clip (+1) or not (-1)."""
+    old = open_store(OLD / "store")
+    meta = {**old.meta, "layout": [["a", D]], "sampling": {"mode": "fps", "value": fps,
+                                                            "max_frames": None}}  # fmt: skip
+    meta["backbone"] = {**old.meta["backbone"], "name": "a", "num_features": D}
+    store = FeatureStore.create(root / "store", meta)
+    rng = np.random.default_rng(0)
+    rows = []
+    t = round(2.0 * fps)
+    for i in range(n):
+        vid, group, fight = f"v{i:02d}", f"g{i // 4:02d}", i % 4 >= 2
+        x = rng.normal(size=(t, D)).astype(np.float32) * 0.5
+        x[:, 0] = 1.0 if fight else -1.0
+        x[:, 1:3] += rng.normal() * 0.3 + (0.8 if fight else 0.0)
+        rel = store.write(vid, x, np.arange(t) / fps)
+        store.record({**old.rows["v0"], "video_id": vid, "path": f"/x/{vid}.mp4",
+                      "features": rel, "duration_s": 2.0, "num_samples": t})  # fmt: skip
+        rows.append(f"{vid},{'fight' if fight else 'calm'},{group}")
+    store.compact()
+    (root / "labels.csv").write_text("id,label,group\n" + "\n".join(rows) + "\n")
+    return root / "store"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clipcal")
+    store = clip_store(root)
+    opts = LabelOptions(root / "labels.csv", group_column="group")
+    train(store, opts, out=root / "run", config=TREE)
+    return root, store, opts
+
+
+def test_compose_uses_every_event_clip_once_at_its_true_times():
+    rng = np.random.default_rng(3)
+    marks = [np.tile(np.float32([1.0 if k < 5 else -1.0, k]), (6, 1)) for k in range(12)]
+    clips = [ClipFeatures(m, np.arange(6) * 0.5, 3.0, k < 5) for k, m in enumerate(marks)]
+    videos = compose_clips(clips, rng, gap_s=(2.0, 4.0), max_event_clips=2, label="fight")
+    assert 1 <= len(videos) <= 2  # 5 event clips: 3-5 stretches, 4 per video
+    used = []
+    for v in videos:
+        assert np.all(np.diff(v.times_s) > 0) and v.times_s[-1] < v.duration_s
+        inside = np.zeros(len(v.times_s), bool)
+        gaps = [v.events[0].start_s] + [
+            b.start_s - a.end_s for a, b in zip(v.events, v.events[1:], strict=False)
+        ]
+        gaps.append(v.duration_s - v.events[-1].end_s)
+        assert all(2.0 - 1e-9 <= g <= 4.0 + 1e-9 for g in gaps)
+        for e in v.events:
+            assert e.label == "fight" and round(e.end_s - e.start_s, 6) in (3.0, 6.0)
+            inside |= (v.times_s >= e.start_s) & (v.times_s < e.end_s)
+        assert np.all(v.features[inside, 0] == 1.0) and np.all(v.features[~inside, 0] == -1.0)
+        used += list(v.features[inside, 1])
+    counts = pd.Series(used).value_counts()
+    assert sorted(counts.index) == [0, 1, 2, 3, 4] and set(counts) == {6}  # each once, whole
+    many = compose_clips(clips, np.random.default_rng(0), num_videos=3, max_event_clips=1)
+    assert len(many) == 3 and sum(len(v.events) for v in many) == 5
+
+
+def test_compose_refuses_what_it_cannot_compose():
+    x = np.zeros((4, 2), np.float32)
+    only_events = [ClipFeatures(x, np.arange(4.0), 4.0, True)]
+    with pytest.raises(ConfigError, match="event and background"):
+        compose_clips(only_events, np.random.default_rng(0))
+    both = [*only_events, ClipFeatures(x, np.arange(4.0), 4.0, False)]
+    with pytest.raises(ConfigError, match="gap seconds"):
+        compose_clips(both, np.random.default_rng(0), gap_s=(5.0, 1.0))
+    with pytest.raises(ConfigError, match="max event clips"):
+        compose_clips(both, np.random.default_rng(0), max_event_clips=0)
+
+
+def test_fold_models_never_score_clips_they_trained_on(trained, tmp_path):
+    root, store, opts = trained
+    run = load_run(root / "run")
+    runs, _ = _fold_runs(run, open_store(store), opts, 4, 0, tmp_path / "cv")
+    groups = pd.read_csv(root / "labels.csv").set_index("id")["group"]
+    scored = []
+    for fold_run, test in runs:
+        split = json.loads((fold_run.path / "split.json").read_text())
+        seen = set(split["train"]) | set(split["val"])
+        ids = [v for v, _ in test]
+        assert not seen & set(ids)
+        assert not set(groups[list(seen)]) & set(groups[ids])  # a source stays in one fold
+        assert fold_run.spec.train["threshold_from"] == "val"  # no nested cross-fit
+        assert fold_run.spec.head == run.spec.head
+        scored += ids
+    assert sorted(scored) == sorted(groups.index)  # every clip scored exactly once
+
+
+def test_calibration_on_clips_is_saved_and_used(trained, tmp_path):
+    root, store, opts = trained
+    run = tmp_path / "run"
+    import shutil
+
+    shutil.copytree(root / "run", run)
+    cal = calibrate_timeline_on_clips(run, store, opts, folds=4, shuffles=2, seed=1)
+    assert cal.source == "clips" and cal.folds == 4 and cal.num_clips == 40
+    assert cal.num_events >= 2 * 20 / 2  # 20 fight clips per shuffle, 1-2 per event
+    assert cal.notes == []  # the clips were sampled at the timeline's rate
+    saved = read_calibration(run)
+    assert saved["source"] == "clips" and saved["segments"]["threshold"] == cal.segments.threshold
+    # the fold models separate these clips well, so the composed videos' events are found
+    assert cal.f1[0] > 0.8
+    again = calibrate_timeline_on_clips(run, store, opts, folds=4, shuffles=2, seed=1,
+                                        write=False)  # fmt: skip
+    assert again.segments == cal.segments  # seeded: the same folds, models and compositions
+
+
+def test_calibration_on_clips_says_when_the_sampling_differs(tmp_path):
+    store = clip_store(tmp_path, fps=2.0, n=24)
+    opts = LabelOptions(tmp_path / "labels.csv", group_column="group")
+    train(store, opts, out=tmp_path / "run", config=TREE)
+    from vidscope.localize import TimelineConfig
+
+    cal = calibrate_timeline_on_clips(tmp_path / "run", store, opts, folds=3, shuffles=1,
+                                      config=TimelineConfig(fps=4.0), write=False)  # fmt: skip
+    assert len(cal.notes) == 1 and "--fps 4" in cal.notes[0]
+
+
+def test_calibration_on_clips_refuses_what_it_cannot_cross_fit(trained, tmp_path):
+    root, store, opts = trained
+    other = tmp_path / "labels.csv"
+    df = pd.read_csv(root / "labels.csv")
+    df.assign(label=np.where(df["label"] == "fight", "push", "calm")).to_csv(other, index=False)
+    with pytest.raises(ConfigError, match="not the run's"):
+        calibrate_timeline_on_clips(root / "run", store, LabelOptions(other), write=False)
+    with pytest.raises(ConfigError, match="shuffles"):
+        calibrate_timeline_on_clips(root / "run", store, opts, shuffles=0, write=False)
+    three = tmp_path / "three.csv"
+    df.assign(label=[f"c{i % 3}" for i in range(len(df))]).to_csv(three, index=False)
+    train(store, LabelOptions(three), out=tmp_path / "multi", config=TREE, threshold_from="val")
+    with pytest.raises(ConfigError, match="binary run"):
+        calibrate_timeline_on_clips(tmp_path / "multi", store, LabelOptions(three))
+
+
+def test_cli_calibrate_from_clips_and_from_annotations(trained, tmp_path, capsys):
+    root, store, _ = trained
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(root / "run", run)
+    labels = ["--labels", str(root / "labels.csv"), "--group-column", "group"]
+    args = ["calibrate", str(run), str(store), *labels, "--folds", "3", "--shuffles", "1"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "composed of 40 labelled clips" in printed and "3 fold models" in printed
+    assert read_calibration(run)["source"] == "clips"
+    # annotated long videos: here, a composition written as a store with its events
+    comp = tmp_path / "long"
+    st = FeatureStore.create(comp, dict(open_store(store).meta))
+    clips = [ClipFeatures(*_clip(open_store(store), v), v in _fights(root)) for v in
+             open_store(store).ids()]  # fmt: skip
+    (video,) = compose_clips(clips, np.random.default_rng(0), num_videos=1)
+    rel = st.write("long", video.features, video.times_s)
+    st.record({"video_id": "long", "path": "long.mp4", "status": "ok", "features": rel,
+               "duration_s": video.duration_s, "num_samples": len(video.times_s)})  # fmt: skip
+    st.compact()
+    events = tmp_path / "events.csv"
+    pd.DataFrame(
+        [("long.mp4", e.start_s, e.end_s, "fight") for e in video.events],
+        columns=["file_name", "start_time", "end_time", "label"],
+    ).to_csv(events, index=False)
+    assert main(["calibrate", str(run), str(comp), "--annotations", str(events)]) == 0
+    printed = capsys.readouterr().out
+    assert f"1 video(s), {len(video.events)} event(s)" in printed and "are few" in printed
+    assert read_calibration(run)["source"] == "annotations"
+    same = calibrate_timeline(run, comp, events, write=False)
+    assert read_calibration(run)["segments"]["threshold"] == same.segments.threshold
+    # neither or both sources, and a bad --gap, are one-line errors
+    assert main(["calibrate", str(run), str(store)]) == 2
+    assert main(["calibrate", str(run), str(store), *labels, "--annotations", str(events)]) == 2
+    assert main(["calibrate", str(run), str(store), *labels, "--gap", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "give --labels" in err and "not both" in err and "--gap expects" in err
+
+
+def _clip(st, vid):
+    seq = st.load(vid)
+    return seq.features, seq.times_s, 2.0
+
+
+def _fights(root: Path) -> set[str]:
+    df = pd.read_csv(root / "labels.csv")
+    return set(df.loc[df["label"] == "fight", "id"])
