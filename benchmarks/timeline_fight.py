@@ -26,6 +26,10 @@ groups). Protocol, per fold of a grouped 5-fold split (``vidscope.data.make_spli
      for every recipe);
    - ``cal, oracle thr``: the calibrated settings with the oracle's threshold, a diagnostic of
      how much of the gap to the oracle is the threshold alone;
+   - ``clips cv+cal``: what a user with clip labels only runs: one run trained on all the
+     training clips (``train`` + ``val``, with a preset's ``--refit``), then ``vidscope
+     calibrate RUN STORE --labels`` (``calibrate_timeline_on_clips``): 5 fold models trained
+     like the run, each scoring compositions (4 shuffles) of the training clips it left out;
    - ``ensemble+cal`` (``--ensemble``): a 5-fold run (the average of 5 models) trained on the
      ``train`` clips, calibrated on the ``val`` compositions;
    - ``window+cal`` (``--window-level``): a window-level run (``train --annotations --window``)
@@ -110,55 +114,15 @@ def load_clips(store_path: Path) -> tuple[list[Clip], pd.DataFrame]:
 def compose(
     clips: list[Clip], n_videos: int, rng: np.random.Generator
 ) -> list[tuple[np.ndarray, np.ndarray, float, list[tuple[float, float]]]]:
-    """Long videos from ``clips``: (features [T, D], times [T], duration, events)."""
-    fights = [c for c in clips if c.fight]
-    calm = [c for c in clips if not c.fight]
-    order = list(rng.permutation(len(fights)))
-    stretches: list[list[Clip]] = []
-    while order:
-        take = 2 if len(order) > 1 and rng.random() < 0.5 else 1
-        stretches.append([fights[order.pop()] for _ in range(take)])
-    out = []
-    for v in range(n_videos):
-        mine = stretches[v::n_videos]
-        if not mine:
-            continue
-        parts: list[tuple[Clip, float]] = []  # (clip, kept seconds)
-        events = []
-        t = _gap(parts, calm, rng)
-        for stretch in mine:
-            start = t
-            for c in stretch:
-                parts.append((c, c.duration_s))
-                t += c.duration_s
-            events.append((start, t))
-            t += _gap(parts, calm, rng)
-        out.append((*_concat(parts), t, events))
-    return out
+    """Long videos from ``clips`` (``vidscope.localize.compose_clips``: 1-2 fight clips per
+    stretch, 3-10 s of no-fight between): (features [T, D], times [T], duration, events)."""
+    from vidscope.localize import ClipFeatures, compose_clips
 
-
-def _gap(parts: list[tuple[Clip, float]], calm: list[Clip], rng: np.random.Generator) -> float:
-    """Append 3-10 s of no-fight clips (the last one cut to fit); returns the gap length."""
-    gap = float(rng.uniform(3.0, 10.0))
-    left = gap
-    while left > 1e-6:
-        c = calm[int(rng.integers(len(calm)))]
-        keep = min(c.duration_s, left)
-        parts.append((c, keep))
-        left -= keep
-    return gap
-
-
-def _concat(parts: list[tuple[Clip, float]]) -> tuple[np.ndarray, np.ndarray]:
-    feats, times, offset = [], [], 0.0
-    for c, keep in parts:
-        sel = c.times_s < keep - 1e-9
-        if not sel.any():
-            sel[0] = True
-        feats.append(c.features[sel])
-        times.append(c.times_s[sel] + offset)
-        offset += keep
-    return np.concatenate(feats), np.concatenate(times)
+    parts = [ClipFeatures(c.features, c.times_s, c.duration_s, c.fight) for c in clips]
+    return [
+        (v.features, v.times_s, v.duration_s, [(e.start_s, e.end_s) for e in v.events])
+        for v in compose_clips(parts, rng, num_videos=n_videos)
+    ]
 
 
 def write_store(root: Path, meta: dict, videos: list, prefix: str) -> Path:
@@ -243,7 +207,7 @@ def _event(s):
 
 def run_fold(fold, clips, df, meta, store_path, args, seed, root) -> dict:
     """Train, compose, calibrate and score every recipe on one held-out fold."""
-    from vidscope.localize import calibrate_timeline
+    from vidscope.localize import calibrate_timeline, calibrate_timeline_on_clips
     from vidscope.training import (
         LabelOptions,
         TrainConfig,
@@ -282,6 +246,16 @@ def run_fold(fold, clips, df, meta, store_path, args, seed, root) -> dict:
     # diagnostic, not a recipe: how much of the gap to the oracle is the threshold alone
     mixed = replace(cal.segments, threshold=oracle.segments.threshold)
     out["cal, oracle thr"] = score_recipe(run, test, "oracle", segments=mixed)
+    # clip labels only, as a user has them: one run on all the training clips (train + val;
+    # a preset's refit), calibrated on compositions of those same clips, cross-fitted
+    lab.drop(columns="split").to_csv(root / "trval.csv", index=False)
+    ccfg = TrainConfig(head=args.head, tensorboard=False, seed=seed)
+    if args.preset:
+        ccfg = preset_config(args.preset, TrainConfig(tensorboard=False, seed=seed))
+    topts = LabelOptions(root / "trval.csv", group_column="source_group")
+    train(store_path, topts, out=root / "crun", config=ccfg)
+    calibrate_timeline_on_clips(root / "crun", store_path, topts, seed=seed)
+    out["clips cv+cal"] = score_recipe(load_run(root / "crun"), test, "calibrated")
     if args.ensemble:
         lab[lab["split"] == "train"].drop(columns="split").to_csv(root / "ens.csv", index=False)
         ecfg = TrainConfig(head=args.head, split="kfold", folds=5, tensorboard=False, seed=seed)

@@ -15,7 +15,7 @@ from ._calibration import (
     VideoCurve,
     search_settings,
 )
-from ._timeline import TimelineConfig, plan_windows, window_scores
+from ._timeline import TimelineConfig, WindowPlan, plan_windows, window_scores
 
 
 def calibrate_timeline(
@@ -48,7 +48,6 @@ def calibrate_timeline(
         VidscopeError: a multi-class run, or no annotated video with an event in the store.
     """
     from ..data import read_annotations
-    from ..features import atomic_write_json
     from ..training import Run, load_run
 
     r = run if isinstance(run, Run) else load_run(run)
@@ -67,6 +66,32 @@ def calibrate_timeline(
         duration = durations.get(vid) or float(seq.times_s[-1])
         bounds, scores = window_scores(r, seq, plan, duration)
         videos.append(VideoCurve(bounds.mean(axis=1), scores[:, 0], list(truth), duration))
+    return settle(r, videos, plan, cfg, tious=tious, write=write)
+
+
+def settle(
+    run: Any,
+    videos: list[VideoCurve],
+    plan: WindowPlan,
+    cfg: TimelineConfig,
+    *,
+    tious: tuple[float, ...],
+    write: bool,
+    **extra: Any,
+) -> Calibration:
+    """Search the settings on scored ``videos``, and (``write``) save them in the run.
+
+    Args:
+        run: The loaded run the curves came from.
+        videos: Calibration curves with their truth.
+        plan: The window plan they were scored with.
+        cfg: Settings kept as they are (merge gap, ...).
+        tious: tIoU thresholds the segment F1 is averaged over.
+        write: Write ``RUN/timeline.json``.
+        extra: Further :class:`Calibration` fields (``source``, ``folds``, ...).
+    """
+    from ..features import atomic_write_json
+
     seg, f1 = search_settings(videos, base=cfg.segments, tious=tious)
     result = Calibration(
         seg,
@@ -77,7 +102,8 @@ def calibrate_timeline(
         plan.window_s,
         plan.stride_s,
         plan.fps,
+        **extra,
     )
     if write:
-        atomic_write_json(r.path / CALIBRATION_FILE, result.to_json())
+        atomic_write_json(run.path / CALIBRATION_FILE, result.to_json())
     return result

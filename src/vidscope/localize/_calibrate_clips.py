@@ -27,7 +27,8 @@ import numpy as np
 
 from ..errors import ConfigError, VidscopeError
 from ..features import FeatureStore, open_store
-from ._calibration import CALIBRATION_FILE, TIOUS, Calibration, VideoCurve, search_settings
+from ._calibrate import settle
+from ._calibration import TIOUS, Calibration, VideoCurve
 from ._compose import ClipFeatures, compose_clips
 from ._timeline import TimelineConfig, WindowPlan, plan_windows, window_scores
 
@@ -75,7 +76,6 @@ def calibrate_timeline_on_clips(
         ConfigError: a multi-class, window-level or raw-clip run, labels with other classes
             than the run's, or ``shuffles`` < 1.
     """
-    from ..features import atomic_write_json
     from ..training import Run, load_run
 
     r = run if isinstance(run, Run) else load_run(run)
@@ -104,25 +104,19 @@ def calibrate_timeline_on_clips(
                         VideoCurve(bounds.mean(axis=1), scores[:, 0], comp.events, comp.duration_s)
                     )
     say(f"{len(videos)} composed videos scored; searching the settings")
-    seg, f1 = search_settings(videos, base=cfg.segments, tious=tious)
     note = _sampling_note(st, plan)
-    result = Calibration(
-        seg,
-        [round(x, 4) for x in f1],
-        list(tious),
-        len(videos),
-        sum(len(v.truth) for v in videos),
-        plan.window_s,
-        plan.stride_s,
-        plan.fps,
+    return settle(
+        r,
+        videos,
+        plan,
+        cfg,
+        tious=tious,
+        write=write,
         source="clips",
         folds=len(fold_runs),
         num_clips=sum(len(ids) for _, ids in fold_runs),
         notes=notes + ([note] if note else []),
     )
-    if write:
-        atomic_write_json(r.path / CALIBRATION_FILE, result.to_json())
-    return result
 
 
 def _check_run(r: Any) -> None:
