@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from vidscope.cli import main
-from vidscope.errors import ConfigError
+from vidscope.errors import ConfigError, VidscopeError
 from vidscope.features import FeatureStore, open_store
 from vidscope.localize import (
     ClipFeatures,
@@ -97,7 +97,7 @@ def test_compose_refuses_what_it_cannot_compose():
     both = [*only_events, ClipFeatures(x, np.arange(4.0), 4.0, False)]
     with pytest.raises(ConfigError, match="gap seconds"):
         compose_clips(both, np.random.default_rng(0), gap_s=(5.0, 1.0))
-    with pytest.raises(ConfigError, match="max event clips"):
+    with pytest.raises(ConfigError, match="--event-clips"):
         compose_clips(both, np.random.default_rng(0), max_event_clips=0)
 
 
@@ -128,7 +128,8 @@ def test_calibration_on_clips_is_saved_and_used(trained, tmp_path):
     cal = calibrate_timeline_on_clips(run, store, opts, folds=4, shuffles=2, seed=1)
     assert cal.source == "clips" and cal.folds == 4 and cal.num_clips == 40
     assert cal.num_events >= 2 * 20 / 2  # 20 fight clips per shuffle, 1-2 per event
-    assert cal.notes == []  # the clips were sampled at the timeline's rate
+    # sampled at the timeline's rate, so the only note is about the 20 distinct fight clips
+    assert len(cal.notes) == 1 and "only 20 fight clip(s)" in cal.notes[0]
     saved = read_calibration(run)
     assert saved["source"] == "clips" and saved["segments"]["threshold"] == cal.segments.threshold
     # the fold models separate these clips well, so the composed videos' events are found
@@ -146,7 +147,7 @@ def test_calibration_on_clips_says_when_the_sampling_differs(tmp_path):
 
     cal = calibrate_timeline_on_clips(tmp_path / "run", store, opts, folds=3, shuffles=1,
                                       config=TimelineConfig(fps=4.0), write=False)  # fmt: skip
-    assert len(cal.notes) == 1 and "--fps 4" in cal.notes[0]
+    assert sum("--fps 4" in n for n in cal.notes) == 1
 
 
 def test_calibration_on_clips_refuses_what_it_cannot_cross_fit(trained, tmp_path):
@@ -214,3 +215,62 @@ def _clip(st, vid):
 def _fights(root: Path) -> set[str]:
     df = pd.read_csv(root / "labels.csv")
     return set(df.loc[df["label"] == "fight", "id"])
+
+
+def test_compose_keeps_time_order_with_clips_sampled_late():
+    """Uniformly sampled clips start after 0: a short cut of one has no sample inside it."""
+    rng = np.random.default_rng(0)
+    clips = []
+    for k in range(30):
+        dur = float(rng.uniform(1.0, 12.0))
+        x = np.tile(np.float32([1.0 if k < 10 else -1.0]), (16, 1))
+        clips.append(ClipFeatures(x, (np.arange(16) + 0.5) * dur / 16, dur, k < 10))
+    for seed in range(40):
+        for v in compose_clips(clips, np.random.default_rng(seed), gap_s=(0.2, 3.0)):
+            assert np.all(np.diff(v.times_s) > 0) and v.times_s[-1] < v.duration_s
+            inside = np.zeros(len(v.times_s), bool)
+            for e in v.events:
+                inside |= (v.times_s >= e.start_s) & (v.times_s < e.end_s)
+            assert np.all(v.features[inside, 0] == 1.0) and np.all(v.features[~inside, 0] == -1.0)
+
+
+def test_folds_are_capped_at_the_sources_of_each_class(trained, tmp_path):
+    root, store, _ = trained
+    df = pd.read_csv(root / "labels.csv")
+    few = tmp_path / "few.csv"
+    df.assign(group=[f"s{i // 16}" for i in range(len(df))]).to_csv(few, index=False)
+    run = load_run(root / "run")
+    opts = LabelOptions(few, group_column="group")
+    runs, notes = _fold_runs(run, open_store(store), opts, 5, 0, tmp_path / "cv")
+    assert len(runs) == 3 and any("--folds 5 capped at 3" in n for n in notes)
+    groups = df.set_index("id").assign(group=[f"s{i // 16}" for i in range(len(df))])["group"]
+    for fold_run, test in runs:
+        split = json.loads((fold_run.path / "split.json").read_text())
+        seen = set(split["train"]) | set(split["val"])
+        assert not set(groups[list(seen)]) & set(groups[[v for v, _ in test]])
+    one = tmp_path / "one.csv"  # every fight clip from one source: nothing to cross-fit
+    df.assign(group=np.where(df["label"] == "fight", "f", df["group"])).to_csv(one, index=False)
+    with pytest.raises(ConfigError, match="1 source groups with 'fight' clips"):
+        calibrate_timeline_on_clips(root / "run", store, LabelOptions(one, group_column="group"))
+
+
+def test_bad_options_fail_before_any_training(trained, tmp_path, monkeypatch):
+    root, store, opts = trained
+    import vidscope.training as training
+
+    def no_training(*a, **k):
+        raise AssertionError("trained before checking the options")
+
+    monkeypatch.setattr(training, "train", no_training)
+    for kw, message in [
+        (dict(gap_s=(5.0, 1.0)), "--gap seconds"),
+        (dict(gap_s=(0.0, 5.0)), "--gap seconds"),
+        (dict(max_event_clips=0), "--event-clips"),
+        (dict(shuffles=0), "--shuffles"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            calibrate_timeline_on_clips(root / "run", store, opts, **kw)
+    gone = load_run(root / "run")
+    gone.path = tmp_path / "missing"  # a run folder that cannot take timeline.json
+    with pytest.raises(VidscopeError, match=r"cannot write timeline\.json"):
+        calibrate_timeline_on_clips(gone, store, opts)

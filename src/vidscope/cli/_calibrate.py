@@ -72,8 +72,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         cal = calibrate_timeline(args.run, args.store, args.annotations)
     else:
         console.print(
-            f"training {args.folds} fold models as {args.run} was trained, each scoring "
-            "long videos composed of the clips it left out ...",
+            f"training fold models as {args.run} was trained (--folds {args.folds}), each "
+            "scoring long videos composed of the clips it left out ...",
             highlight=False,
         )
         cal = calibrate_timeline_on_clips(

@@ -29,8 +29,11 @@ from ..errors import ConfigError, VidscopeError
 from ..features import FeatureStore, open_store
 from ._calibrate import settle
 from ._calibration import TIOUS, Calibration, VideoCurve
-from ._compose import ClipFeatures, compose_clips
+from ._compose import ClipFeatures, check_compose_options, compose_clips
 from ._timeline import TimelineConfig, WindowPlan, plan_windows, window_scores
+
+#: Below this many distinct event clips the calibration notes that its settings are uncertain.
+FEW_EVENT_CLIPS = 30
 
 
 def calibrate_timeline_on_clips(
@@ -74,7 +77,9 @@ def calibrate_timeline_on_clips(
 
     Raises:
         ConfigError: a multi-class, window-level or raw-clip run, labels with other classes
-            than the run's, or ``shuffles`` < 1.
+            than the run's or fewer than 2 sources of a class, or bad ``shuffles``, ``gap_s``
+            or ``max_event_clips`` (all before any training).
+        VidscopeError: ``write`` and the run folder cannot be written (before training).
     """
     from ..training import Run, load_run
 
@@ -82,6 +87,9 @@ def calibrate_timeline_on_clips(
     _check_run(r)
     if shuffles < 1:
         raise ConfigError(f"--shuffles must be >= 1, got {shuffles}")
+    check_compose_options(gap_s, max_event_clips)  # before any training
+    if write:
+        _check_writable(r.path)
     st = store if isinstance(store, FeatureStore) else open_store(store)
     r.check_store(st.meta, f"store {st.root}")
     cfg = config or TimelineConfig()
@@ -95,6 +103,9 @@ def calibrate_timeline_on_clips(
         videos: list[VideoCurve] = []
         for fold_run, test_ids in fold_runs:
             clips = [_clip(st, v, y) for v, y in test_ids]
+            if len({c.event for c in clips}) < 2:  # a fold the grouping left one-sided
+                notes.append(f"a fold of {len(clips)} clips held out one class only: skipped")
+                continue
             for _ in range(shuffles):
                 for comp in compose_clips(clips, rng, gap_s=gap_s,
                                           max_event_clips=max_event_clips,
@@ -105,6 +116,12 @@ def calibrate_timeline_on_clips(
                     )
     say(f"{len(videos)} composed videos scored; searching the settings")
     note = _sampling_note(st, plan)
+    events = sum(y == 1 for _, ids in fold_runs for _, y in ids)
+    if events < FEW_EVENT_CLIPS:
+        notes.append(
+            f"only {events} {r.classes[1]} clip(s) to compose events of (each reused in "
+            f"every shuffle): settings chosen on so few events may not transfer; label more"
+        )
     return settle(
         r,
         videos,
@@ -135,8 +152,8 @@ def _check_run(r: Any) -> None:
         )
 
 
-def _labelled(st: FeatureStore, labels: Any, r: Any) -> tuple[Any, dict[str, int]]:
-    """The label options without a split column, and each labelled clip's class index.
+def _labelled(st: FeatureStore, labels: Any, r: Any) -> tuple[Any, Any]:
+    """The label options without a split column (the event class the run's), and the labels.
 
     Raises:
         ConfigError: the labels' classes are not the run's (in the run's order).
@@ -172,7 +189,32 @@ def _labelled(st: FeatureStore, labels: Any, r: Any) -> tuple[Any, dict[str, int
     if list(ls.classes) != list(r.classes):  # the same classes, the other one as the event
         ls = read(r.classes[1])
     opts = replace(opts, positive_class=r.classes[1])
-    return opts, {v: int(y) for v, y in zip(ls.ids, ls.y, strict=True)}
+    return opts, ls
+
+
+def _fold_count(ls: Any, folds: int, event: str) -> tuple[int, str | None]:
+    """``folds`` capped so that every fold can hold out a source (or, without groups, a clip)
+    of each class; and a note when capped.
+
+    Raises:
+        ConfigError: fewer than two sources (clips) of either class.
+    """
+    grouped = ls.groups is not None
+    units = np.asarray(ls.groups if grouped else ls.ids, dtype=object)
+    what = "source groups" if grouped else "clips"
+    have = [len(set(units[ls.y == c].tolist())) for c in (1, 0)]
+    k = min(folds, *have)
+    if k < 2:
+        raise ConfigError(
+            f"cross-fitted calibration needs {what} of both classes in at least 2 folds; the "
+            f"labels have {have[0]} {what} with {event!r} clips and {have[1]} with others"
+        )
+    if k == folds:
+        return k, None
+    return k, (
+        f"--folds {folds} capped at {k}: {min(have)} {what} hold the rarer class, and each "
+        "fold model must leave some out"
+    )
 
 
 def _fold_runs(
@@ -188,7 +230,9 @@ def _fold_runs(
     the fold it left out; and the notes of the labels and split (e.g. folds capped)."""
     from ..training import Run, TrainConfig, load_run, train
 
-    opts, y_of = _labelled(st, labels, r)
+    opts, ls = _labelled(st, labels, r)
+    y_of = {v: int(y) for v, y in zip(ls.ids, ls.y, strict=True)}
+    folds, capped = _fold_count(ls, folds, r.classes[1])
     known = {f.name for f in fields(TrainConfig)}
     base = TrainConfig(**{k: v for k, v in r.spec.train.items() if k in known})
     cfg = replace(
@@ -198,7 +242,8 @@ def _fold_runs(
         inner_val=True,
         seed=seed,
         allow_missing=allow_missing or base.allow_missing,
-        threshold_from="val",  # the fold models' thresholds are never used
+        threshold="fixed",  # the fold models' thresholds are never used
+        threshold_from="val",
         tensorboard=False,
         export_onnx=False,
     )
@@ -210,7 +255,23 @@ def _fold_runs(
         runs.append((Run(out / name, cv.spec, [cv.members[k]]), [(v, y_of[v]) for v in test]))
     if not runs:  # pragma: no cover - a k-fold train always records its folds
         raise VidscopeError(f"{out}: the cross-fitted training recorded no folds")
-    return runs, list(result.notes)
+    return runs, ([capped] if capped else []) + list(result.notes)
+
+
+def _check_writable(run_dir: Path) -> None:
+    """Fail before any training when the run folder cannot take ``timeline.json``.
+
+    Raises:
+        VidscopeError: naming the folder and the system's reason.
+    """
+    try:
+        with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".vidscope-write-check-"):
+            pass
+    except OSError as exc:
+        raise VidscopeError(
+            f"run {run_dir}: cannot write timeline.json there ({exc.strerror or exc}); make "
+            "the folder writable or copy the run"
+        ) from None
 
 
 def _clip(st: FeatureStore, video_id: str, y: int) -> ClipFeatures:

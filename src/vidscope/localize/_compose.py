@@ -67,11 +67,7 @@ def compose_clips(
     Raises:
         ConfigError: no event or no background clip, or bad ``gap_s`` / ``max_event_clips``.
     """
-    lo, hi = (float(x) for x in gap_s)
-    if not 0 < lo <= hi:
-        raise ConfigError(f"gap seconds must satisfy 0 < min <= max, got {lo:g}, {hi:g}")
-    if max_event_clips < 1:
-        raise ConfigError(f"max event clips must be >= 1, got {max_event_clips}")
+    lo, hi = check_compose_options(gap_s, max_event_clips)
     events = [c for c in clips if c.event]
     background = [c for c in clips if not c.event and c.duration_s > 0 and len(c.times_s)]
     if not events or not background:
@@ -105,6 +101,20 @@ def compose_clips(
     return out
 
 
+def check_compose_options(gap_s: tuple[float, float], max_event_clips: int) -> tuple[float, float]:
+    """The gap range as floats, after checking both options.
+
+    Raises:
+        ConfigError: not ``0 < min <= max`` seconds, or fewer than 1 event clip per stretch.
+    """
+    lo, hi = (float(x) for x in gap_s)
+    if not 0 < lo <= hi < float("inf"):
+        raise ConfigError(f"--gap seconds must satisfy 0 < MIN <= MAX, got {lo:g},{hi:g}")
+    if max_event_clips < 1:
+        raise ConfigError(f"--event-clips must be >= 1, got {max_event_clips}")
+    return lo, hi
+
+
 def _gap(
     parts: list[tuple[ClipFeatures, float]],
     background: list[ClipFeatures],
@@ -124,15 +134,18 @@ def _gap(
 
 
 def _concat(parts: list[tuple[ClipFeatures, float]]) -> tuple[np.ndarray, np.ndarray]:
-    """The parts' samples inside their kept seconds, with shifted times (a cut clip keeps at
-    least its first sample)."""
+    """The parts' samples inside their kept seconds, with shifted times. A part with no sample
+    inside them (a short cut of a clip sampled late, e.g. uniformly) keeps its first sample,
+    placed in the middle of the part, so times only grow and never enter a neighbour."""
     feats, times, offset = [], [], 0.0
     for c, keep in parts:
-        sel = c.times_s < keep - 1e-9
-        if not sel.any():
-            sel = np.zeros(len(c.times_s), bool)
-            sel[0] = True
-        feats.append(c.features[sel])
-        times.append(np.asarray(c.times_s[sel], np.float64) + offset)
+        t = np.asarray(c.times_s, np.float64)
+        sel = (t >= 0) & (t < keep - 1e-9)
+        if sel.any():
+            feats.append(c.features[sel])
+            times.append(t[sel] + offset)
+        else:
+            feats.append(c.features[:1])
+            times.append(np.array([offset + keep / 2]))
         offset += keep
     return np.concatenate(feats), np.concatenate(times)
