@@ -91,7 +91,8 @@ def add_segment_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="first choose threshold, smoothing, hysteresis and --refine for the best segment F1 "
         "on --annotations of these videos (--store) and save them in RUN/timeline.json, the "
-        "default of later timelines; use videos the run did not train on",
+        "default of later timelines; use videos the run did not train on (with clip labels "
+        "only: `vidscope calibrate RUN STORE --labels LABELS`)",
     )
     p.add_argument(
         "--no-calibration",
