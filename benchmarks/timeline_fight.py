@@ -33,7 +33,11 @@ groups). Protocol, per fold of a grouped 5-fold split (``vidscope.data.make_spli
    - ``ensemble+cal`` (``--ensemble``): a 5-fold run (the average of 5 models) trained on the
      ``train`` clips, calibrated on the ``val`` compositions;
    - ``window+cal`` (``--window-level``): a window-level run (``train --annotations --window``)
-     trained on compositions of the ``train`` clips, calibrated the same way.
+     trained on compositions of the ``train`` clips, calibrated the same way;
+   - ``window clips cv+cal`` (``--window-clips``): clip labels only, window-level: ``vidscope
+     compose`` of all the training clips (``--window-shuffles`` arrangements), a window-level
+     run on them (the preset's, with its refit), ``vidscope calibrate --labels`` (5 window-level
+     fold models, each trained on compositions of the other folds' clips).
 
 Composition is done on features: every clip is extracted once at ``--fps`` (default 8) frames
 per second with the bundled EfficientNet-Lite0 into ``benchmarks/_work/fight_store_fps8`` and
@@ -207,7 +211,7 @@ def _event(s):
 
 def run_fold(fold, clips, df, meta, store_path, args, seed, root) -> dict:
     """Train, compose, calibrate and score every recipe on one held-out fold."""
-    from vidscope.localize import calibrate_timeline, calibrate_timeline_on_clips
+    from vidscope.localize import calibrate_timeline, calibrate_timeline_on_clips, compose_store
     from vidscope.training import (
         LabelOptions,
         TrainConfig,
@@ -273,6 +277,19 @@ def run_fold(fold, clips, df, meta, store_path, args, seed, root) -> dict:
         train(comp, out=root / "wrun", config=wcfg, windows=win)
         calibrate_timeline(root / "wrun", calib, calib / "events.csv")
         out["window+cal"] = score_recipe(load_run(root / "wrun"), test, "calibrated")
+    if args.window_clips:
+        # clip labels only, window-level: `vidscope compose` of all the training clips, a
+        # window-level run on them, `vidscope calibrate --labels` (window-level fold models)
+        comp, _ = compose_store(store_path, topts, root / "wcomp", shuffles=args.window_shuffles,
+                                seed=seed)  # fmt: skip
+        win = WindowOptions(comp / "events.csv", window_s=args.window, overlap=args.overlap)
+        wcfg = TrainConfig(head=args.head, tensorboard=False, seed=seed)
+        if args.preset:
+            wcfg = preset_config(args.preset, TrainConfig(tensorboard=False, seed=seed))
+        train(comp, out=root / "wcrun", config=wcfg, windows=win)
+        calibrate_timeline_on_clips(root / "wcrun", store_path, topts, seed=seed,
+                                    shuffles=args.window_shuffles)  # fmt: skip
+        out["window clips cv+cal"] = score_recipe(load_run(root / "wcrun"), test, "calibrated")
     return out
 
 
@@ -300,6 +317,15 @@ def main() -> None:
     )
     ap.add_argument("--window-level", action="store_true", help="also window-level training")
     ap.add_argument("--ensemble", action="store_true", help="also a 5-fold ensemble run")
+    ap.add_argument(
+        "--window-clips",
+        action="store_true",
+        help="also a window-level run on `vidscope compose` of all the training clips, "
+        "calibrated with `vidscope calibrate --labels`",
+    )
+    ap.add_argument(
+        "--window-shuffles", type=int, default=2, help="--window-clips: compositions of the clips"
+    )
     ap.add_argument("--window", type=float, default=1.0, help="window seconds (window-level)")
     ap.add_argument(
         "--overlap", type=float, default=0.5, help="window overlap fraction (window-level)"

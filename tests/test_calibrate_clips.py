@@ -18,10 +18,11 @@ from vidscope.localize import (
     calibrate_timeline,
     calibrate_timeline_on_clips,
     compose_clips,
+    compose_store,
     read_calibration,
 )
 from vidscope.localize._calibrate_clips import _fold_runs
-from vidscope.training import LabelOptions, TrainConfig, load_run, train
+from vidscope.training import LabelOptions, TrainConfig, WindowOptions, load_run, train
 
 OLD = Path(__file__).parent / "data" / "old_format"
 D = 6
@@ -155,7 +156,7 @@ def test_calibration_on_clips_refuses_what_it_cannot_cross_fit(trained, tmp_path
     other = tmp_path / "labels.csv"
     df = pd.read_csv(root / "labels.csv")
     df.assign(label=np.where(df["label"] == "fight", "push", "calm")).to_csv(other, index=False)
-    with pytest.raises(ConfigError, match="not the run's"):
+    with pytest.raises(ConfigError, match="do not match the run's"):
         calibrate_timeline_on_clips(root / "run", store, LabelOptions(other), write=False)
     with pytest.raises(ConfigError, match="shuffles"):
         calibrate_timeline_on_clips(root / "run", store, opts, shuffles=0, write=False)
@@ -274,3 +275,55 @@ def test_bad_options_fail_before_any_training(trained, tmp_path, monkeypatch):
     gone.path = tmp_path / "missing"  # a run folder that cannot take timeline.json
     with pytest.raises(VidscopeError, match=r"cannot write timeline\.json"):
         calibrate_timeline_on_clips(gone, store, opts)
+
+
+def test_compose_store_writes_window_training_data(trained, tmp_path, capsys):
+    root, store, opts = trained
+    out, videos = compose_store(store, opts, tmp_path / "comp", shuffles=2, seed=0)
+    st = open_store(out)
+    assert sorted(st.ids()) == [f"comp{i:04d}" for i in range(len(videos))]
+    events = pd.read_csv(out / "events.csv")
+    assert len(events) == sum(len(v.events) for v in videos) and set(events["label"]) == {"fight"}
+    fights = 0
+    for i, v in enumerate(videos):
+        seq = st.load(f"comp{i:04d}")
+        np.testing.assert_array_equal(seq.features, v.features)
+        fights += int((seq.features[:, 0] == 1.0).sum())
+    assert fights == 2 * 20 * 8  # 20 fight clips of 8 samples, once per shuffle
+    with pytest.raises(ConfigError, match="not an empty folder"):
+        compose_store(store, opts, out)
+    three = tmp_path / "three.csv"
+    df = pd.read_csv(root / "labels.csv")
+    df.assign(label=[f"c{i % 3}" for i in range(len(df))]).to_csv(three, index=False)
+    with pytest.raises(ConfigError, match="two classes"):
+        compose_store(store, LabelOptions(three), tmp_path / "c3")
+    args = ["compose", str(store), "--labels", str(root / "labels.csv"), "--out"]
+    assert main([*args, str(tmp_path / "cli"), "--shuffles", "1"]) == 0
+    assert "vidscope train" in capsys.readouterr().out
+    assert (tmp_path / "cli" / "events.csv").exists()
+    assert main([*args, str(tmp_path / "cli")]) == 2
+
+
+def test_window_level_run_calibrated_on_clips(trained, tmp_path):
+    """A window-level run trained on compositions: its fold models are window-level runs
+    trained on compositions of the other folds' clips only."""
+    _, store, opts = trained
+    comp, _ = compose_store(store, opts, tmp_path / "comp", shuffles=1, seed=0)
+    win = WindowOptions(comp / "events.csv", window_s=1.0, overlap=0.5)
+    train(comp, out=tmp_path / "wrun", config=TREE, threshold_from="val", windows=win)
+    wrun = load_run(tmp_path / "wrun")
+    assert wrun.classes == ["normal", "fight"]
+    runs, _ = _fold_runs(wrun, open_store(store), opts, 3, 0, tmp_path / "cv",
+                         recipe={"label": "fight"}, shuffles=1)  # fmt: skip
+    st = open_store(store)
+    assert sorted(v for _, test in runs for v, _ in test) == sorted(st.ids())
+    for k, (fold_run, test) in enumerate(runs):
+        assert fold_run.spec.window == wrun.spec.window
+        seen = open_store(tmp_path / "cv" / f"fold{k}" / "store")
+        rows = np.concatenate([seen.load(v).features for v in seen.ids()])
+        for v, _ in test:  # no held-out clip's samples in its fold model's training videos
+            x = st.load(v).features
+            assert not (rows[:, None, :] == x[None, :, :]).all(axis=2).any()
+    cal = calibrate_timeline_on_clips(wrun, store, opts, folds=3, shuffles=1, write=False)
+    assert cal.source == "clips" and cal.folds == 3 and cal.window_s == 1.0
+    assert cal.f1[0] > 0.5

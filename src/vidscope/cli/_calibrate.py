@@ -53,7 +53,39 @@ def add_parser(sub: Any) -> dict[str, Any]:
         "--event-clips", type=int, default=2, help="--labels: most clips per event stretch"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and compositions")
-    return {"calibrate": cmd_calibrate}
+    c = command(
+        sub,
+        "compose",
+        "compose long videos of labelled clips into a feature store with events.csv: window-"
+        "level training data when only clips are labelled",
+    )
+    c.add_argument("store", help="features of the labelled clips (extracted with --fps)")
+    c.add_argument("--out", required=True, help="new folder for the composed store")
+    add_label_options(c)
+    c.add_argument("--shuffles", type=int, default=4, help="arrangements of all the clips")
+    c.add_argument("--gap", default="3,10", help="MIN,MAX seconds of background between events")
+    c.add_argument("--event-clips", type=int, default=2, help="most clips per event stretch")
+    c.add_argument("--seed", type=int, default=0, help="seed of the arrangements")
+    return {"calibrate": cmd_calibrate, "compose": cmd_compose}
+
+
+def cmd_compose(args: argparse.Namespace) -> int:
+    from ..localize import compose_store
+
+    out, videos = compose_store(
+        args.store, label_options(args), args.out, shuffles=args.shuffles,
+        gap_s=_gap(args.gap), max_event_clips=args.event_clips, seed=args.seed,
+    )  # fmt: skip
+    events = sum(len(v.events) for v in videos)
+    seconds = sum(v.duration_s for v in videos)
+    Console().print(
+        f"{len(videos)} composed video(s), {seconds / 60:.1f} min, {events} event(s) in {out} "
+        f"(events in {out / 'events.csv'}); train a window-level run on them with `vidscope "
+        f"train {out} --annotations {out / 'events.csv'} --window W --overlap 0.75 --out RUN`, "
+        f"then `vidscope calibrate RUN {args.store} --labels ...`",
+        highlight=False,
+    )
+    return 0
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:

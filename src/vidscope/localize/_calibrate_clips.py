@@ -29,7 +29,7 @@ from ..errors import ConfigError, VidscopeError
 from ..features import FeatureStore, open_store
 from ._calibrate import settle
 from ._calibration import TIOUS, Calibration, VideoCurve
-from ._compose import ClipFeatures, check_compose_options, compose_clips
+from ._compose import check_compose_options, compose_clips, stored_clip, write_composed
 from ._timeline import TimelineConfig, WindowPlan, plan_windows, window_scores
 
 #: Below this many distinct event clips the calibration notes that its settings are uncertain.
@@ -97,19 +97,21 @@ def calibrate_timeline_on_clips(
     say = on_fold or (lambda line: None)
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="vidscope-calibrate-") as tmp:
-        fold_runs, notes = _fold_runs(r, st, labels, folds, seed, Path(tmp) / "cv", allow_missing)
+        recipe = {"gap_s": gap_s, "max_event_clips": max_event_clips, "label": r.classes[1]}
+        fold_runs, notes = _fold_runs(
+            r, st, labels, folds, seed, Path(tmp) / "cv", allow_missing,
+            recipe=recipe, shuffles=shuffles,
+        )  # fmt: skip
         say(f"{len(fold_runs)} fold models trained in {time.monotonic() - start:.0f} s")
         rng = np.random.default_rng(seed)
         videos: list[VideoCurve] = []
         for fold_run, test_ids in fold_runs:
-            clips = [_clip(st, v, y) for v, y in test_ids]
+            clips = [stored_clip(st, v, y == 1) for v, y in test_ids]
             if len({c.event for c in clips}) < 2:  # a fold the grouping left one-sided
                 notes.append(f"a fold of {len(clips)} clips held out one class only: skipped")
                 continue
             for _ in range(shuffles):
-                for comp in compose_clips(clips, rng, gap_s=gap_s,
-                                          max_event_clips=max_event_clips,
-                                          label=r.classes[1]):  # fmt: skip
+                for comp in compose_clips(clips, rng, **recipe):
                     bounds, scores = window_scores(fold_run, comp, plan, comp.duration_s)
                     videos.append(
                         VideoCurve(bounds.mean(axis=1), scores[:, 0], comp.events, comp.duration_s)
@@ -140,11 +142,6 @@ def _check_run(r: Any) -> None:
     """Refuse runs that fold models cannot be trained like."""
     if not r.binary:
         raise ConfigError(f"run {r.path}: timeline calibration needs a binary run")
-    if r.spec.window is not None:
-        raise ConfigError(
-            f"run {r.path} is window-level (trained on annotated windows): calibrate it on "
-            "annotated long videos (vidscope calibrate RUN STORE --annotations EVENTS)"
-        )
     if hasattr(r.members[0].trainer, "window_scores") or not r.spec.num_features:
         raise ConfigError(
             f"run {r.path} scores raw clips, not cached features: calibrate it on annotated "
@@ -181,12 +178,15 @@ def _labelled(st: FeatureStore, labels: Any, r: Any) -> tuple[Any, Any]:
             f"{r.classes[1]!r}; the calibration scores that class"
         )
     ls = read(opts.positive_class)
-    if sorted(ls.classes) != sorted(r.classes):
+    # a window-level run's classes are its normal class and the event: the clips need the event
+    ok = r.classes[1] in ls.classes if r.spec.window else sorted(ls.classes) == sorted(r.classes)
+    if not ok or ls.num_classes != 2:
+        want = f"the event {r.classes[1]!r} and one other" if r.spec.window else list(r.classes)
         raise ConfigError(
-            f"the labels' classes {list(ls.classes)} are not the run's {list(r.classes)}: "
+            f"the labels' classes {list(ls.classes)} do not match the run's (needed: {want}): "
             "give the labels of clips of the run's classes"
         )
-    if list(ls.classes) != list(r.classes):  # the same classes, the other one as the event
+    if ls.classes[1] != r.classes[1]:  # the same classes, the other one as the event
         ls = read(r.classes[1])
     opts = replace(opts, positive_class=r.classes[1])
     return opts, ls
@@ -225,9 +225,16 @@ def _fold_runs(
     seed: int,
     out: Path,
     allow_missing: bool = False,
+    *,
+    recipe: dict[str, Any] | None = None,
+    shuffles: int = 4,
 ) -> tuple[list[tuple[Any, list[tuple[str, int]]]], list[str]]:
     """K runs trained as ``r`` was, each on all folds but one, with the (id, class) pairs of
-    the fold it left out; and the notes of the labels and split (e.g. folds capped)."""
+    the fold it left out; and the notes of the labels and split (e.g. folds capped).
+
+    A window-level run's fold models are trained on ``shuffles`` compositions (``recipe``:
+    :func:`compose_clips` keywords) of their folds' clips, with the run's window and stride.
+    """
     from ..training import Run, TrainConfig, load_run, train
 
     opts, ls = _labelled(st, labels, r)
@@ -247,6 +254,11 @@ def _fold_runs(
         tensorboard=False,
         export_onnx=False,
     )
+    if r.spec.window:
+        runs, notes = _window_fold_runs(
+            r, st, ls, replace(cfg, split="auto"), out, recipe or {}, shuffles
+        )
+        return runs, ([capped] if capped else []) + notes
     result = train(st, opts, out=out, config=cfg)
     cv = load_run(out)
     runs = []
@@ -256,6 +268,44 @@ def _fold_runs(
     if not runs:  # pragma: no cover - a k-fold train always records its folds
         raise VidscopeError(f"{out}: the cross-fitted training recorded no folds")
     return runs, ([capped] if capped else []) + list(result.notes)
+
+
+def _window_fold_runs(
+    r: Any,
+    st: FeatureStore,
+    ls: Any,
+    cfg: Any,
+    out: Path,
+    recipe: dict[str, Any],
+    shuffles: int,
+) -> tuple[list[tuple[Any, list[tuple[str, int]]]], list[str]]:
+    """Window-level fold runs: each trained on windows of long videos composed of the other
+    folds' clips (``shuffles`` arrangements), as ``vidscope compose`` + ``train --annotations
+    --window`` make them; with the (id, class) pairs of the fold it left out."""
+    from ..data import make_splits
+    from ..training import WindowOptions, load_run, train
+
+    have = set(st.ids())
+    missing = [v for v in ls.ids if v not in have]
+    keep = np.array([v in have for v in ls.ids])
+    sub = ls.subset(np.flatnonzero(keep)) if missing else ls
+    notes = [f"{len(missing)} labelled clip(s) without features left out"] if missing else []
+    window = r.spec.window
+    overlap = max(0.0, 1.0 - float(window["stride_s"]) / float(window["window_s"]))
+    runs = []
+    for k, part in enumerate(
+        make_splits(sub, mode="kfold", folds=cfg.folds, seed=cfg.seed, inner_val=False)
+    ):
+        rng = np.random.default_rng([cfg.seed, k])
+        clips = [stored_clip(st, sub.ids[i], bool(sub.y[i] == 1)) for i in part.train]
+        videos = [v for _ in range(shuffles) for v in compose_clips(clips, rng, **recipe)]
+        comp = write_composed(videos, dict(st.meta), out / f"fold{k}" / "store")
+        win = WindowOptions(comp / "events.csv", window_s=float(window["window_s"]),
+                            overlap=overlap, normal_class=r.classes[0])  # fmt: skip
+        train(comp, out=out / f"fold{k}" / "run", config=cfg, windows=win)
+        test = [(sub.ids[i], int(sub.y[i])) for i in part.val]
+        runs.append((load_run(out / f"fold{k}" / "run"), test))
+    return runs, notes
 
 
 def _check_writable(run_dir: Path) -> None:
@@ -272,22 +322,6 @@ def _check_writable(run_dir: Path) -> None:
             f"run {run_dir}: cannot write timeline.json there ({exc.strerror or exc}); make "
             "the folder writable or copy the run"
         ) from None
-
-
-def _clip(st: FeatureStore, video_id: str, y: int) -> ClipFeatures:
-    """One stored clip (class 1 = the event) for composing."""
-    seq = st.load(video_id)
-    row = st.rows.get(video_id, {})
-    times = np.asarray(seq.times_s, np.float64)
-    duration = float(row.get("duration_s") or 0.0) or _span(times)
-    return ClipFeatures(seq.features, times, duration, y == 1)
-
-
-def _span(times: np.ndarray) -> float:
-    """A duration from sample times alone: the last time plus one sample spacing."""
-    if len(times) < 2:
-        return 1.0
-    return float(times[-1] + np.median(np.diff(times)))
 
 
 def _sampling_note(st: FeatureStore, plan: WindowPlan) -> str | None:

@@ -11,12 +11,18 @@ as I3D see no window straddle a cut, and flow pairs no frames across one).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..types import Segment
+
+if TYPE_CHECKING:
+    from ..features import FeatureStore
 
 #: Event stretches per composed video (videos stay tens of seconds long, like the clips'
 #: typical deployments, so a per-video curve statistic such as the median means the same).
@@ -149,3 +155,105 @@ def _concat(parts: list[tuple[ClipFeatures, float]]) -> tuple[np.ndarray, np.nda
             times.append(np.array([offset + keep / 2]))
         offset += keep
     return np.concatenate(feats), np.concatenate(times)
+
+
+def stored_clip(store: FeatureStore, video_id: str, event: bool) -> ClipFeatures:
+    """One clip of a feature store, for composing (its duration from the manifest, else from
+    its sample times)."""
+    seq = store.load(video_id)
+    row = store.rows.get(video_id, {})
+    times = np.asarray(seq.times_s, np.float64)
+    duration = float(row.get("duration_s") or 0.0) or _span(times)
+    return ClipFeatures(seq.features, times, duration, event)
+
+
+def _span(times: np.ndarray) -> float:
+    """A duration from sample times alone: the last time plus one sample spacing."""
+    if len(times) < 2:
+        return 1.0
+    return float(times[-1] + np.median(np.diff(times)))
+
+
+def write_composed(
+    videos: list[ComposedVideo], meta: dict[str, Any], out: Path, *, prefix: str = "comp"
+) -> Path:
+    """The composed videos as a feature store at ``out`` (``meta``: the clips' store key) with
+    their events in ``out/events.csv`` (``file_name,start_time,end_time,label``); returns
+    ``out``. Ids are ``<prefix>NNNN``."""
+    from ..features import FeatureStore
+
+    st = FeatureStore.create(out, meta)
+    rows: list[tuple[str, Any, Any, str]] = []
+    for i, v in enumerate(videos):
+        vid = f"{prefix}{i:04d}"
+        rel = st.write(vid, v.features, v.times_s)
+        st.record(
+            {"video_id": vid, "path": f"{vid}.mp4", "status": "ok", "duration_s": v.duration_s,
+             "num_samples": len(v.times_s), "features": rel}
+        )  # fmt: skip
+        rows += [(f"{vid}.mp4", round(e.start_s, 4), round(e.end_s, 4), e.label) for e in v.events]
+    st.compact()
+    lines = ["file_name,start_time,end_time,label"] + [",".join(map(str, r)) for r in rows]
+    (Path(out) / "events.csv").write_text("\n".join(lines) + "\n")
+    return Path(out)
+
+
+def compose_store(
+    store: FeatureStore | str | os.PathLike[str],
+    labels: Any,
+    out: str | os.PathLike[str],
+    *,
+    shuffles: int = 4,
+    gap_s: tuple[float, float] = (3.0, 10.0),
+    max_event_clips: int = 2,
+    seed: int = 0,
+) -> tuple[Path, list[ComposedVideo]]:
+    """Long videos composed of a store's labelled binary clips, written as a feature store
+    with ``events.csv``: the training data of a window-level run for users with clip labels
+    only (``vidscope compose``, then ``train OUT --annotations OUT/events.csv --window W``).
+
+    Args:
+        store: The clips' features (extracted at the rate the timeline will use).
+        labels: Label CSV path or :class:`vidscope.training.LabelOptions` (two classes; the
+            event class is the labels' positive class).
+        out: A new (or empty) folder for the composed store.
+        shuffles: Arrangements of all the clips (each event clip once per arrangement).
+        gap_s, max_event_clips: As :func:`compose_clips`.
+        seed: Seed of the arrangements.
+
+    Raises:
+        ConfigError: ``out`` holds files, labels that are not binary, or bad options.
+    """
+    from ..data import read_labels
+    from ..features import open_store
+    from ..training import LabelOptions
+
+    check_compose_options(gap_s, max_event_clips)
+    if shuffles < 1:
+        raise ConfigError(f"--shuffles must be >= 1, got {shuffles}")
+    root = Path(out)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise ConfigError(f"--out {root}: exists and is not an empty folder; choose a new one")
+    st = store if hasattr(store, "load") else open_store(store)
+    opts = labels if isinstance(labels, LabelOptions) else LabelOptions(labels)
+    ls = read_labels(
+        st.ids(), opts.labels, id_column=opts.id_column, label_column=opts.label_column,
+        group_column=opts.group_column, manifest=st.manifest(),
+        positive_class=opts.positive_class,
+    )  # fmt: skip
+    if ls.num_classes != 2:
+        raise ConfigError(
+            f"composing needs two classes (event and background); the labels have "
+            f"{ls.num_classes}: {', '.join(ls.classes)}"
+        )
+    clips = [stored_clip(st, v, bool(y == 1)) for v, y in zip(ls.ids, ls.y, strict=True)]
+    rng = np.random.default_rng(seed)
+    label = str(ls.classes[1])
+    videos = [
+        v
+        for _ in range(shuffles)
+        for v in compose_clips(
+            clips, rng, gap_s=gap_s, max_event_clips=max_event_clips, label=label
+        )
+    ]
+    return write_composed(videos, dict(st.meta), root), videos
