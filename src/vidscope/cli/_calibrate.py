@@ -41,18 +41,7 @@ def add_parser(sub: Any) -> dict[str, Any]:
         default=5,
         help="--labels: fold models, each scoring the clips it left out",
     )
-    p.add_argument(
-        "--shuffles", type=int, default=4, help="--labels: compositions of each fold's clips"
-    )
-    p.add_argument(
-        "--gap",
-        default="3,10",
-        help="--labels: MIN,MAX seconds of background between events (as the footage has)",
-    )
-    p.add_argument(
-        "--event-clips", type=int, default=2, help="--labels: most clips per event stretch"
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of the folds and compositions")
+    add_composition_options(p, "--labels: ")
     c = command(
         sub,
         "compose",
@@ -62,11 +51,24 @@ def add_parser(sub: Any) -> dict[str, Any]:
     c.add_argument("store", help="features of the labelled clips (extracted with --fps)")
     c.add_argument("--out", required=True, help="new folder for the composed store")
     add_label_options(c)
-    c.add_argument("--shuffles", type=int, default=4, help="arrangements of all the clips")
-    c.add_argument("--gap", default="3,10", help="MIN,MAX seconds of background between events")
-    c.add_argument("--event-clips", type=int, default=2, help="most clips per event stretch")
-    c.add_argument("--seed", type=int, default=0, help="seed of the arrangements")
+    add_composition_options(c, "")
     return {"calibrate": cmd_calibrate, "compose": cmd_compose}
+
+
+def add_composition_options(p: argparse.ArgumentParser, scope: str) -> None:
+    """How labelled clips are composed into long videos (``scope`` prefixes the help)."""
+    p.add_argument(
+        "--shuffles", type=int, default=4, help=f"{scope}arrangements of each set of clips"
+    )
+    p.add_argument(
+        "--gap",
+        default="3,10",
+        help=f"{scope}MIN,MAX seconds of background between events (as the footage has)",
+    )
+    p.add_argument(
+        "--event-clips", type=int, default=2, help=f"{scope}most clips per event stretch"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds and arrangements")
 
 
 def cmd_compose(args: argparse.Namespace) -> int:
