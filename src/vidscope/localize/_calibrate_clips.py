@@ -290,6 +290,11 @@ def _window_fold_runs(
     keep = np.array([v in have for v in ls.ids])
     sub = ls.subset(np.flatnonzero(keep)) if missing else ls
     notes = [f"{len(missing)} labelled clip(s) without features left out"] if missing else []
+    notes.append(
+        "window-level run: its fold models were trained on compositions of the labelled clips "
+        "(as `vidscope compose` makes them); if the run was trained on annotated long videos, "
+        "calibrate it on those (--annotations) instead"
+    )
     window = r.spec.window
     overlap = max(0.0, 1.0 - float(window["stride_s"]) / float(window["window_s"]))
     runs = []
