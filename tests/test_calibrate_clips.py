@@ -206,6 +206,10 @@ def test_cli_calibrate_from_clips_and_from_annotations(trained, tmp_path, capsys
     assert main(["calibrate", str(run), str(store), *labels, "--gap", "x"]) == 2
     err = capsys.readouterr().err
     assert "give --labels" in err and "not both" in err and "--gap expects" in err
+    assert (
+        main(["calibrate", str(run), str(comp), "--annotations", str(events), "--folds", "3"]) == 2
+    )
+    assert "--folds: only with --labels" in capsys.readouterr().err
 
 
 def _clip(st, vid):

@@ -103,6 +103,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         )
     start = time.monotonic()
     if args.annotations:
+        clip_only = [
+            flag
+            for flag, dest, default in (
+                ("--folds", "folds", 5), ("--shuffles", "shuffles", 4), ("--gap", "gap", "3,10"),
+                ("--event-clips", "event_clips", 2), ("--seed", "seed", 0),
+            )
+            if getattr(args, dest) != default
+        ]  # fmt: skip
+        if clip_only:
+            raise ConfigError(
+                f"{', '.join(clip_only)}: only with --labels (composed clips); --annotations "
+                "scores the annotated videos as they are"
+            )
         cal = calibrate_timeline(args.run, args.store, args.annotations)
     else:
         console.print(
