@@ -272,6 +272,7 @@ def test_bad_options_fail_before_any_training(trained, tmp_path, monkeypatch):
         (dict(gap_s=(0.0, 5.0)), "--gap seconds"),
         (dict(max_event_clips=0), "--event-clips"),
         (dict(shuffles=0), "--shuffles"),
+        (dict(seed=-1), "--seed must be >= 0"),
     ]:
         with pytest.raises(ConfigError, match=message):
             calibrate_timeline_on_clips(root / "run", store, opts, **kw)
@@ -306,6 +307,10 @@ def test_compose_store_writes_window_training_data(trained, tmp_path, capsys):
     assert "vidscope train" in capsys.readouterr().out
     assert (tmp_path / "cli" / "events.csv").exists()
     assert main([*args, str(tmp_path / "cli")]) == 2
+    assert main([*args, str(tmp_path / "neg"), "--seed", "-1"]) == 2
+    assert "--seed must be >= 0" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="--seed must be >= 0"):
+        TrainConfig(seed=-1)
 
 
 def test_window_level_run_calibrated_on_clips(trained, tmp_path):

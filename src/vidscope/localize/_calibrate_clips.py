@@ -87,6 +87,8 @@ def calibrate_timeline_on_clips(
     _check_run(r)
     if shuffles < 1:
         raise ConfigError(f"--shuffles must be >= 1, got {shuffles}")
+    if seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {seed}")
     check_compose_options(gap_s, max_event_clips)  # before any training
     if write:
         _check_writable(r.path)

@@ -231,6 +231,8 @@ def compose_store(
     check_compose_options(gap_s, max_event_clips)
     if shuffles < 1:
         raise ConfigError(f"--shuffles must be >= 1, got {shuffles}")
+    if seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {seed}")
     root = Path(out)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise ConfigError(f"--out {root}: exists and is not an empty folder; choose a new one")

@@ -128,6 +128,7 @@ class TrainConfig:
                 f"--precision must be fp32, bf16 or fp16, got {self.precision}",
             ),
             (self.folds >= 2, f"--folds must be >= 2, got {self.folds}"),
+            (self.seed >= 0, f"--seed must be >= 0, got {self.seed}"),
             (
                 self.threshold_from in ("val", "cv"),
                 f"--threshold-from must be val or cv, got {self.threshold_from!r}",
