@@ -336,3 +336,62 @@ def test_window_level_run_calibrated_on_clips(trained, tmp_path):
     cal = calibrate_timeline_on_clips(wrun, store, opts, folds=3, shuffles=1, write=False)
     assert cal.source == "clips" and cal.folds == 3 and cal.window_s == 1.0
     assert cal.f1[0] > 0.5
+
+
+def test_composed_windows_validate_on_clips_they_did_not_train_on(trained, tmp_path):
+    """Every arrangement reuses every clip, so `compose` composes grouped folds apart and
+    names each video's fold in events.csv: the window-level run's validation windows then
+    hold no sample of a clip its training windows hold (with groups by video they did)."""
+    _, store, opts = trained
+    notes: list[str] = []
+    comp, _ = compose_store(store, opts, tmp_path / "comp", shuffles=3, seed=1, folds=4,
+                                 notes=notes)  # fmt: skip
+    events = pd.read_csv(comp / "events.csv")
+    assert set(events["group"]) == {f"fold{k}" for k in range(4)}
+    assert events.groupby("file_name")["group"].nunique().max() == 1
+    win = WindowOptions(comp / "events.csv", window_s=1.0, overlap=0.5)
+    res = train(comp, out=tmp_path / "wrun", config=TREE, threshold_from="val", windows=win)
+    assert any("of 4 source groups" in n for n in res.notes)
+    split = json.loads((tmp_path / "wrun" / "split.json").read_text())
+    st = open_store(comp)
+
+    def rows(window_ids):
+        vids = sorted({w.split("@")[0] for w in window_ids})
+        return {tuple(r) for v in vids for r in st.load(v).features.round(5)}
+
+    train_rows, val_rows = rows(split["train"]), rows(split["val"])
+    assert train_rows and val_rows and not train_rows & val_rows
+    clips = open_store(store)
+    for v in clips.ids():  # each clip's samples sit on one side only
+        x = {tuple(r) for r in clips.load(v).features.round(5)}
+        assert not (x & train_rows and x & val_rows)
+
+
+def test_annotation_groups_are_read_and_conflicts_refused(tmp_path):
+    from vidscope.data import read_annotation_groups
+    from vidscope.data._labels import LabelError
+
+    csv = tmp_path / "events.csv"
+    csv.write_text("file_name,start_time,end_time,group\na.mp4,1,2,cam1\na.mp4,3,4,cam1\n"
+                   "b.mp4,,,cam2\nc.mp4,1,2,\n")  # fmt: skip
+    assert read_annotation_groups(csv, video_ids=["a", "b", "c"]) == {"a": "cam1", "b": "cam2"}
+    plain = tmp_path / "plain.csv"
+    plain.write_text("file_name,start_time,end_time\na.mp4,1,2\n")
+    assert read_annotation_groups(plain, video_ids=["a"]) == {}
+    csv.write_text("file_name,start_time,end_time,source_group\na.mp4,1,2,x\na.mp4,3,4,y\n")
+    with pytest.raises(LabelError, match="'x' and 'y'"):
+        read_annotation_groups(csv, video_ids=["a"])
+
+
+def test_a_split_column_the_folds_replace_is_ignored(trained, tmp_path):
+    """`calibrate --labels` and `compose` make their own folds: a split column of the labels
+    (found automatically, with values train would refuse) is not read."""
+    root, store, _ = trained
+    odd = tmp_path / "odd.csv"
+    df = pd.read_csv(root / "labels.csv")
+    df.assign(split=["holdout" if i % 2 else "" for i in range(len(df))]).to_csv(odd, index=False)
+    opts = LabelOptions(odd, group_column="group")
+    cal = calibrate_timeline_on_clips(root / "run", store, opts, folds=2, shuffles=1, write=False)
+    assert cal.folds == 2
+    comp, videos = compose_store(store, opts, tmp_path / "comp", shuffles=1, folds=2)
+    assert videos and (comp / "events.csv").exists()

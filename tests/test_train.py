@@ -129,6 +129,14 @@ def test_inner_split_stays_grouped_with_few_groups(tmp_path, store2):
     for f in make_splits(labels, mode="kfold", folds=5, seed=0):
         assert not set(labels.groups[f.train]) & set(labels.groups[f.val])
     assert not any("inner" in n for n in labels.notes)
+    # a holdout with fewer sources than 1 / --val-fraction stays grouped (it used to drop
+    # the groups, so validation shared sources with training)
+    few = read_labels(ids, csv)
+    few.groups = np.array([str(i % 3) for i in range(len(ids))], dtype=object)
+    few.notes = []
+    (h,) = make_splits(few, mode="holdout", val_fraction=0.2, seed=0)
+    assert not set(few.groups[h.train]) & set(few.groups[h.val]) and len(h.val)
+    assert any("only 3 source groups" in n for n in few.notes)
 
 
 def test_holdout_is_stratified(store2):

@@ -51,6 +51,14 @@ def add_parser(sub: Any) -> dict[str, Any]:
     c.add_argument("store", help="features of the labelled clips (extracted with --fps)")
     c.add_argument("--out", required=True, help="new folder for the composed store")
     add_label_options(c)
+    c.add_argument(
+        "--folds",
+        type=int,
+        default=5,
+        help="grouped folds of the clips composed apart (a video holds one fold's clips; "
+        "events.csv names it as the video's group, so a window-level run validates on clips "
+        "it did not train on)",
+    )
     add_composition_options(c, "")
     return {"calibrate": cmd_calibrate, "compose": cmd_compose}
 
@@ -74,13 +82,18 @@ def add_composition_options(p: argparse.ArgumentParser, scope: str) -> None:
 def cmd_compose(args: argparse.Namespace) -> int:
     from ..localize import compose_store
 
+    notes: list[str] = []
     out, videos = compose_store(
         args.store, label_options(args), args.out, shuffles=args.shuffles,
         gap_s=_gap(args.gap), max_event_clips=args.event_clips, seed=args.seed,
+        folds=args.folds, notes=notes,
     )  # fmt: skip
     events = sum(len(v.events) for v in videos)
     seconds = sum(v.duration_s for v in videos)
-    Console().print(
+    console = Console()
+    for note in notes:
+        console.print(f"note: {note}", highlight=False)
+    console.print(
         f"{len(videos)} composed video(s), {seconds / 60:.1f} min, {events} event(s) in {out} "
         f"(events in {out / 'events.csv'}); train a window-level run on them with `vidscope "
         f"train {out} --annotations {out / 'events.csv'} --window W --overlap 0.75 --out RUN`, "

@@ -9,7 +9,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._annotations import merge_segments, parse_time, read_annotations
+from ._annotations import (
+    merge_segments,
+    parse_time,
+    read_annotation_groups,
+    read_annotations,
+)
 from ._augment import PartScaler, mixup, temporal_crop
 from ._labels import LabelError, LabelSet, read_labels
 from ._sequences import SequenceSet, iterate_batches, load_sequences, pad, scorable_sequences
@@ -44,6 +49,7 @@ __all__ = [
     "mixup",
     "pad",
     "parse_time",
+    "read_annotation_groups",
     "read_annotations",
     "read_clip",
     "read_labels",

@@ -2,8 +2,12 @@
 
 Accepted files::
 
-    file_name,start_time,end_time[,label]      one CSV, any number of rows per video
-    FOLDER/<class>_timestamp.csv                one CSV per class, the class from the file name
+    file_name,start_time,end_time[,label][,group]  one CSV, any number of rows per video
+    FOLDER/<class>_timestamp.csv                    one CSV per class, the class from the file name
+
+An optional ``group`` (or ``source_group``) column names each video's source (camera, site,
+the clips a composed video was made of): window-level training keeps a group's windows on one
+side of every split (:func:`read_annotation_groups`).
 
 Times are ``HH:MM:SS``, ``MM:SS`` or seconds, decimals allowed (``01:02:03.5``, ``2:03``,
 ``12.25``). Overlapping or touching segments of one label in one video are merged.
@@ -21,7 +25,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..types import Segment
-from ._labels import ID_COLUMNS, LabelError, _key, _unique
+from ._labels import GROUP_COLUMNS, ID_COLUMNS, LabelError, _key, _unique
 
 START_COLUMNS = ("start_time", "start", "start_s", "t_start", "onset", "begin")
 END_COLUMNS = ("end_time", "end", "end_s", "t_end", "offset", "stop")
@@ -105,6 +109,50 @@ def read_annotations(
         if row.segment is not None:
             out[row.video_id].append(_relabel(row.segment, label))
     return {v: merge_segments(segs) for v, segs in out.items()}
+
+
+def read_annotation_groups(
+    path_or_folder: str | os.PathLike[str], *, video_ids: list[str] | None = None
+) -> dict[str, str]:
+    """Each annotated video's source group, from the annotation files' group column
+    (``source_group``, ``group`` or ``groups``); empty when no file has one.
+
+    Rows without a group value, and videos the files do not list, have no entry (callers
+    group such a video by itself). Read after :func:`read_annotations` has checked the rows.
+
+    Raises:
+        LabelError: a video given two different groups, naming both and the file.
+    """
+    index = _IdIndex(video_ids)
+    out: dict[str, str] = {}
+    errors: list[str] = []
+    for path, _ in _annotation_files(Path(path_or_folder)):
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as f:
+                reader = csv.DictReader(f, skipinitialspace=True)
+                lower = {str(c).strip().lower(): c for c in reader.fieldnames or []}
+                file_col = next((lower[c] for c in ID_COLUMNS if c in lower), None)
+                group_col = next((lower[c] for c in GROUP_COLUMNS if c in lower), None)
+                if file_col is None or group_col is None:
+                    continue
+                for rec in reader:
+                    name = (rec.get(file_col) or "").strip()
+                    group = (rec.get(group_col) or "").strip()
+                    video_id = index.find(name) if name else None
+                    if video_id is None or not group:
+                        continue
+                    if out.setdefault(video_id, group) != group:
+                        errors.append(
+                            f"{path}:{reader.line_num}: {video_id} has groups "
+                            f"{out[video_id]!r} and {group!r}"
+                        )
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise LabelError(f"--annotations {path}: not a readable CSV ({exc})") from None
+    if errors:
+        raise LabelError(
+            f"{len(errors)} video(s) in more than one source group: " + "; ".join(errors[:5])
+        )
+    return out
 
 
 def merge_segments(segments: Iterable[Segment]) -> list[Segment]:

@@ -213,7 +213,7 @@ def _read_labels(
             time_of_alert,target`` works as is); ``None`` reads the class from the folder
             layout (``class/x`` or ``split/class/x``).
         id_column, label_column, split_column, group_column: CSV column names (found
-            automatically when ``None``).
+            automatically when ``None``; ``""`` ignores a split or group column).
         manifest: The store's manifest; its ``label``/``split`` columns are used when present
             and no CSV is given (plain ``.npy`` folders).
 
@@ -266,6 +266,8 @@ def _pick(
     *,
     required: bool = True,
 ) -> str | None:
+    if given == "" and not required:  # "": ignore such a column even where one is found
+        return None
     if given is not None:
         if given not in cols:
             raise LabelError(f"{path}: no column {given!r} (columns: {', '.join(cols)})")

@@ -63,6 +63,13 @@ def make_splits(
         if not 0 < val_fraction < 1:
             raise InputError(f"--val-fraction must be in (0, 1), got {val_fraction}")
         n_splits = max(2, round(1 / val_fraction))
+        groups = 0 if labels.groups is None else len(np.unique(labels.groups))
+        if 2 <= groups < n_splits:  # few sources: a larger validation part, still grouped
+            labels.notes.append(
+                f"only {groups} source groups: validation is one of {groups} grouped parts "
+                f"instead of --val-fraction {val_fraction:g}"
+            )
+            n_splits = groups
         return [replace(_kfold(labels, n_splits, seed)[0], name="holdout")]
     if mode == "kfold":
         if folds < 2:

@@ -2,7 +2,8 @@
 
 A window-level head trains on windows exactly as a video-level head trains on videos: each
 window becomes one "video" of the set, its id ``"<video_id>@<start>-<end>"`` and its source
-group the video id, so no split puts windows of one video on both sides.
+group the video id (or the video's own group when the annotations give one, e.g. a camera or
+the clips a composed video was made of), so no split puts windows of one source on both sides.
 """
 
 from __future__ import annotations
@@ -153,12 +154,14 @@ def window_sequences(
     min_overlap: float = 0.5,
     drop_after_event: bool = False,
     classes: list[str] | None = None,
+    groups: dict[str, str] | None = None,
 ) -> SequenceSet:
     """The windows of the annotated videos as a :class:`SequenceSet` for a window-level head.
 
     Each window of each video in ``annotations`` (videos with an empty list are normal) is
     one sequence: id ``"<video_id>@<start>-<end>"`` (3 decimals), its frames' features and
-    times, its label from :func:`label_windows`, and the video id as its group. A video's
+    times, its label from :func:`label_windows`, and its video's group (``groups``, else the
+    video id) as its source group. A video's
     duration comes from the manifest (``duration_s``), else from its frame times.
 
     Args:
@@ -170,6 +173,8 @@ def window_sequences(
         drop_after_event: Drop the normal windows of event videos ending after the first
             event starts (see :func:`drop_after_first_event`).
         classes: Window classes, normal first; ``None`` is ``["normal", *sorted labels]``.
+        groups: Source group per video id (see :func:`read_annotation_groups`); videos it
+            does not name are their own group.
 
     Raises:
         LabelError: annotated videos without features, or no event window at all.
@@ -185,7 +190,7 @@ def window_sequences(
         keep = np.ones(len(bounds), dtype=bool)
         if drop_after_event:
             keep = drop_after_first_event(bounds, labels, events)
-        out.add(seq, bounds, labels, keep)
+        out.add(seq, bounds, labels, keep, (groups or {}).get(vid, vid))
     return out.assemble(store, classes)
 
 
@@ -216,10 +221,16 @@ class _Windows:
     times_s: list[np.ndarray] = field(default_factory=list)  # [T_w] each
     y: list[int] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
+    videos: set[str] = field(default_factory=set)
     dropped: int = 0
 
     def add(
-        self, seq: FeatureSequence, bounds: np.ndarray, y: np.ndarray, keep: np.ndarray
+        self,
+        seq: FeatureSequence,
+        bounds: np.ndarray,
+        y: np.ndarray,
+        keep: np.ndarray,
+        group: str,
     ) -> None:
         frames = frames_in_windows(seq.times_s, bounds)
         for i in np.flatnonzero(keep):
@@ -227,13 +238,14 @@ class _Windows:
             self.features.append(seq.features[frames[i]].astype(np.float32))
             self.times_s.append(seq.times_s[frames[i]])
             self.y.append(int(y[i]))
-            self.groups.append(seq.video_id)
+            self.groups.append(group)
+        self.videos.add(seq.video_id)
         self.dropped += int((~keep).sum())
 
     def assemble(self, store: FeatureStore, classes: list[str]) -> SequenceSet:
         """The windows as a :class:`SequenceSet`, with per-class counts in its notes."""
         y = np.array(self.y, dtype=np.int64)
-        videos = len(set(self.groups))
+        videos = len(self.videos)
         if not np.any(y != 0):
             raise LabelError(
                 f"no window of the {videos} annotated video(s) overlaps an event enough to be "
@@ -245,8 +257,11 @@ class _Windows:
                 f"{store.root}: feature widths differ between videos: {sorted(widths)}"
             )
         counts = np.bincount(y, minlength=len(classes))
+        sources = len(set(self.groups))
         notes = [
-            f"{len(y)} windows from {videos} videos: "
+            f"{len(y)} windows from {videos} videos"
+            + (f" of {sources} source groups" if sources != videos else "")
+            + ": "
             + ", ".join(f"{c} {n}" for c, n in zip(classes, counts, strict=True))
         ]
         if self.dropped:

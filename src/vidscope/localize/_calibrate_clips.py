@@ -29,7 +29,14 @@ from ..errors import ConfigError, VidscopeError
 from ..features import FeatureStore, open_store
 from ._calibrate import settle
 from ._calibration import TIOUS, Calibration, VideoCurve
-from ._compose import check_compose_options, compose_clips, stored_clip, write_composed
+from ._compose import (
+    check_compose_options,
+    compose_clips,
+    compose_grouped,
+    fold_count,
+    stored_clip,
+    write_composed,
+)
 from ._timeline import TimelineConfig, WindowPlan, plan_windows, window_scores
 
 #: Below this many distinct event clips the calibration notes that its settings are uncertain.
@@ -161,7 +168,7 @@ def _labelled(st: FeatureStore, labels: Any, r: Any) -> tuple[Any, Any]:
     from ..training import LabelOptions
 
     opts = labels if isinstance(labels, LabelOptions) else LabelOptions(labels)
-    opts = replace(opts, split_column=None)
+    opts = replace(opts, split_column="")  # the folds are the split: ignore any column
 
     def read(positive: str | None) -> Any:
         return read_labels(
@@ -169,6 +176,7 @@ def _labelled(st: FeatureStore, labels: Any, r: Any) -> tuple[Any, Any]:
             opts.labels,
             id_column=opts.id_column,
             label_column=opts.label_column,
+            split_column="",
             group_column=opts.group_column,
             manifest=st.manifest(),
             positive_class=positive,
@@ -194,31 +202,6 @@ def _labelled(st: FeatureStore, labels: Any, r: Any) -> tuple[Any, Any]:
     return opts, ls
 
 
-def _fold_count(ls: Any, folds: int, event: str) -> tuple[int, str | None]:
-    """``folds`` capped so that every fold can hold out a source (or, without groups, a clip)
-    of each class; and a note when capped.
-
-    Raises:
-        ConfigError: fewer than two sources (clips) of either class.
-    """
-    grouped = ls.groups is not None
-    units = np.asarray(ls.groups if grouped else ls.ids, dtype=object)
-    what = "source groups" if grouped else "clips"
-    have = [len(set(units[ls.y == c].tolist())) for c in (1, 0)]
-    k = min(folds, *have)
-    if k < 2:
-        raise ConfigError(
-            f"cross-fitted calibration needs {what} of both classes in at least 2 folds; the "
-            f"labels have {have[0]} {what} with {event!r} clips and {have[1]} with others"
-        )
-    if k == folds:
-        return k, None
-    return k, (
-        f"--folds {folds} capped at {k}: {min(have)} {what} hold the rarer class, and each "
-        "fold model must leave some out"
-    )
-
-
 def _fold_runs(
     r: Any,
     st: FeatureStore,
@@ -241,7 +224,7 @@ def _fold_runs(
 
     opts, ls = _labelled(st, labels, r)
     y_of = {v: int(y) for v, y in zip(ls.ids, ls.y, strict=True)}
-    folds, capped = _fold_count(ls, folds, r.classes[1])
+    folds, capped = fold_count(ls, folds, r.classes[1])
     known = {f.name for f in fields(TrainConfig)}
     base = TrainConfig(**{k: v for k, v in r.spec.train.items() if k in known})
     cfg = replace(
@@ -282,8 +265,9 @@ def _window_fold_runs(
     shuffles: int,
 ) -> tuple[list[tuple[Any, list[tuple[str, int]]]], list[str]]:
     """Window-level fold runs: each trained on windows of long videos composed of the other
-    folds' clips (``shuffles`` arrangements), as ``vidscope compose`` + ``train --annotations
-    --window`` make them; with the (id, class) pairs of the fold it left out."""
+    folds' clips (``shuffles`` arrangements, in grouped parts), as ``vidscope compose`` +
+    ``train --annotations --window`` make them; with the (id, class) pairs of the fold it
+    left out."""
     from ..data import make_splits
     from ..training import WindowOptions, load_run, train
 
@@ -304,9 +288,18 @@ def _window_fold_runs(
         make_splits(sub, mode="kfold", folds=cfg.folds, seed=cfg.seed, inner_val=False)
     ):
         rng = np.random.default_rng([cfg.seed, k])
-        clips = [stored_clip(st, sub.ids[i], bool(sub.y[i] == 1)) for i in part.train]
-        videos = [v for _ in range(shuffles) for v in compose_clips(clips, rng, **recipe)]
-        comp = write_composed(videos, dict(st.meta), out / f"fold{k}" / "store")
+        inner = sub.subset(part.train)
+        inner.notes = []
+        clips = [stored_clip(st, v, bool(y == 1)) for v, y in zip(inner.ids, inner.y, strict=True)]
+        # the fold's clips composed in grouped parts, so its own validation is clean
+        try:
+            parts, _ = fold_count(inner, cfg.folds, r.classes[1])
+        except ConfigError:  # too few sources left to part: one part, split without groups
+            parts = 1
+        videos, groups = compose_grouped(
+            inner, clips, rng, folds=parts, shuffles=shuffles, seed=cfg.seed, **recipe
+        )
+        comp = write_composed(videos, dict(st.meta), out / f"fold{k}" / "store", groups=groups)
         win = WindowOptions(comp / "events.csv", window_s=float(window["window_s"]),
                             overlap=overlap, normal_class=r.classes[0])  # fmt: skip
         train(comp, out=out / f"fold{k}" / "run", config=cfg, windows=win)

@@ -7,6 +7,12 @@ clip of a gap is cut to make it exact), starting with a gap. The clips' features
 concatenated with their timestamps shifted, so the result is what extracting the concatenated
 video would give with a per-frame backbone, up to the sampling phase (window backbones such
 as I3D see no window straddle a cut, and flow pairs no frames across one).
+
+Composed as training data (:func:`compose_store`), the clips are first cut into grouped folds
+and each fold is composed apart (:func:`compose_grouped`): a composed video is then made of
+one fold's clips only, and its events CSV names that fold as the video's group, so a
+window-level run's validation never holds windows of clips it trained on (every arrangement
+reuses every clip).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from ..errors import ConfigError
 from ..types import Segment
 
 if TYPE_CHECKING:
+    from ..data import LabelSet
     from ..features import FeatureStore
 
 #: Event stretches per composed video (videos stay tens of seconds long, like the clips'
@@ -157,6 +164,80 @@ def _concat(parts: list[tuple[ClipFeatures, float]]) -> tuple[np.ndarray, np.nda
     return np.concatenate(feats), np.concatenate(times)
 
 
+def fold_count(ls: LabelSet, folds: int, event: str) -> tuple[int, str | None]:
+    """``folds`` capped so that every fold can hold some source (or, without groups, some
+    clip) of each class; and a note when capped.
+
+    Raises:
+        ConfigError: fewer than two sources (clips) of either class.
+    """
+    grouped = ls.groups is not None
+    units = np.asarray(ls.groups if grouped else ls.ids, dtype=object)
+    what = "source groups" if grouped else "clips"
+    have = [len(set(units[ls.y == c].tolist())) for c in (1, 0)]
+    k = min(folds, *have)
+    if k < 2:
+        raise ConfigError(
+            f"grouped folds need {what} of both classes in at least 2 folds; the labels have "
+            f"{have[0]} {what} with {event!r} clips and {have[1]} with others"
+        )
+    if k == folds:
+        return k, None
+    return k, (
+        f"--folds {folds} capped at {k}: {min(have)} {what} hold the rarer class, and each "
+        "fold must hold some of it"
+    )
+
+
+def compose_grouped(
+    ls: LabelSet,
+    clips: list[ClipFeatures],
+    rng: np.random.Generator,
+    *,
+    folds: int,
+    shuffles: int,
+    seed: int,
+    **recipe: Any,
+) -> tuple[list[ComposedVideo], list[str]]:
+    """``shuffles`` arrangements of ``clips`` (one per label of ``ls``, in its order), each
+    fold of a grouped ``folds``-fold cut composed apart; returns the videos and each video's
+    fold name (``fold<k>``), the group its windows must keep together.
+
+    A fold left with one class only (a grouping the stratification could not balance) joins
+    the next fold. ``folds`` must already be capped (:func:`fold_count`); ``recipe`` is
+    :func:`compose_clips`' keywords.
+    """
+    from ..data import make_splits
+
+    if folds < 2:
+        parts = [np.arange(len(ls.ids))]
+    else:
+        splits = make_splits(ls, mode="kfold", folds=folds, seed=seed, inner_val=False)
+        parts = [p.val for p in splits]
+    merged: list[np.ndarray] = []
+    carry = np.zeros(0, np.int64)
+    for part in parts:
+        part = np.concatenate([carry, part])
+        if len(set(ls.y[part].tolist())) < 2:
+            carry = part
+            continue
+        merged.append(part)
+        carry = np.zeros(0, np.int64)
+    if len(carry):
+        if not merged:  # cannot happen with both classes present, but stay whole
+            merged.append(carry)
+        else:
+            merged[-1] = np.concatenate([merged[-1], carry])
+    videos: list[ComposedVideo] = []
+    names: list[str] = []
+    for _ in range(shuffles):
+        for k, part in enumerate(merged):
+            made = compose_clips([clips[i] for i in part], rng, **recipe)
+            videos += made
+            names += [f"fold{k}"] * len(made)
+    return videos, names
+
+
 def stored_clip(store: FeatureStore, video_id: str, event: bool) -> ClipFeatures:
     """One clip of a feature store, for composing (its duration from the manifest, else from
     its sample times)."""
@@ -175,15 +256,20 @@ def _span(times: np.ndarray) -> float:
 
 
 def write_composed(
-    videos: list[ComposedVideo], meta: dict[str, Any], out: Path, *, prefix: str = "comp"
+    videos: list[ComposedVideo],
+    meta: dict[str, Any],
+    out: Path,
+    *,
+    prefix: str = "comp",
+    groups: list[str] | None = None,
 ) -> Path:
     """The composed videos as a feature store at ``out`` (``meta``: the clips' store key) with
-    their events in ``out/events.csv`` (``file_name,start_time,end_time,label``); returns
-    ``out``. Ids are ``<prefix>NNNN``."""
+    their events in ``out/events.csv`` (``file_name,start_time,end_time,label``, and ``group``
+    when ``groups`` gives one per video); returns ``out``. Ids are ``<prefix>NNNN``."""
     from ..features import FeatureStore
 
     st = FeatureStore.create(out, meta)
-    rows: list[tuple[str, Any, Any, str]] = []
+    rows: list[tuple[Any, ...]] = []
     for i, v in enumerate(videos):
         vid = f"{prefix}{i:04d}"
         rel = st.write(vid, v.features, v.times_s)
@@ -191,9 +277,12 @@ def write_composed(
             {"video_id": vid, "path": f"{vid}.mp4", "status": "ok", "duration_s": v.duration_s,
              "num_samples": len(v.times_s), "features": rel}
         )  # fmt: skip
-        rows += [(f"{vid}.mp4", round(e.start_s, 4), round(e.end_s, 4), e.label) for e in v.events]
+        extra = (groups[i],) if groups else ()
+        mine = [(f"{vid}.mp4", round(e.start_s, 4), round(e.end_s, 4), e.label) for e in v.events]
+        rows += [r + extra for r in mine or [(f"{vid}.mp4", "", "", "")]]
     st.compact()
-    lines = ["file_name,start_time,end_time,label"] + [",".join(map(str, r)) for r in rows]
+    header = "file_name,start_time,end_time,label" + (",group" if groups else "")
+    lines = [header] + [",".join(map(str, r)) for r in rows]
     (Path(out) / "events.csv").write_text("\n".join(lines) + "\n")
     return Path(out)
 
@@ -207,10 +296,16 @@ def compose_store(
     gap_s: tuple[float, float] = (3.0, 10.0),
     max_event_clips: int = 2,
     seed: int = 0,
+    folds: int = 5,
+    notes: list[str] | None = None,
 ) -> tuple[Path, list[ComposedVideo]]:
     """Long videos composed of a store's labelled binary clips, written as a feature store
     with ``events.csv``: the training data of a window-level run for users with clip labels
     only (``vidscope compose``, then ``train OUT --annotations OUT/events.csv --window W``).
+
+    The clips are cut into ``folds`` grouped folds (by the labels' source groups) composed
+    apart, and ``events.csv`` names each video's fold in its ``group`` column, so the
+    window-level run's validation holds only clips its training windows do not.
 
     Args:
         store: The clips' features (extracted at the rate the timeline will use).
@@ -219,10 +314,13 @@ def compose_store(
         out: A new (or empty) folder for the composed store.
         shuffles: Arrangements of all the clips (each event clip once per arrangement).
         gap_s, max_event_clips: As :func:`compose_clips`.
-        seed: Seed of the arrangements.
+        seed: Seed of the folds and arrangements.
+        folds: Grouped folds composed apart (capped at the sources of the rarer class).
+        notes: Collects what the caller should know (folds capped, grouping dropped).
 
     Raises:
-        ConfigError: ``out`` holds files, labels that are not binary, or bad options.
+        ConfigError: ``out`` holds files, labels that are not binary or with fewer than two
+            sources (clips) of a class, or bad options.
     """
     from ..data import read_labels
     from ..features import open_store
@@ -241,21 +339,22 @@ def compose_store(
     ls = read_labels(
         st.ids(), opts.labels, id_column=opts.id_column, label_column=opts.label_column,
         group_column=opts.group_column, manifest=st.manifest(),
-        positive_class=opts.positive_class,
+        positive_class=opts.positive_class, split_column="",  # a split column is not used
     )  # fmt: skip
     if ls.num_classes != 2:
         raise ConfigError(
             f"composing needs two classes (event and background); the labels have "
             f"{ls.num_classes}: {', '.join(ls.classes)}"
         )
+    if folds < 2:
+        raise ConfigError(f"--folds must be >= 2, got {folds}")
+    k, capped = fold_count(ls, folds, str(ls.classes[1]))
     clips = [stored_clip(st, v, bool(y == 1)) for v, y in zip(ls.ids, ls.y, strict=True)]
     rng = np.random.default_rng(seed)
-    label = str(ls.classes[1])
-    videos = [
-        v
-        for _ in range(shuffles)
-        for v in compose_clips(
-            clips, rng, gap_s=gap_s, max_event_clips=max_event_clips, label=label
-        )
-    ]
-    return write_composed(videos, dict(st.meta), root), videos
+    recipe = {"gap_s": gap_s, "max_event_clips": max_event_clips, "label": str(ls.classes[1])}
+    videos, groups = compose_grouped(
+        ls, clips, rng, folds=k, shuffles=shuffles, seed=seed, **recipe
+    )
+    if notes is not None:
+        notes += ([capped] if capped else []) + list(ls.notes)
+    return write_composed(videos, dict(st.meta), root, groups=groups), videos

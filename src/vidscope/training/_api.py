@@ -19,6 +19,7 @@ from ..data import (
     Split,
     load_sequences,
     make_splits,
+    read_annotation_groups,
     read_annotations,
     read_labels,
     window_sequences,
@@ -99,6 +100,7 @@ def load_windows(store: StoreLike, opts: WindowOptions) -> tuple[FeatureStore, S
         min_overlap=opts.min_overlap,
         drop_after_event=opts.drop_after_event,
         classes=[opts.normal_class, *found],
+        groups=read_annotation_groups(opts.annotations, video_ids=ids),
     )
     data.window = {"window_s": opts.window_s, "stride_s": opts.stride_s}
     return st, data
