@@ -54,6 +54,7 @@ SOURCES = {
     "i3d_160": Source("i3d", {"size": 160}),
     "i3d_s8": Source("i3d", {"clip_stride": 8}),
     "i3d_s32": Source("i3d", {"clip_stride": 32}),
+    "i3d_meanmax": Source("i3d", {"pool": "mean_max"}),
 }
 
 #: A part: (layout name, function of the sources' ``[T, D_s]`` arrays -> ``[T, w]``).
@@ -97,6 +98,10 @@ I3D_160: Part = ("i3d", cols("i3d_160", 0))
 I3D_S8: Part = ("i3d", cols("i3d_s8", 0))
 #: I3D windows 32 frames apart (``clip_stride=32``: windows that do not overlap, fewer passes).
 I3D_S32: Part = ("i3d", cols("i3d_s32", 0))
+#: I3D with ``pool=mean_max``: ``[spatial mean | spatial max]`` of ``Mixed_5c`` (2048), its own
+#: store; the max half alone is what ``pool=max`` stores.
+I3D_MEANMAX: Part = ("i3d", cols("i3d_meanmax", 0))
+I3D_MAX: Part = ("i3d", cols("i3d_meanmax", 1024))
 
 
 @dataclass
@@ -133,6 +138,10 @@ I3D_S8_ROW = "i3d clip_stride=8 + flow"
 I3D_S8_LINEAR = "i3d clip_stride=8 + flow | linear_probe"
 I3D_S32_ROW = "i3d clip_stride=32 + flow"
 I3D_S32_LINEAR = "i3d clip_stride=32 + flow | linear_probe"
+I3D_MAX_ROW = "i3d pool=max + flow"
+I3D_MAX_LINEAR = "i3d pool=max + flow | linear_probe"
+I3D_MEANMAX_ROW = "i3d pool=mean_max + flow"
+I3D_MEANMAX_LINEAR = "i3d pool=mean_max + flow | linear_probe"
 
 
 def levers() -> list[Lever | Ensemble]:
@@ -202,6 +211,18 @@ def levers() -> list[Lever | Ensemble]:
         Ensemble(  # 37: the accurate preset's members with sparser windows
             "ensemble: rows 0 + 35 + 36 (as row 28, i3d clip_stride=32; refit)",
             (BASELINE, I3D_S32_ROW, I3D_S32_LINEAR),
+        ),
+        Lever(I3D_MAX_ROW, (I3D_MAX, I3D_FLOW), refit=True),  # 38: spatial max of Mixed_5c
+        Lever(I3D_MAX_LINEAR, (I3D_MAX, I3D_FLOW), head="linear_probe", refit=True),  # 39
+        Ensemble(  # 40: the accurate preset's members with spatially max-pooled I3D
+            "ensemble: rows 0 + 38 + 39 (as row 28, i3d pool=max; refit)",
+            (BASELINE, I3D_MAX_ROW, I3D_MAX_LINEAR),
+        ),
+        Lever(I3D_MEANMAX_ROW, (I3D_MEANMAX, I3D_FLOW), refit=True),  # 41: mean and max
+        Lever(I3D_MEANMAX_LINEAR, (I3D_MEANMAX, I3D_FLOW), head="linear_probe", refit=True),  # 42
+        Ensemble(  # 43: the accurate preset's members with mean and max pooled I3D
+            "ensemble: rows 0 + 41 + 42 (as row 28, i3d pool=mean_max; refit)",
+            (BASELINE, I3D_MEANMAX_ROW, I3D_MEANMAX_LINEAR),
         ),
     ]
 

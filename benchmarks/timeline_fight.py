@@ -330,6 +330,7 @@ def main() -> None:
     ap.add_argument(
         "--overlap", type=float, default=0.5, help="window overlap fraction (window-level)"
     )
+    ap.add_argument("--out", help="results JSON (default: _work/timeline_fight_<head>.json)")
     args = ap.parse_args()
     if args.preset:
         from vidscope.training import get_preset
@@ -357,7 +358,11 @@ def main() -> None:
             results.append({"seed": seed, "fold": fold.name, **res})
             print_fold(results[-1])
     summary = print_summary(results)
-    out = WORK / f"timeline_fight_{args.head}{_tag(args.backbone)}.json"
+    out = (
+        Path(args.out)
+        if args.out
+        else WORK / f"timeline_fight_{args.head}{_tag(args.backbone)}.json"
+    )
     out.write_text(json.dumps({"args": vars(args), "folds": results, "summary": summary,
                                "wall_s": time.monotonic() - start}, indent=1))  # fmt: skip
     print(f"\n{time.monotonic() - start:.0f} s; results in {out}")

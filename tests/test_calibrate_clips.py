@@ -395,3 +395,35 @@ def test_a_split_column_the_folds_replace_is_ignored(trained, tmp_path):
     assert cal.folds == 2
     comp, videos = compose_store(store, opts, tmp_path / "comp", shuffles=1, folds=2)
     assert videos and (comp / "events.csv").exists()
+
+
+def test_cli_train_calibrate_timeline_is_one_command(trained, tmp_path, capsys):
+    """`train --calibrate-timeline`: the run, then `calibrate --labels` on it, in one command
+    (the same settings as the two commands); refused with --annotations before training."""
+    root, store, _ = trained
+    labels = ["--labels", str(root / "labels.csv"), "--group-column", "group"]
+    tree = ["--head", "stats_xgboost", "--head-option", "n_estimators=20", "--threshold-from",
+            "cv"]  # fmt: skip
+    out = tmp_path / "run"
+    assert main(["train", str(store), *labels, *tree, "--out", str(out),
+                 "--calibrate-timeline"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "calibrating the timeline" in printed and "5 fold models" in printed
+    saved = read_calibration(out)
+    assert saved["source"] == "clips" and saved["folds"] == 5
+    same = calibrate_timeline_on_clips(out, store, LabelOptions(root / "labels.csv",
+                                       group_column="group"), write=False)  # fmt: skip
+    assert saved["segments"]["threshold"] == same.segments.threshold
+    events = tmp_path / "e.csv"
+    events.write_text("file_name,start_time,end_time\nv00.mp4,0,1\n")
+    bad = ["train", str(store), *tree, "--out", str(tmp_path / "w"), "--calibrate-timeline",
+           "--annotations", str(events)]  # fmt: skip
+    assert main(bad) == 2 and not (tmp_path / "w").exists()
+    assert "--calibrate-timeline composes the labelled clips" in capsys.readouterr().err
+    three = tmp_path / "three.csv"  # a run it cannot calibrate: trained and kept, then an error
+    df = pd.read_csv(root / "labels.csv")
+    df.assign(label=[f"c{i % 3}" for i in range(len(df))]).to_csv(three, index=False)
+    multi = ["train", str(store), "--labels", str(three), *tree[:4], "--out",
+             str(tmp_path / "m"), "--calibrate-timeline"]  # fmt: skip
+    assert main(multi) == 2 and (tmp_path / "m" / "config.json").exists()
+    assert "trained and saved in" in capsys.readouterr().err

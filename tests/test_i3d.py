@@ -228,3 +228,34 @@ def test_onnx_runtime_gives_torch_features(small_i3d):
     np.testing.assert_allclose(small_i3d.encode_clips(clips), ref, atol=1e-4 * np.abs(ref).max())
     with pytest.raises(InputError, match="encodes windows of frames"):
         small_i3d.encode(np.zeros((1, 64, 64, 3), np.uint8))
+
+
+def test_spatial_max_pooling_keeps_a_small_actor(small_i3d):
+    """``pool=max`` / ``mean_max``: the spatial maximum of ``Mixed_5c`` at each time step,
+    averaged over time (what a small actor in a wide shot changes most); the mean half of
+    ``mean_max`` is the default's features, and the default's store key is unchanged."""
+    both = create_backbone("i3d", clip_frames=8, clip_stride=4, size=64, pool="mean_max")
+    peak = create_backbone("i3d", clip_frames=8, clip_stride=4, size=64, pool="max")
+    assert (both.num_features, peak.num_features, small_i3d.num_features) == (2048, 1024, 1024)
+    assert both.identity()["pool"] == "mean_max" and "pool" not in small_i3d.identity()
+    clips = np.random.default_rng(4).integers(0, 256, (2, 8, 64, 64, 3), dtype=np.uint8)
+    mean, x = small_i3d.encode_clips(clips), both.encode_clips(clips)
+    tol = 1e-4 * np.abs(x).max()
+    np.testing.assert_allclose(x[:, :1024], mean, atol=tol)
+    np.testing.assert_allclose(x[:, 1024:], peak.encode_clips(clips), atol=tol)
+    assert np.all(x[:, 1024:] >= mean - tol) and np.abs(x[:, 1024:] - mean).max() > 1e-3
+    import torch
+
+    from vidscope.backbones._i3d import clips_to_features
+    from vidscope.backbones._i3d_net import load_i3d
+
+    net = load_i3d()  # the eager reference: max over the 2x2 grid per step, then time mean
+    with torch.inference_mode():
+        maps = net.mixed_5c(torch.from_numpy(clips).permute(0, 4, 1, 2, 3).float() / 127.5 - 1)
+        want = maps.amax(dim=(3, 4)).mean(dim=2).numpy()
+        assert maps.shape[3:] == (2, 2)
+        np.testing.assert_allclose(clips_to_features(net, "max")(torch.from_numpy(clips)), want,
+                                   atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(x[:, 1024:], want, atol=tol)
+    with pytest.raises(InputError, match="pool must be one of mean, max, mean_max"):
+        create_backbone("i3d", pool="median")

