@@ -408,7 +408,7 @@ def test_cli_train_calibrate_timeline_is_one_command(trained, tmp_path, capsys):
     assert main(["train", str(store), *labels, *tree, "--out", str(out),
                  "--calibrate-timeline"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
-    assert "calibrating the timeline" in printed and "5 fold models" in printed
+    assert "calibrating the timeline" in printed and "5 fold models trained" in printed
     saved = read_calibration(out)
     assert saved["source"] == "clips" and saved["folds"] == 5
     same = calibrate_timeline_on_clips(out, store, LabelOptions(root / "labels.csv",
@@ -427,3 +427,30 @@ def test_cli_train_calibrate_timeline_is_one_command(trained, tmp_path, capsys):
              str(tmp_path / "m"), "--calibrate-timeline"]  # fmt: skip
     assert main(multi) == 2 and (tmp_path / "m" / "config.json").exists()
     assert "trained and saved in" in capsys.readouterr().err
+
+
+def test_too_few_groups_still_keep_each_video_whole(trained, tmp_path, capsys):
+    """An events CSV whose group column names one source: the windows are split by video
+    (never across one, whose windows overlap), not without groups; and compose with one
+    source of the event class composes all clips together, with a note, instead of failing."""
+    root, store, opts = trained
+    comp, _ = compose_store(store, opts, tmp_path / "comp", shuffles=2, seed=0)
+    events = pd.read_csv(comp / "events.csv").assign(group="cam1")
+    events.to_csv(comp / "one.csv", index=False)
+    win = WindowOptions(comp / "one.csv", window_s=1.0, overlap=0.5)
+    res = train(comp, out=tmp_path / "wrun", config=TREE, threshold_from="val", windows=win)
+    assert any("split by video" in n for n in res.notes)
+    split = json.loads((tmp_path / "wrun" / "split.json").read_text())
+    side = lambda part: {w.split("@")[0] for w in split[part]}  # noqa: E731
+    assert side("train") and side("val") and not side("train") & side("val")
+    one = tmp_path / "one_source.csv"  # every fight clip from one source
+    df = pd.read_csv(root / "labels.csv")
+    df.assign(group=np.where(df["label"] == "fight", "f", df["group"])).to_csv(one, index=False)
+    notes: list[str] = []
+    _, videos = compose_store(store, LabelOptions(one, group_column="group"), tmp_path / "c1",
+                              shuffles=1, notes=notes)  # fmt: skip
+    assert videos and any("composed without folds" in n for n in notes)
+    assert "group" not in pd.read_csv(tmp_path / "c1" / "events.csv").columns
+    args = ["compose", str(store), "--labels", str(one), "--group-column", "group", "--out"]
+    assert main([*args, str(tmp_path / "c2")]) == 0
+    assert "composed without folds" in " ".join(capsys.readouterr().out.split())

@@ -137,6 +137,19 @@ def test_inner_split_stays_grouped_with_few_groups(tmp_path, store2):
     (h,) = make_splits(few, mode="holdout", val_fraction=0.2, seed=0)
     assert not set(few.groups[h.train]) & set(few.groups[h.val]) and len(h.val)
     assert any("only 3 source groups" in n for n in few.notes)
+    # ... but never with a side missing a class: the grouped part that keeps both whole
+    y = few.y
+    mixed = np.arange(len(ids)) % 5 == 0
+    assert set(y[mixed]) == {0, 1}
+    few.groups = np.where(mixed, "M", np.where(y == 1, "F", "C")).astype(object)
+    few.notes = []
+    for seed in range(4):
+        (h,) = make_splits(few, mode="holdout", val_fraction=0.2, seed=seed)
+        assert set(few.groups[h.val]) == {"M"} and set(y[h.val]) == set(y[h.train]) == {0, 1}
+    few.groups = np.where(y == 1, "F", "C").astype(object)  # sources = classes: no grouping
+    few.notes = []
+    (h,) = make_splits(few, mode="holdout", val_fraction=0.2, seed=0)
+    assert set(y[h.val]) == {0, 1} and any("split without groups" in n for n in few.notes)
 
 
 def test_holdout_is_stratified(store2):

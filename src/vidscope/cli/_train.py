@@ -299,7 +299,7 @@ def _calibrate_timeline(args: argparse.Namespace, run_dir: Any, seed: int, conso
     from ._calibrate import print_calibration
 
     console.print(
-        "calibrating the timeline: 5 fold models trained as this run was, each scoring long "
+        "calibrating the timeline: fold models trained as this run was, each scoring long "
         "videos composed of the clips it left out ...",
         highlight=False,
     )

@@ -47,6 +47,9 @@ class LabelSet:
         split: ``[N]`` ``train``/``val``/``test`` per video when the labels say, else ``None``.
         groups: ``[N]`` source group per video (split by group, never by clip), or ``None``.
         event_s: ``float64 [N]`` event time in seconds (NaN where none), or ``None``.
+        units: ``[N]`` the finest grouping no split may cut, used where there are too few
+            source groups to split by (windows: their video, which they overlap), or
+            ``None`` (each item stands alone).
     """
 
     ids: list[str]
@@ -59,6 +62,7 @@ class LabelSet:
     positive_note: str | None = None
     """Binary labels: one sentence saying which class is the event and why (``train`` prints
     it at its start); ``None`` otherwise."""
+    units: np.ndarray | None = None
 
     @property
     def num_classes(self) -> int:
@@ -81,6 +85,7 @@ class LabelSet:
             pick(self.event_s),
             list(self.notes),
             self.positive_note,
+            pick(self.units),
         )
 
 

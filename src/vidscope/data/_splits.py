@@ -65,11 +65,13 @@ def make_splits(
         n_splits = max(2, round(1 / val_fraction))
         groups = 0 if labels.groups is None else len(np.unique(labels.groups))
         if 2 <= groups < n_splits:  # few sources: a larger validation part, still grouped
-            labels.notes.append(
-                f"only {groups} source groups: validation is one of {groups} grouped parts "
-                f"instead of --val-fraction {val_fraction:g}"
-            )
-            n_splits = groups
+            whole = [p for p in _kfold(labels, groups, seed) if _both_sides_whole(labels, p)]
+            if whole:
+                labels.notes.append(
+                    f"only {groups} source groups: validation is one of {groups} grouped "
+                    f"parts instead of --val-fraction {val_fraction:g}"
+                )
+                return [replace(whole[0], name="holdout")]
         return [replace(_kfold(labels, n_splits, seed)[0], name="holdout")]
     if mode == "kfold":
         if folds < 2:
@@ -108,6 +110,12 @@ def _with_inner_val(labels: LabelSet, split: Split, val_fraction: float, seed: i
     return Split(split.name, split.train[first.train], split.train[first.val], split.val)
 
 
+def _both_sides_whole(labels: LabelSet, split: Split) -> bool:
+    """Whether train and val of ``split`` each hold every class."""
+    every = set(range(labels.num_classes))
+    return all(set(labels.y[p].tolist()) >= every for p in (split.train, split.val))
+
+
 def _kfold(labels: LabelSet, folds: int, seed: int) -> list[Split]:
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
@@ -115,11 +123,14 @@ def _kfold(labels: LabelSet, folds: int, seed: int) -> list[Split]:
     smallest = int(np.bincount(y).min())
     groups = labels.groups
     if groups is not None and len(np.unique(groups)) < folds:
+        units = labels.units  # e.g. windows: never cut a video, whose windows overlap
+        fine = units is not None and len(np.unique(units)) >= folds
         labels.notes.append(
             f"only {len(np.unique(groups))} source group(s) for {folds} grouped folds: split "
-            "without groups, so validation shares sources with training (optimistic scores)"
+            + ("by video" if fine else "without groups")
+            + ", so validation shares sources with training (optimistic scores)"
         )
-        groups = None
+        groups = units if fine else None
     if groups is None:
         if smallest < folds:
             folds = max(2, smallest)

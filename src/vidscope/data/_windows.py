@@ -268,7 +268,10 @@ class _Windows:
             notes.append(
                 f"{self.dropped} normal window(s) after a video's first event were dropped"
             )
-        labels = LabelSet(self.ids, y, list(classes), groups=np.array(self.groups), notes=notes)
+        labels = LabelSet(
+            self.ids, y, list(classes), groups=np.array(self.groups), notes=notes,
+            units=np.array([i.split("@", 1)[0] for i in self.ids]),
+        )  # fmt: skip
         layout = [(str(n), int(w)) for n, w in store.meta.get("layout", [])] or [("features", 0)]
         backbone = dict(store.meta.get("backbone") or {})
         return SequenceSet(labels, self.features, self.times_s, layout, backbone=backbone)

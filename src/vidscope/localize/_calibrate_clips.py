@@ -294,8 +294,13 @@ def _window_fold_runs(
         # the fold's clips composed in grouped parts, so its own validation is clean
         try:
             parts, _ = fold_count(inner, cfg.folds, r.classes[1])
-        except ConfigError:  # too few sources left to part: one part, split without groups
+        except ConfigError:  # too few sources left to part: composed together, by video
             parts = 1
+            note = (
+                "a fold model's training clips hold one source of a class: its compositions "
+                "were made without folds (its validation shares clips with its training)"
+            )
+            notes += [note] if note not in notes else []
         videos, groups = compose_grouped(
             inner, clips, rng, folds=parts, shuffles=shuffles, seed=cfg.seed, **recipe
         )

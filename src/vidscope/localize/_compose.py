@@ -178,7 +178,8 @@ def fold_count(ls: LabelSet, folds: int, event: str) -> tuple[int, str | None]:
     k = min(folds, *have)
     if k < 2:
         raise ConfigError(
-            f"grouped folds need {what} of both classes in at least 2 folds; the labels have "
+            f"{'grouped ' if grouped else ''}folds need {what} of both classes in at least 2 "
+            f"folds; the labels have "
             f"{have[0]} {what} with {event!r} clips and {have[1]} with others"
         )
     if k == folds:
@@ -198,10 +199,11 @@ def compose_grouped(
     shuffles: int,
     seed: int,
     **recipe: Any,
-) -> tuple[list[ComposedVideo], list[str]]:
+) -> tuple[list[ComposedVideo], list[str] | None]:
     """``shuffles`` arrangements of ``clips`` (one per label of ``ls``, in its order), each
     fold of a grouped ``folds``-fold cut composed apart; returns the videos and each video's
-    fold name (``fold<k>``), the group its windows must keep together.
+    fold name (``fold<k>``), the group its windows must keep together (``folds`` < 2: all
+    composed together, and ``None``: each video is its own group).
 
     A fold left with one class only (a grouping the stratification could not balance) joins
     the next fold. ``folds`` must already be capped (:func:`fold_count`); ``recipe`` is
@@ -235,7 +237,7 @@ def compose_grouped(
             made = compose_clips([clips[i] for i in part], rng, **recipe)
             videos += made
             names += [f"fold{k}"] * len(made)
-    return videos, names
+    return videos, (names if folds >= 2 else None)
 
 
 def stored_clip(store: FeatureStore, video_id: str, event: bool) -> ClipFeatures:
@@ -348,7 +350,17 @@ def compose_store(
         )
     if folds < 2:
         raise ConfigError(f"--folds must be >= 2, got {folds}")
-    k, capped = fold_count(ls, folds, str(ls.classes[1]))
+    try:
+        k, capped = fold_count(ls, folds, str(ls.classes[1]))
+    except ConfigError as exc:  # one source of a class: compose all clips together
+        k, capped = (
+            1,
+            (
+                f"{exc}: composed without folds, so a window-level run trained on these videos "
+                "validates on clips it also trains on (optimistic validation); label clips of "
+                "more sources"
+            ),
+        )
     clips = [stored_clip(st, v, bool(y == 1)) for v, y in zip(ls.ids, ls.y, strict=True)]
     rng = np.random.default_rng(seed)
     recipe = {"gap_s": gap_s, "max_event_clips": max_event_clips, "label": str(ls.classes[1])}
