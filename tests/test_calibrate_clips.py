@@ -454,3 +454,38 @@ def test_too_few_groups_still_keep_each_video_whole(trained, tmp_path, capsys):
     args = ["compose", str(store), "--labels", str(one), "--group-column", "group", "--out"]
     assert main([*args, str(tmp_path / "c2")]) == 0
     assert "composed without folds" in " ".join(capsys.readouterr().out.split())
+
+
+def test_cli_train_compose_is_the_window_level_recipe_in_one_command(trained, tmp_path, capsys):
+    """`train --labels --compose --window W --calibrate-timeline`: compose (grouped folds) into
+    OUT.composed, a window-level run on it, and the clip-labels calibration of that run."""
+    root, store, _ = trained
+    labels = ["--labels", str(root / "labels.csv"), "--group-column", "group"]
+    tree = ["--head", "stats_xgboost", "--head-option", "n_estimators=20"]
+    out = tmp_path / "wrun"
+    args = ["train", str(store), *labels, *tree, "--out", str(out), "--compose", "--window", "1",
+            "--overlap", "0.5", "--calibrate-timeline"]  # fmt: skip
+    assert main(args) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "long videos composed of the labelled clips" in printed and "fold models" in printed
+    run = load_run(out)
+    assert run.spec.window == {"window_s": 1.0, "stride_s": 0.5}
+    assert run.classes == ["normal", "fight"]
+    events = pd.read_csv(tmp_path / "wrun.composed" / "events.csv")
+    assert events["group"].nunique() == 5
+    saved = read_calibration(out)
+    assert saved["source"] == "clips" and saved["window_s"] == 1.0
+    assert main(args) == 2  # an existing run: refused before composing again
+    assert "exists and is not empty" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+    events_file = tmp_path / "e.csv"
+    events_file.write_text("file_name,start_time,end_time\nv00.mp4,0,1\n")
+    for extra, message in ((["--annotations", str(events_file)], "drop --annotations"),
+                           (["--resume"], "drop --resume")):  # fmt: skip
+        bad = ["train", str(store), *labels, *tree, "--out", str(tmp_path / "x"), "--compose",
+               *extra]  # fmt: skip
+        assert main(bad) == 2 and not (tmp_path / "x.composed").exists()
+        assert message in capsys.readouterr().err
+    auto = ["train", str(store), *labels, "--head", "auto", "--out", str(tmp_path / "a"),
+            "--compose"]  # fmt: skip
+    assert main(auto) == 2 and "name the head" in capsys.readouterr().err

@@ -39,6 +39,13 @@ def add_parser(sub: Any) -> dict[str, Any]:
     tr.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     add_window_options(tr)
     tr.add_argument(
+        "--compose",
+        action="store_true",
+        help="train a window-level run (--window, --overlap) from clip labels: the labelled "
+        "clips are first composed into long videos (as `vidscope compose` with 2 shuffles "
+        "makes them) in the folder OUT.composed",
+    )
+    tr.add_argument(
         "--calibrate-timeline",
         action="store_true",
         help="then choose the run's timeline settings from the clip labels (as `vidscope "
@@ -83,9 +90,14 @@ def add_parser(sub: Any) -> dict[str, Any]:
 def add_window_options(p: argparse.ArgumentParser) -> None:
     """Window-level training from event annotations."""
     p.add_argument("--annotations", help="events CSV: train a window-level head (see --window)")
-    p.add_argument("--window", type=float, default=1.0, help="window seconds (--annotations)")
     p.add_argument(
-        "--overlap", type=float, default=0.5, help="window overlap fraction (--annotations)"
+        "--window", type=float, default=1.0, help="window seconds (--annotations, --compose)"
+    )
+    p.add_argument(
+        "--overlap",
+        type=float,
+        default=0.5,
+        help="window overlap fraction (--annotations, --compose)",
     )
     p.add_argument(
         "--min-overlap", type=float, default=0.5, help="event share of a window that labels it"
@@ -252,8 +264,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_head_options([cfg.head], cfg.head_options, "--head")
     console = Console(quiet=args.quiet)
     check_preset(args, console)
-    windows = None
-    if args.annotations:
+    windows, store, labels = None, args.store, label_options(args)
+    if getattr(args, "compose", False):
+        store, windows = _compose_for_windows(args, cfg.seed, console)
+        labels = None
+    elif args.annotations:
         windows = WindowOptions(
             args.annotations,
             args.window,
@@ -264,8 +279,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     with epoch_progress(cfg.epochs, not args.quiet) as progress:
         result = train(
-            args.store,
-            label_options(args),
+            store,
+            labels,
             out=args.out,
             config=cfg,
             resume=args.resume,
@@ -279,8 +294,47 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compose_for_windows(args: argparse.Namespace, seed: int, console: Any) -> tuple[Any, Any]:
+    """``train --compose``: the labelled clips composed into ``OUT.composed`` (grouped folds,
+    2 shuffles, the default gaps), and the window options to train on them."""
+    from pathlib import Path
+
+    from ..localize import compose_store
+    from ..training import WindowOptions
+
+    out = Path(args.out)
+    composed = out.with_name(out.name + ".composed")
+    if not args.overwrite and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"--out {out}: exists and is not empty (--overwrite replaces it)")
+    if args.overwrite and composed.is_dir() and (composed / "events.csv").is_file():
+        import shutil
+
+        shutil.rmtree(composed)
+    notes: list[str] = []
+    _, videos = compose_store(
+        args.store, label_options(args), composed, shuffles=2, seed=seed, notes=notes
+    )
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    console.print(
+        f"{len(videos)} long videos composed of the labelled clips in {composed}; training "
+        f"on {args.window:g} s windows of them",
+        highlight=False,
+    )
+    windows = WindowOptions(composed / "events.csv", args.window, args.overlap,
+                            args.min_overlap, normal_class=args.normal_class)  # fmt: skip
+    return composed, windows
+
+
 def _check_calibrate_timeline(args: argparse.Namespace) -> None:
-    """Refuse ``--calibrate-timeline`` where it cannot run, before any training."""
+    """Refuse ``--calibrate-timeline`` and ``--compose`` where they cannot run, before any
+    training."""
+    if getattr(args, "compose", False) and (args.annotations or args.resume):
+        raise ConfigError(
+            "--compose makes the window-level training data from the clip labels: drop "
+            + ("--annotations (train on annotated videos without --compose)" if args.annotations
+               else "--resume (a composed run is retrained, not resumed)")
+        )  # fmt: skip
     if getattr(args, "calibrate_timeline", False) and args.annotations:
         raise ConfigError(
             "--calibrate-timeline composes the labelled clips; a run trained on annotated long "
@@ -331,6 +385,8 @@ def _train_auto(args: argparse.Namespace) -> int:
 
     if args.preset:
         raise ConfigError("--head auto chooses the head; --preset sets one: pass only one")
+    if getattr(args, "compose", False):
+        raise ConfigError("--head auto with --compose: name the head (--head or --preset)")
     if args.resume:
         raise ConfigError("--resume with --head auto: resume with the head it chose (--head X)")
     cfg = train_config(args, "auto")
