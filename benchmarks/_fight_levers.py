@@ -55,6 +55,7 @@ SOURCES = {
     "i3d_s8": Source("i3d", {"clip_stride": 8}),
     "i3d_s32": Source("i3d", {"clip_stride": 32}),
     "i3d_meanmax": Source("i3d", {"pool": "mean_max"}),
+    "i3d_w398": Source("i3d", {"width": 398}),
 }
 
 #: A part: (layout name, function of the sources' ``[T, D_s]`` arrays -> ``[T, w]``).
@@ -102,6 +103,9 @@ I3D_S32: Part = ("i3d", cols("i3d_s32", 0))
 #: store; the max half alone is what ``pool=max`` stores.
 I3D_MEANMAX: Part = ("i3d", cols("i3d_meanmax", 0))
 I3D_MAX: Part = ("i3d", cols("i3d_meanmax", 1024))
+#: I3D on 398 x 224 windows (``width=398``): 16:9 footage, most of these clips, in proportion
+#: instead of squashed to a square (4:3 clips are then stretched 1.33x instead of squeezed).
+I3D_W398: Part = ("i3d", cols("i3d_w398", 0))
 
 
 @dataclass
@@ -142,6 +146,8 @@ I3D_MAX_ROW = "i3d pool=max + flow"
 I3D_MAX_LINEAR = "i3d pool=max + flow | linear_probe"
 I3D_MEANMAX_ROW = "i3d pool=mean_max + flow"
 I3D_MEANMAX_LINEAR = "i3d pool=mean_max + flow | linear_probe"
+I3D_W398_ROW = "i3d width=398 + flow"
+I3D_W398_LINEAR = "i3d width=398 + flow | linear_probe"
 
 
 def levers() -> list[Lever | Ensemble]:
@@ -223,6 +229,12 @@ def levers() -> list[Lever | Ensemble]:
         Ensemble(  # 43: the accurate preset's members with mean and max pooled I3D
             "ensemble: rows 0 + 41 + 42 (as row 28, i3d pool=mean_max; refit)",
             (BASELINE, I3D_MEANMAX_ROW, I3D_MEANMAX_LINEAR),
+        ),
+        Lever(I3D_W398_ROW, (I3D_W398, I3D_FLOW), refit=True),  # 44: 16:9 windows
+        Lever(I3D_W398_LINEAR, (I3D_W398, I3D_FLOW), head="linear_probe", refit=True),  # 45
+        Ensemble(  # 46: the accurate preset's members with 16:9 I3D windows
+            "ensemble: rows 0 + 44 + 45 (as row 28, i3d width=398; refit)",
+            (BASELINE, I3D_W398_ROW, I3D_W398_LINEAR),
         ),
     ]
 

@@ -259,3 +259,36 @@ def test_spatial_max_pooling_keeps_a_small_actor(small_i3d):
     np.testing.assert_allclose(x[:, 1024:], want, atol=tol)
     with pytest.raises(InputError, match="pool must be one of mean, max, mean_max"):
         create_backbone("i3d", pool="median")
+
+
+def test_width_keeps_wide_footage_in_proportion(tmp_path, small_i3d):
+    """``width``: frames squashed to ``width x size`` (16:9 footage kept in proportion); the
+    export runs that size, and the square default keeps its store key."""
+    wide = create_backbone("i3d", clip_frames=8, clip_stride=4, size=64, width=112)
+    assert wide.preprocess.input_size == (64, 112) and wide.runtime == "onnx"
+    square = create_backbone("i3d", clip_frames=8, clip_stride=4, size=64, width=64)
+    assert square.identity() == small_i3d.identity()  # width = size is the default
+    assert wide.identity()["preprocess"]["input_size"] == [64, 112]
+    eager = create_backbone(
+        "i3d", clip_frames=8, clip_stride=4, size=64, width=112, runtime="torch"
+    )
+    clips = np.random.default_rng(5).integers(0, 256, (2, 8, 64, 112, 3), dtype=np.uint8)
+    ref = eager.encode_clips(clips)
+    np.testing.assert_allclose(wide.encode_clips(clips), ref, atol=1e-4 * np.abs(ref).max())
+    # the extractor decodes each window at that size: the network on the reader's frames
+    write_video(tmp_path / "in" / "a.mp4", numbered_frames(40, size=(128, 72), seed=2))
+    config = ExtractConfig(
+        backbone="i3d",
+        sampling=SamplingSpec("uniform", 3),
+        backbone_options={"clip_frames": 8, "clip_stride": 4, "size": 64, "width": 112},
+    )
+    extract(tmp_path / "in", tmp_path / "s", config, progress=False)
+    seq = open_store(tmp_path / "s").load("a")
+    with VideoReader(tmp_path / "in" / "a.mp4") as reader:
+        wanted = clip_times(seq.times_s, reader.info.duration_s, 8, 25.0, 4)
+        frames = reader.read(wanted.ravel(), size=(112, 64)).frames
+    np.testing.assert_allclose(
+        seq.features, wide.encode_clips(frames.reshape(3, 8, 64, 112, 3)), atol=1e-4
+    )
+    with pytest.raises(InputError, match="width must be"):
+        create_backbone("i3d", width=8)

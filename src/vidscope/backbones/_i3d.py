@@ -57,15 +57,22 @@ def packaged_weights() -> Path:
 
 
 def check_options(
-    clip_frames: int, clip_fps: float, clip_stride: int, size: int, pool: str = "mean"
+    clip_frames: int,
+    clip_fps: float,
+    clip_stride: int,
+    size: int,
+    pool: str = "mean",
+    width: int | None = None,
 ) -> None:
     """Raise :class:`InputError` for window settings I3D cannot take."""
+    wide = size if width is None else width
     checks = (
         (pool in POOLS, f"pool must be one of {', '.join(POOLS)}, got {pool!r}"),
         (int(clip_frames) == clip_frames and clip_frames >= 1, "clip_frames must be >= 1"),
         (np.isfinite(clip_fps) and clip_fps > 0, "clip_fps must be > 0"),
         (int(clip_stride) == clip_stride and clip_stride >= 1, "clip_stride must be >= 1"),
         (int(size) == size and size >= 32, "size must be a whole number of pixels >= 32"),
+        (int(wide) == wide and wide >= 32, "width must be a whole number of pixels >= 32"),
     )
     for ok, message in checks:
         if not ok:
@@ -107,7 +114,11 @@ class I3DBackbone(Backbone):
         clip_frames: Frames per window.
         clip_fps: Rate of the window's frames (Kinetics clips are 25 fps).
         clip_stride: Frames between neighbouring window centres.
-        size: Frame side in pixels (frames are squashed to ``size x size``).
+        size: Frame height in pixels (and width, unless ``width`` is given): frames are
+            squashed to ``width x size``.
+        width: Frame width in pixels (default ``size``: square). ``width=398`` with
+            ``size=224`` keeps 16:9 footage's proportions (I3D is fully convolutional and
+            averages over space, so any width works; the cost grows with it).
         pool: Spatial pooling of ``Mixed_5c`` (see :data:`POOLS`; ``mean_max`` is 2048-d).
         threads: Intra-op CPU threads (default: all cores).
     """
@@ -124,6 +135,7 @@ class I3DBackbone(Backbone):
         clip_stride: int = 16,
         size: int = 224,
         pool: str = "mean",
+        width: int | None = None,
         threads: int | None = None,
     ) -> None:
         import torch
@@ -131,7 +143,7 @@ class I3DBackbone(Backbone):
         from ._build import file_digest
         from ._i3d_net import load_i3d
 
-        check_options(clip_frames, clip_fps, clip_stride, size, pool)
+        check_options(clip_frames, clip_fps, clip_stride, size, pool, width)
         path = weights or packaged_weights()
         self.weights_id = file_digest(path)
         self.pool = pool
@@ -140,7 +152,8 @@ class I3DBackbone(Backbone):
         self.clip_frames = int(clip_frames)
         self.clip_fps = float(clip_fps)
         self.clip_stride = int(clip_stride)
-        self.preprocess = Preprocess((int(size), int(size)), (0.5,) * 3, (0.5,) * 3, "squash")
+        wide = int(size if width is None else width)
+        self.preprocess = Preprocess((int(size), wide), (0.5,) * 3, (0.5,) * 3, "squash")
         self.threads = threads or os.cpu_count() or 1
         self._device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.module.to(self._device)
@@ -194,6 +207,7 @@ def i3d(
     clip_stride: int = 16,
     size: int = 224,
     pool: str = "mean",
+    width: int | None = None,
     threads: int | None = None,
     runtime: Runtime = "auto",
 ) -> Backbone:
@@ -203,23 +217,28 @@ def i3d(
     Runs in ONNX Runtime on a CPU (exported once per setting and checked against PyTorch,
     like the image backbones; 1.4x faster than eager PyTorch here), in PyTorch on CUDA or with
     ``--runtime torch``. ``pool=max`` / ``mean_max`` (``--backbone-option pool=...``) keep the
-    spatial maximum of the last feature map (2048-d for ``mean_max``).
+    spatial maximum of the last feature map (2048-d for ``mean_max``). ``width=398`` squashes
+    frames to 398x224 instead of 224x224, keeping 16:9 footage's proportions (1.8x the cost).
     """
     from ._build import build_backbone, file_digest
 
     if runtime not in ("auto", "onnx", "torch"):
         raise InputError(f"--runtime must be auto, onnx or torch, got {runtime!r}")
-    check_options(clip_frames, clip_fps, clip_stride, size, pool)
+    check_options(clip_frames, clip_fps, clip_stride, size, pool, width)
+    if width is not None and int(width) == int(size):
+        width = None  # square: the default's key
     path = weights or packaged_weights()
     recipe = {"name": "i3d", "weights": file_digest(path), "clip_frames": clip_frames,
               "clip_fps": clip_fps, "clip_stride": clip_stride, "size": size}  # fmt: skip
     if pool != "mean":  # the default's exports keep their key
         recipe["pool"] = pool
+    if width is not None:
+        recipe["width"] = width
 
     def make_torch() -> Backbone:
         return I3DBackbone(
             path, clip_frames=clip_frames, clip_fps=clip_fps, clip_stride=clip_stride,
-            size=size, pool=pool, threads=threads,
+            size=size, pool=pool, width=width, threads=threads,
         )  # fmt: skip
 
     return build_backbone(recipe, make_torch, runtime=runtime, threads=threads)
