@@ -4,6 +4,7 @@ that did not train on its clips (``calibrate_timeline_on_clips``, ``vidscope cal
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -420,13 +421,13 @@ def test_cli_train_calibrate_timeline_is_one_command(trained, tmp_path, capsys):
            "--annotations", str(events)]  # fmt: skip
     assert main(bad) == 2 and not (tmp_path / "w").exists()
     assert "--calibrate-timeline composes the labelled clips" in capsys.readouterr().err
-    three = tmp_path / "three.csv"  # a run it cannot calibrate: trained and kept, then an error
+    three = tmp_path / "three.csv"  # labels it cannot calibrate on: refused before training
     df = pd.read_csv(root / "labels.csv")
     df.assign(label=[f"c{i % 3}" for i in range(len(df))]).to_csv(three, index=False)
     multi = ["train", str(store), "--labels", str(three), *tree[:4], "--out",
              str(tmp_path / "m"), "--calibrate-timeline"]  # fmt: skip
-    assert main(multi) == 2 and (tmp_path / "m" / "config.json").exists()
-    assert "trained and saved in" in capsys.readouterr().err
+    assert main(multi) == 2 and not (tmp_path / "m").exists()
+    assert "--calibrate-timeline needs two classes" in capsys.readouterr().err
 
 
 def test_too_few_groups_still_keep_each_video_whole(trained, tmp_path, capsys):
@@ -489,3 +490,93 @@ def test_cli_train_compose_is_the_window_level_recipe_in_one_command(trained, tm
     auto = ["train", str(store), *labels, "--head", "auto", "--out", str(tmp_path / "a"),
             "--compose"]  # fmt: skip
     assert main(auto) == 2 and "name the head" in capsys.readouterr().err
+
+
+def test_train_compose_checks_before_composing_and_honours_label_flags(trained, tmp_path, capsys):
+    """`train --compose`: a bad --overlap is refused before anything is composed; a composed
+    folder left by an earlier run is named with the way out; --allow-missing leaves out a
+    labelled clip whose extraction failed (as plain `train` does) instead of failing."""
+    root, store, _ = trained
+    labels = ["--labels", str(root / "labels.csv"), "--group-column", "group"]
+    tree = ["--head", "stats_xgboost", "--head-option", "n_estimators=20"]
+    out = tmp_path / "w"
+    base = ["train", str(store), *labels, *tree, "--out", str(out), "--compose", "--window", "1"]
+    assert main([*base, "--overlap", "1"]) == 2
+    assert "--overlap must be in [0, 1)" in capsys.readouterr().err
+    assert not (tmp_path / "w.composed").exists()  # nothing composed
+    (tmp_path / "w.composed").mkdir()
+    (tmp_path / "w.composed" / "x.txt").write_text("left over")
+    assert main([*base, "--overlap", "0.5"]) == 2
+    assert "--overwrite replaces it" in capsys.readouterr().err and not out.exists()
+    # a labelled clip whose extraction failed
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy)
+    st = open_store(copy)
+    st.record({**st.rows["v00"], "video_id": "v99", "path": "/x/v99.mp4", "features": None,
+               "status": "failed", "num_samples": 0})  # fmt: skip
+    st.compact()
+    more = tmp_path / "more.csv"
+    more.write_text((root / "labels.csv").read_text() + "v99,fight,g99\n")
+    args = [
+        "train",
+        str(copy),
+        "--labels",
+        str(more),
+        "--group-column",
+        "group",
+        *tree,
+        "--out",
+        str(tmp_path / "m"),
+        "--compose",
+        "--window",
+        "1",
+        "--overlap",
+        "0.5",
+    ]
+    assert main(args) == 2
+    assert "v99" in capsys.readouterr().err
+    assert main([*args, "--allow-missing", "--overwrite"]) == 0
+    assert (tmp_path / "m" / "config.json").is_file()
+    assert "1 labelled video(s) without features were left out" in " ".join(
+        capsys.readouterr().out.split()
+    )
+
+
+def test_annotation_groups_from_a_named_column(tmp_path):
+    """`--group-column` names the annotations' group column too; a file without it is refused."""
+    from vidscope.data import read_annotation_groups
+    from vidscope.data._labels import LabelError
+
+    events = tmp_path / "e.csv"
+    events.write_text("file_name,start_time,end_time,camera,group\na.mp4,0,1,c1,x\n"
+                      "b.mp4,2,3,c1,y\n")  # fmt: skip
+    ids = ["a", "b"]
+    assert read_annotation_groups(events, video_ids=ids) == {"a": "x", "b": "y"}
+    assert read_annotation_groups(events, video_ids=ids, group_column="Camera") == {
+        "a": "c1",
+        "b": "c1",
+    }
+    with pytest.raises(LabelError, match="no column 'site'"):
+        read_annotation_groups(events, video_ids=ids, group_column="site")
+
+
+def test_linear_probe_inner_cv_keeps_windows_of_a_video_together():
+    """With one source group on the training side, the probe's inner CV (choosing C) is
+    grouped by the windows' videos, never splitting overlapping windows of one video."""
+    from vidscope.data import LabelSet, SequenceSet
+    from vidscope.training._linear import LinearTrainer
+
+    n = 24
+    video = np.repeat([f"v{i}" for i in range(6)], 4)
+    labels = LabelSet([f"{v}@{k}" for k, v in enumerate(video)], np.arange(n) % 2,
+                      ["calm", "fight"], groups=np.array(["cam"] * n), units=video)  # fmt: skip
+    data = SequenceSet(labels, [np.ones((3, 2), np.float32) * k for k in range(n)],
+                       [np.arange(3.0)] * n, [("a", 2)])  # fmt: skip
+    seen = {}
+
+    class Spy:
+        def fit(self, x, y, *, mask, groups):
+            seen["groups"] = groups
+
+    LinearTrainer().fit_rows(Spy(), data, np.arange(n))
+    np.testing.assert_array_equal(seen["groups"], video)

@@ -86,7 +86,7 @@ def cmd_compose(args: argparse.Namespace) -> int:
     out, videos = compose_store(
         args.store, label_options(args), args.out, shuffles=args.shuffles,
         gap_s=_gap(args.gap), max_event_clips=args.event_clips, seed=args.seed,
-        folds=args.folds, notes=notes,
+        folds=args.folds, notes=notes, allow_missing=args.allow_missing,
     )  # fmt: skip
     events = sum(len(v.events) for v in videos)
     seconds = sum(v.duration_s for v in videos)

@@ -49,9 +49,9 @@ def add_parser(sub: Any) -> dict[str, Any]:
         "--calibrate-timeline",
         action="store_true",
         help="then choose the run's timeline settings from the clip labels (as `vidscope "
-        "calibrate RUN STORE --labels LABELS` with its defaults: 5 fold models trained like "
-        "the run, each scoring long videos composed of the clips it left out); binary "
-        "clip-level runs",
+        "calibrate RUN STORE --labels LABELS` with its defaults: 5 fold models with the run's "
+        "settings, each scoring long videos composed of the clips it left out; with --compose "
+        "window-level fold models on their own compositions); binary labels",
     )
     add_label_options(tr)
     add_fit_options(tr)
@@ -276,6 +276,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             args.min_overlap,
             args.drop_after_event,
             normal_class=args.normal_class,
+            group_column=args.group_column,
         )
     with epoch_progress(cfg.epochs, not args.quiet) as progress:
         result = train(
@@ -306,14 +307,20 @@ def _compose_for_windows(args: argparse.Namespace, seed: int, console: Any) -> t
     composed = out.with_name(out.name + ".composed")
     if not args.overwrite and out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out}: exists and is not empty (--overwrite replaces it)")
-    if args.overwrite and composed.is_dir() and (composed / "events.csv").is_file():
+    if composed.exists() and (not composed.is_dir() or any(composed.iterdir())):
+        if not (args.overwrite and (composed / "events.csv").is_file()):
+            raise ConfigError(
+                f"--compose writes the composed clips to {composed}, which exists (left by an "
+                "earlier --compose run?): --overwrite replaces it, or remove it"
+            )
         import shutil
 
         shutil.rmtree(composed)
     notes: list[str] = []
     _, videos = compose_store(
-        args.store, label_options(args), composed, shuffles=2, seed=seed, notes=notes
-    )
+        args.store, label_options(args), composed, shuffles=2, seed=seed, notes=notes,
+        allow_missing=args.allow_missing,
+    )  # fmt: skip
     for note in notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(
@@ -322,7 +329,8 @@ def _compose_for_windows(args: argparse.Namespace, seed: int, console: Any) -> t
         highlight=False,
     )
     windows = WindowOptions(composed / "events.csv", args.window, args.overlap,
-                            args.min_overlap, normal_class=args.normal_class)  # fmt: skip
+                            args.min_overlap, args.drop_after_event,
+                            normal_class=args.normal_class)  # fmt: skip
     return composed, windows
 
 
@@ -340,6 +348,34 @@ def _check_calibrate_timeline(args: argparse.Namespace) -> None:
             "--calibrate-timeline composes the labelled clips; a run trained on annotated long "
             "videos is calibrated on annotated videos it did not train on: `vidscope calibrate "
             "RUN STORE --annotations EVENTS`"
+        )
+    if getattr(args, "compose", False):
+        from ..training import WindowOptions
+
+        # the window settings are checked before anything is composed
+        WindowOptions("-", args.window, args.overlap, args.min_overlap, args.drop_after_event)
+    if getattr(args, "compose", False) or getattr(args, "calibrate_timeline", False):
+        _check_binary_labels(args)
+
+
+def _check_binary_labels(args: argparse.Namespace) -> None:
+    """``--compose`` / ``--calibrate-timeline`` compose event clips with background clips:
+    refuse labels of other than two classes before any training (a cheap read of the CSV)."""
+    from ..data import read_labels
+    from ..features import open_store
+
+    opts = label_options(args)
+    st = open_store(args.store)
+    ls = read_labels(
+        st.ids(("ok", "partial", "failed")), opts.labels, id_column=opts.id_column,
+        label_column=opts.label_column, group_column=opts.group_column,
+        manifest=st.manifest(), positive_class=opts.positive_class, split_column="",
+    )  # fmt: skip
+    if ls.num_classes != 2:
+        flag = "--compose" if getattr(args, "compose", False) else "--calibrate-timeline"
+        raise ConfigError(
+            f"{flag} needs two classes (event and background); the labels have "
+            f"{ls.num_classes}: {', '.join(map(str, ls.classes))}"
         )
 
 
@@ -376,7 +412,8 @@ def _windows(args: argparse.Namespace) -> Any:
     if not args.annotations:
         return None
     return WindowOptions(args.annotations, args.window, args.overlap, args.min_overlap,
-                         args.drop_after_event, normal_class=args.normal_class)  # fmt: skip
+                         args.drop_after_event, normal_class=args.normal_class,
+                         group_column=args.group_column)  # fmt: skip
 
 
 def _train_auto(args: argparse.Namespace) -> int:

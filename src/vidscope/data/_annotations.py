@@ -112,18 +112,24 @@ def read_annotations(
 
 
 def read_annotation_groups(
-    path_or_folder: str | os.PathLike[str], *, video_ids: list[str] | None = None
+    path_or_folder: str | os.PathLike[str],
+    *,
+    video_ids: list[str] | None = None,
+    group_column: str | None = None,
 ) -> dict[str, str]:
     """Each annotated video's source group, from the annotation files' group column
-    (``source_group``, ``group`` or ``groups``); empty when no file has one.
+    (``group_column``, else the first of ``source_group``, ``group`` or ``groups``); empty when
+    no file has one.
 
     Rows without a group value, and videos the files do not list, have no entry (callers
     group such a video by itself). Read after :func:`read_annotations` has checked the rows.
 
     Raises:
-        LabelError: a video given two different groups, naming both and the file.
+        LabelError: a video given two different groups, naming both and the file; a file
+            without the named ``group_column``.
     """
     index = _IdIndex(video_ids)
+    wanted = (group_column.strip().lower(),) if group_column else GROUP_COLUMNS
     out: dict[str, str] = {}
     errors: list[str] = []
     for path, _ in _annotation_files(Path(path_or_folder)):
@@ -132,7 +138,12 @@ def read_annotation_groups(
                 reader = csv.DictReader(f, skipinitialspace=True)
                 lower = {str(c).strip().lower(): c for c in reader.fieldnames or []}
                 file_col = next((lower[c] for c in ID_COLUMNS if c in lower), None)
-                group_col = next((lower[c] for c in GROUP_COLUMNS if c in lower), None)
+                group_col = next((lower[c] for c in wanted if c in lower), None)
+                if group_column and file_col is not None and group_col is None:
+                    raise LabelError(
+                        f"--annotations {path}: no column {group_column!r} (--group-column); "
+                        f"columns: {', '.join(map(str, reader.fieldnames or []))}"
+                    )
                 if file_col is None or group_col is None:
                     continue
                 for rec in reader:

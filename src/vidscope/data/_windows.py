@@ -270,7 +270,7 @@ class _Windows:
             )
         labels = LabelSet(
             self.ids, y, list(classes), groups=np.array(self.groups), notes=notes,
-            units=np.array([i.split("@", 1)[0] for i in self.ids]),
+            units=np.array([i.rsplit("@", 1)[0] for i in self.ids]),  # "VIDEO@START-END"
         )  # fmt: skip
         layout = [(str(n), int(w)) for n, w in store.meta.get("layout", [])] or [("features", 0)]
         backbone = dict(store.meta.get("backbone") or {})

@@ -244,10 +244,14 @@ def stored_clip(store: FeatureStore, video_id: str, event: bool) -> ClipFeatures
     """One clip of a feature store, for composing (its duration from the manifest, else from
     its sample times)."""
     seq = store.load(video_id)
-    row = store.rows.get(video_id, {})
     times = np.asarray(seq.times_s, np.float64)
-    duration = float(row.get("duration_s") or 0.0) or _span(times)
-    return ClipFeatures(seq.features, times, duration, event)
+    return ClipFeatures(seq.features, times, _duration(store, video_id, times), event)
+
+
+def _duration(store: FeatureStore, video_id: str, times: np.ndarray) -> float:
+    """A stored clip's duration: the manifest's, else from its sample times."""
+    row = store.rows.get(video_id, {})
+    return float(row.get("duration_s") or 0.0) or _span(np.asarray(times, np.float64))
 
 
 def _span(times: np.ndarray) -> float:
@@ -300,6 +304,7 @@ def compose_store(
     seed: int = 0,
     folds: int = 5,
     notes: list[str] | None = None,
+    allow_missing: bool = False,
 ) -> tuple[Path, list[ComposedVideo]]:
     """Long videos composed of a store's labelled binary clips, written as a feature store
     with ``events.csv``: the training data of a window-level run for users with clip labels
@@ -318,13 +323,20 @@ def compose_store(
         gap_s, max_event_clips: As :func:`compose_clips`.
         seed: Seed of the folds and arrangements.
         folds: Grouped folds composed apart (capped at the sources of the rarer class).
-        notes: Collects what the caller should know (folds capped, grouping dropped).
+        notes: Collects what the caller should know (folds capped, grouping dropped, clips
+            left out).
+        allow_missing: Leave out labelled clips whose extraction failed or left no samples
+            (with a note) instead of raising.
+
+    With a single source (clip) of a class the clips cannot be cut into grouped folds: they
+    are composed together, without folds, and a note says that a window-level run's
+    validation on them is optimistic.
 
     Raises:
-        ConfigError: ``out`` holds files, labels that are not binary or with fewer than two
-            sources (clips) of a class, or bad options.
+        ConfigError: ``out`` holds files, labels that are not binary, or bad options.
+        LabelError: labelled clips without features (unless ``allow_missing``).
     """
-    from ..data import read_labels
+    from ..data import load_sequences, read_labels
     from ..features import open_store
     from ..training import LabelOptions
 
@@ -339,10 +351,13 @@ def compose_store(
     st = store if hasattr(store, "load") else open_store(store)
     opts = labels if isinstance(labels, LabelOptions) else LabelOptions(labels)
     ls = read_labels(
-        st.ids(), opts.labels, id_column=opts.id_column, label_column=opts.label_column,
-        group_column=opts.group_column, manifest=st.manifest(),
-        positive_class=opts.positive_class, split_column="",  # a split column is not used
+        st.ids(("ok", "partial", "failed")), opts.labels, id_column=opts.id_column,
+        label_column=opts.label_column, group_column=opts.group_column,
+        manifest=st.manifest(), positive_class=opts.positive_class,
+        split_column="",  # a split column is not used
     )  # fmt: skip
+    data = load_sequences(st, ls, allow_missing=allow_missing)  # failed clips named / dropped
+    ls = data.labels
     if ls.num_classes != 2:
         raise ConfigError(
             f"composing needs two classes (event and background); the labels have "
@@ -361,7 +376,10 @@ def compose_store(
                 "more sources"
             ),
         )
-    clips = [stored_clip(st, v, bool(y == 1)) for v, y in zip(ls.ids, ls.y, strict=True)]
+    clips = [
+        ClipFeatures(x, np.asarray(t, np.float64), _duration(st, v, t), bool(y == 1))
+        for v, y, x, t in zip(ls.ids, ls.y, data.features, data.times_s, strict=True)
+    ]
     rng = np.random.default_rng(seed)
     recipe = {"gap_s": gap_s, "max_event_clips": max_event_clips, "label": str(ls.classes[1])}
     videos, groups = compose_grouped(

@@ -63,6 +63,8 @@ class WindowOptions:
             event starts (``--drop-after-event``).
         normal_class: Name of the class of windows without an event (``--normal-class``);
             the classes are this one, then the event labels sorted.
+        group_column: The annotations' column of source groups (``--group-column``; default:
+            ``source_group``, ``group`` or ``groups`` when present, else each video alone).
     """
 
     annotations: str | os.PathLike[str]
@@ -71,6 +73,7 @@ class WindowOptions:
     min_overlap: float = 0.5
     drop_after_event: bool = False
     normal_class: str = "normal"
+    group_column: str | None = None
 
     def __post_init__(self) -> None:
         if not self.window_s > 0:
@@ -100,7 +103,9 @@ def load_windows(store: StoreLike, opts: WindowOptions) -> tuple[FeatureStore, S
         min_overlap=opts.min_overlap,
         drop_after_event=opts.drop_after_event,
         classes=[opts.normal_class, *found],
-        groups=read_annotation_groups(opts.annotations, video_ids=ids),
+        groups=read_annotation_groups(
+            opts.annotations, video_ids=ids, group_column=opts.group_column
+        ),
     )
     data.window = {"window_s": opts.window_s, "stride_s": opts.stride_s}
     return st, data

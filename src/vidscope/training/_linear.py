@@ -43,7 +43,12 @@ class LinearTrainer(TreeTrainer):
         return int(model.num_params())
 
     def fit_rows(self, model: Any, data: SequenceSet, idx: np.ndarray) -> None:
-        """Fit on the videos ``idx`` with their source groups (for the inner CV)."""
+        """Fit on the videos ``idx`` with their source groups (for the inner CV); where those
+        hold a single group, with the labels' units (e.g. the windows' videos), so the inner
+        CV never splits overlapping windows of one video."""
         x, mask = data.padded(idx)
-        groups = data.labels.groups
-        model.fit(x, data.labels.y[idx], mask=mask, groups=None if groups is None else groups[idx])
+        labels = data.labels
+        groups = None if labels.groups is None else labels.groups[idx]
+        if (groups is None or len(set(groups.tolist())) < 2) and labels.units is not None:
+            groups = labels.units[idx]
+        model.fit(x, labels.y[idx], mask=mask, groups=groups)
