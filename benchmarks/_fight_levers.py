@@ -56,6 +56,7 @@ SOURCES = {
     "i3d_s32": Source("i3d", {"clip_stride": 32}),
     "i3d_meanmax": Source("i3d", {"pool": "mean_max"}),
     "i3d_w398": Source("i3d", {"width": 398}),
+    "i3d_keep": Source("i3d", {"aspect": "keep"}),
 }
 
 #: A part: (layout name, function of the sources' ``[T, D_s]`` arrays -> ``[T, w]``).
@@ -106,6 +107,9 @@ I3D_MAX: Part = ("i3d", cols("i3d_meanmax", 1024))
 #: I3D on 398 x 224 windows (``width=398``): 16:9 footage, most of these clips, in proportion
 #: instead of squashed to a square (4:3 clips are then stretched 1.33x instead of squeezed).
 I3D_W398: Part = ("i3d", cols("i3d_w398", 0))
+#: I3D on each clip at its own proportions (``aspect=keep``: short side 224, long side to
+#: match, rounded to a multiple of 32: 384 x 224 for 16:9, 288 x 224 for 4:3).
+I3D_KEEP: Part = ("i3d", cols("i3d_keep", 0))
 
 
 @dataclass
@@ -148,6 +152,8 @@ I3D_MEANMAX_ROW = "i3d pool=mean_max + flow"
 I3D_MEANMAX_LINEAR = "i3d pool=mean_max + flow | linear_probe"
 I3D_W398_ROW = "i3d width=398 + flow"
 I3D_W398_LINEAR = "i3d width=398 + flow | linear_probe"
+I3D_KEEP_ROW = "i3d aspect=keep + flow"
+I3D_KEEP_LINEAR = "i3d aspect=keep + flow | linear_probe"
 
 
 def levers() -> list[Lever | Ensemble]:
@@ -235,6 +241,12 @@ def levers() -> list[Lever | Ensemble]:
         Ensemble(  # 46: the accurate preset's members with 16:9 I3D windows
             "ensemble: rows 0 + 44 + 45 (as row 28, i3d width=398; refit)",
             (BASELINE, I3D_W398_ROW, I3D_W398_LINEAR),
+        ),
+        Lever(I3D_KEEP_ROW, (I3D_KEEP, I3D_FLOW), refit=True),  # 47: own proportions
+        Lever(I3D_KEEP_LINEAR, (I3D_KEEP, I3D_FLOW), head="linear_probe", refit=True),  # 48
+        Ensemble(  # 49: the accurate preset's members with each clip at its own proportions
+            "ensemble: rows 0 + 47 + 48 (as row 28, i3d aspect=keep; refit)",
+            (BASELINE, I3D_KEEP_ROW, I3D_KEEP_LINEAR),
         ),
     ]
 

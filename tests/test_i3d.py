@@ -292,3 +292,54 @@ def test_width_keeps_wide_footage_in_proportion(tmp_path, small_i3d):
     )
     with pytest.raises(InputError, match="width must be"):
         create_backbone("i3d", width=8)
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"width": "398px"},
+        {"width": [398]},
+        {"pool": ["max"]},
+        {"size": float("inf")},
+        {"clip_fps": "fast"},
+        {"clip_stride": True},
+    ],
+)
+def test_option_values_of_the_wrong_type_are_a_one_line_error(option):
+    """``--backbone-option width=398px`` and the like: an InputError naming the option (a
+    user's mistake), never a ValueError/TypeError traceback from inside the check."""
+    with pytest.raises(InputError, match=f"--backbone i3d: {next(iter(option))} must"):
+        create_backbone("i3d", **option)
+
+
+def test_aspect_keep_gives_each_video_its_own_proportions(tmp_path, small_i3d):
+    """``aspect=keep``: a wide and a tall video each reach I3D at their own proportions (short
+    side ``size``, sides rounded to multiples of 32), each size with its own checked export;
+    the features are the fixed-size network's on exactly those frames."""
+    keep = create_backbone("i3d", clip_frames=8, clip_stride=4, size=64, aspect="keep")
+    assert keep.identity()["aspect"] == "keep" and keep.runtime == "onnx"
+    assert keep.preprocess.decode_size(128, 72) == (128, 64)  # 16:9 -> 113.8 -> 128 x 64
+    assert keep.preprocess.decode_size(72, 128) == (64, 128)
+    write_video(tmp_path / "in" / "wide.mp4", numbered_frames(40, size=(128, 72), seed=2))
+    write_video(tmp_path / "in" / "tall.mp4", numbered_frames(40, size=(72, 128), seed=3))
+    config = ExtractConfig(
+        backbone="i3d",
+        sampling=SamplingSpec("uniform", 3),
+        backbone_options={"clip_frames": 8, "clip_stride": 4, "size": 64, "aspect": "keep"},
+    )
+    report = extract(tmp_path / "in", tmp_path / "s", config, progress=False)
+    assert sorted(report.done) == ["tall", "wide"]
+    store = open_store(tmp_path / "s")
+    for vid, (w, h) in (("wide", (128, 64)), ("tall", (64, 128))):
+        seq = store.load(vid)
+        with VideoReader(tmp_path / "in" / f"{vid}.mp4") as reader:
+            wanted = clip_times(seq.times_s, reader.info.duration_s, 8, 25.0, 4)
+            frames = reader.read(wanted.ravel(), size=(w, h)).frames
+        fixed = create_backbone("i3d", clip_frames=8, clip_stride=4, size=h, width=w)
+        want = fixed.encode_clips(frames.reshape(3, 8, h, w, 3))
+        np.testing.assert_allclose(seq.features, want, atol=1e-4 * np.abs(want).max())
+    assert store.meta["backbone"]["aspect"] == "keep"
+    with pytest.raises(InputError, match="aspect=keep sets each video's width"):
+        create_backbone("i3d", aspect="keep", width=398)
+    with pytest.raises(InputError, match="aspect must be squash or keep"):
+        create_backbone("i3d", aspect="wide")

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 
-ResizeMode = Literal["squash", "center_crop", "keep_aspect"]
+ResizeMode = Literal["squash", "center_crop", "keep_aspect", "short_side"]
 Runtime = Literal["auto", "onnx", "torch"]
 
 
@@ -36,8 +36,13 @@ class Preprocess:
             aspect not kept); ``"center_crop"`` scales the short side to
             ``input_size / crop_pct`` and crops the centre; ``"keep_aspect"`` scales the long
             side to ``max(input_size)`` keeping the aspect ratio (nothing cropped; frame size
-            then differs between videos, so ``encode`` must accept any size).
+            then differs between videos, so ``encode`` must accept any size); ``"short_side"``
+            scales the short side to ``min(input_size)`` keeping the aspect ratio, each side
+            rounded to a multiple of ``multiple`` (nothing cropped; sizes differ between
+            videos, as with ``keep_aspect``).
         crop_pct: Fraction kept by ``"center_crop"``.
+        multiple: ``"short_side"``: both sides are multiples of this (a network's stride, so
+            that few distinct sizes occur); 1 elsewhere.
     """
 
     input_size: tuple[int, int] = (224, 224)
@@ -45,6 +50,7 @@ class Preprocess:
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     resize: ResizeMode = "squash"
     crop_pct: float = 0.875
+    multiple: int = 1
 
     def decode_size(self, width: int, height: int) -> tuple[int, int]:
         """``(width, height)`` to scale a displayed ``width x height`` frame to when decoding."""
@@ -54,6 +60,11 @@ class Preprocess:
         if self.resize == "keep_aspect":
             scale = max(h, w) / max(width, height)
             return max(1, round(width * scale)), max(1, round(height * scale))
+        if self.resize == "short_side":
+            m = max(1, int(self.multiple))
+            scale = min(h, w) / min(width, height)
+            side = lambda n: max(m, round(n * scale / m) * m)  # noqa: E731
+            return side(width), side(height)
         short = round(min(h, w) / self.crop_pct)
         scale = short / min(width, height)
         return max(w, round(width * scale)), max(h, round(height * scale))
@@ -84,8 +95,12 @@ class Preprocess:
         return self.prepare(frames, frames.shape[2], frames.shape[1])
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready form (sequences as lists, as they read back from JSON)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """JSON-ready form (sequences as lists, as they read back from JSON); ``multiple`` only
+        when it is not 1 (stores made before it keep their key)."""
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if out["multiple"] == 1:
+            del out["multiple"]
+        return out
 
 
 class Backbone(ABC):

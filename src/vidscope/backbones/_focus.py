@@ -159,7 +159,7 @@ class FocusBackbone(Backbone):
                 f"--backbone-option focus={focus!r}: known rules are {', '.join(FOCUSES)}, "
                 "e.g. focus=motion"
             )
-        if inner.needs_next_frame or inner.preprocess.resize == "keep_aspect":
+        if inner.needs_next_frame or inner.preprocess.resize in ("keep_aspect", "short_side"):
             raise InputError(
                 f"--backbone-option focus: {inner.name} cannot take a focus view (only "
                 "appearance backbones with a fixed input size can)"

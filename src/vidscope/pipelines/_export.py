@@ -157,7 +157,7 @@ def _frames_backbone(run: Run, weights: str | None) -> Any:
             f"backbone {name!r} has no ONNX form as one graph ({why}); "
             "export the head alone with --from-features"
         )
-    if built.preprocess.resize == "keep_aspect":
+    if built.preprocess.resize in ("keep_aspect", "short_side"):
         raise RunError(
             f"backbone {name!r} resizes frames with {built.preprocess.resize!r}, which the "
             "exported graph does not cover yet; export the head alone with --from-features"
