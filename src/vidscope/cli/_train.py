@@ -366,10 +366,11 @@ def _check_binary_labels(args: argparse.Namespace) -> None:
 
     opts = label_options(args)
     st = open_store(args.store)
+    ids = st.ids(("ok", "partial", "failed")) if opts.labels is not None else st.ids()
     ls = read_labels(
-        st.ids(("ok", "partial", "failed")), opts.labels, id_column=opts.id_column,
-        label_column=opts.label_column, group_column=opts.group_column,
-        manifest=st.manifest(), positive_class=opts.positive_class, split_column="",
+        ids, opts.labels, id_column=opts.id_column, label_column=opts.label_column,
+        group_column=opts.group_column, manifest=st.manifest(),
+        positive_class=opts.positive_class, split_column="",
     )  # fmt: skip
     if ls.num_classes != 2:
         flag = "--compose" if getattr(args, "compose", False) else "--calibrate-timeline"

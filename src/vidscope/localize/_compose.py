@@ -350,8 +350,10 @@ def compose_store(
         raise ConfigError(f"--out {root}: exists and is not an empty folder; choose a new one")
     st = store if hasattr(store, "load") else open_store(store)
     opts = labels if isinstance(labels, LabelOptions) else LabelOptions(labels)
+    # failed clips are matched (then named, or left out with allow_missing) as train does
+    ids = st.ids(("ok", "partial", "failed")) if opts.labels is not None else st.ids()
     ls = read_labels(
-        st.ids(("ok", "partial", "failed")), opts.labels, id_column=opts.id_column,
+        ids, opts.labels, id_column=opts.id_column,
         label_column=opts.label_column, group_column=opts.group_column,
         manifest=st.manifest(), positive_class=opts.positive_class,
         split_column="",  # a split column is not used
