@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,18 @@ def main() -> None:
         help="KEY=VALUE --backbone-option of the variant's i3d part (e.g. aspect=keep)",
     )
     parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="also the variant's linear_probe on i3d + flow alone (--refit, threshold from "
+        "cross-fitted scores), without the trees",
+    )
+    parser.add_argument(
+        "--fused",
+        action="store_true",
+        help="with --probe: also the probe on a real `i3d+flow` extraction with the option "
+        "(its flow decoded at its own size, as that command does)",
+    )
     args = parser.parse_args()
     from vidscope.training import preset_config
 
@@ -74,8 +87,19 @@ def main() -> None:
         lever, {"lite0+i3d+flow": fused, "wide": wide}, af.WORK / "fight_levers" / fl.slug(name)
     )
     cfg = preset_config("accurate")
+    plan = [("--preset accurate", fused, cfg), (name, composed, cfg)]
+    if args.probe:
+        probe = fl.Lever(f"i3d {key}={value} + flow", (part, fl.I3D_FLOW))
+        alone = fl.compose(probe, {"lite0+i3d+flow": fused, "wide": wide},
+                           af.WORK / "fight_levers" / fl.slug(probe.name))  # fmt: skip
+        lp = replace(cfg, head="linear_probe", head_options={})
+        plan.append((f"{probe.name} | linear_probe (library)", alone, lp))
+        if args.fused:
+            real = af.ensure_store(labels_csv, args.frames, "i3d+flow", {key: value})
+            plan.append((f"i3d+flow {key}={value} extracted | linear_probe", Path(real["store"]),
+                         lp))  # fmt: skip
     rows = []
-    for label, store in (("--preset accurate", fused), (name, composed)):
+    for label, store, cfg in plan:
         folds, seconds = [], 0.0
         for seed in seeds:
             out = af.WORK / "fight_runs" / f"width_preset_{fl.slug(label)}"
@@ -86,13 +110,16 @@ def main() -> None:
         rows.append(row)
         scores = "  ".join(f"{k} {af.pm(row, k)}" for k in ("accuracy", "roc_auc", "f1_positive"))
         print(f"{label:36s} {scores}  ({seconds:.0f} s / seed)", flush=True)
-    pairs = {k: paired(rows[1]["folds"], rows[0]["folds"], k) for k in ("roc_auc", "accuracy")}
-    for k, p in pairs.items():
-        print(f"{name} - preset, {k}: {p['delta']:+.4f} (SE {p['se']:.4f}), "
-              f"won {p['won']}, lost {p['lost']}")  # fmt: skip
+    pairs = {}
+    for row in rows[1:]:
+        for k in ("roc_auc", "accuracy"):
+            p = paired(row["folds"], rows[0]["folds"], k)
+            pairs[f"{row['method']} | {k}"] = p
+            print(f"{row['method']} - preset, {k}: {p['delta']:+.4f} (SE {p['se']:.4f}), "
+                  f"won {p['won']}, lost {p['lost']}")  # fmt: skip
     wall = time.time() - t0
     print(f"wall time {wall:.0f} s")
-    write_json(af.WORK / f"i3d_width_preset_{key}{value}.json",
+    write_json(af.WORK / f"i3d_width_preset_{key}{value}{'_probe' if args.probe else ''}.json",
                {"rows": rows, "paired": pairs, "seeds": seeds, "i3d_option": {key: value},
                 "wall_s": wall})  # fmt: skip
 
