@@ -60,17 +60,21 @@ def run_presets(args: argparse.Namespace, labels_csv: Path, af: Any) -> dict[str
         get_preset(n)  # an unknown name fails before any work
     base_info = af.ensure_store(labels_csv, args.frames, "efficientnet_lite0+flow")
     stores = {"efficientnet_lite0+flow": base_info}
+    options: dict[str, dict[str, Any]] = {"efficientnet_lite0+flow": {}}
     rows, ids = [], None
     base_cfg = TrainConfig(head="stats_xgboost", head_options={"n_jobs": args.threads})
     plan = [(BASELINE, "efficientnet_lite0+flow", base_cfg)]
     for n in names:
         p = get_preset(n)
-        if p.backbone not in stores:
-            stores[p.backbone] = af.ensure_store(labels_csv, args.frames, p.backbone)
-        plan.append((f"--preset {n}", p.backbone, with_threads(n, preset_config(n), args.threads)))
+        spec = store_name(p.backbone, p.backbone_options)
+        if spec not in stores:
+            opts = p.backbone_options
+            stores[spec] = af.ensure_store(labels_csv, args.frames, p.backbone, opts)
+            options[spec] = dict(opts)
+        plan.append((f"--preset {n}", spec, with_threads(n, preset_config(n), args.threads)))
         if n == "accurate":  # paired with the recipe it replaced
             two = with_threads(n, two_trees_accurate(), args.threads)
-            plan.append((TWO_TREES, p.backbone, two))
+            plan.append((TWO_TREES, spec, two))
     for label, backbone, cfg in plan:
         store = Path(stores[backbone]["store"])
         _, data = load_data(store, af.label_options(labels_csv), allow_missing=False)
@@ -97,7 +101,7 @@ def run_presets(args: argparse.Namespace, labels_csv: Path, af: Any) -> dict[str
     print_levers(rows, title)
     against_two_trees(rows)
     composed = against_composed(rows, args.seed_list)
-    cost = extraction_cost(labels_csv, args, [b for _, b, _ in plan])
+    cost = extraction_cost(labels_csv, args, {b: options[b] for _, b, _ in plan})
     return {"rows": rows, "stores": stores, "against_composed": composed, "extract_cost": cost}
 
 
@@ -125,11 +129,17 @@ def against_composed(rows: list[dict[str, Any]], seeds: list[int]) -> list[dict[
     return [{k: v for k, v in r.items() if k != "folds"} for r in others]
 
 
+def store_name(backbone: str, options: dict[str, Any]) -> str:
+    """``backbone`` and its options as one name (``"i3d+flow aspect=keep"``)."""
+    return " ".join([backbone, *(f"{k}={v}" for k, v in sorted(options.items()))])
+
+
 def extraction_cost(
-    labels_csv: Path, args: argparse.Namespace, backbones: list[str]
+    labels_csv: Path, args: argparse.Namespace, backbones: dict[str, dict[str, Any]]
 ) -> dict[str, dict[str, float]]:
     """Frames/s of ``vidscope.features.extract`` (decode + encode) on the first
-    ``args.cost_clips`` clips, for the default backbone and each of ``backbones``."""
+    ``args.cost_clips`` clips, for the default backbone and each of ``backbones`` (store
+    names: :func:`store_name`, to their backbone options)."""
     import pandas as pd
 
     from vidscope import ExtractConfig, SamplingSpec
@@ -145,15 +155,17 @@ def extraction_cost(
         pd.DataFrame({"path": paths}).to_csv(subset, index=False)
         pd.DataFrame({"path": paths[:2]}).to_csv(warm, index=False)
         out: dict[str, dict[str, float]] = {}
-        for backbone in dict.fromkeys(["efficientnet_lite0", *backbones]):
-            cfg = ExtractConfig(backbone=backbone, sampling=SamplingSpec("uniform", args.frames))
+        for name, opts in {"efficientnet_lite0": {}, **backbones}.items():
+            backbone = name.split(" ")[0]
+            cfg = ExtractConfig(backbone=backbone, sampling=SamplingSpec("uniform", args.frames),
+                                backbone_options=dict(opts))  # fmt: skip
             extract(str(warm), root / "warm", cfg, progress=False)  # ONNX export, caches
             shutil.rmtree(root / "warm")
             start = time.monotonic()
-            report = extract(str(subset), root / backbone, cfg, progress=False)
+            report = extract(str(subset), root / f"store{len(out)}", cfg, progress=False)
             wall = time.monotonic() - start
             frames = len(report.done) * args.frames
-            out[backbone] = {"frames": frames, "wall_s": round(wall, 2),
+            out[name] = {"frames": frames, "wall_s": round(wall, 2),
                              "frames_per_s": round(frames / wall, 2)}  # fmt: skip
         print(f"\nextraction cost ({args.cost_clips} clips x {args.frames} frames, decode + "
               "encode, one decode worker, back to back):")  # fmt: skip

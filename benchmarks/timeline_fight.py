@@ -48,7 +48,8 @@ concatenated video would give, up to the sampling phase.
 Run::
 
     nice -n 10 python benchmarks/timeline_fight.py [--seeds 0] [--head mlp] [--window-level]
-        [--ensemble] [--calib-shuffles 4] [--backbone B] [--preset NAME]
+        [--ensemble] [--calib-shuffles 4] [--backbone B] [--backbone-option K=V]
+        [--preset NAME]
 
 Results: ``benchmarks/_work/timeline_fight_<head>.json``.
 """
@@ -72,9 +73,11 @@ TIOUS = (0.3, 0.5, 0.7)
 DEFAULT_BACKBONE = "efficientnet_lite0"
 
 
-def _tag(backbone: str) -> str:
-    """File-name suffix of a non-default backbone (``""`` for the default's old names)."""
-    return "" if backbone == DEFAULT_BACKBONE else "_" + backbone.replace("+", "_")
+def _tag(backbone: str, options: dict | None = None) -> str:
+    """File-name suffix of a non-default backbone and its options (``""`` for the default's
+    old names)."""
+    tag = "" if backbone == DEFAULT_BACKBONE else "_" + backbone.replace("+", "_")
+    return tag + "".join(f"_{k}-{v}" for k, v in sorted((options or {}).items()))
 
 
 @dataclass
@@ -88,13 +91,16 @@ class Clip:
     times_s: np.ndarray  # [T] from 0
 
 
-def extract_store(fps: float, backbone: str = DEFAULT_BACKBONE) -> Path:
+def extract_store(
+    fps: float, backbone: str = DEFAULT_BACKBONE, options: dict | None = None
+) -> Path:
     """Every clip at ``fps`` frames per second (resumes / skips when done)."""
     from vidscope import ExtractConfig, SamplingSpec
     from vidscope.features import extract
 
-    out = WORK / f"fight_store_fps{fps:g}{_tag(backbone)}"
-    cfg = ExtractConfig(backbone=backbone, sampling=SamplingSpec("fps", fps))
+    out = WORK / f"fight_store_fps{fps:g}{_tag(backbone, options)}"
+    cfg = ExtractConfig(backbone=backbone, sampling=SamplingSpec("fps", fps),
+                        backbone_options=dict(options or {}))  # fmt: skip
     extract(str(DATA / "labels.csv"), out, cfg, progress=False, path_column="path")
     return out
 
@@ -315,6 +321,13 @@ def main() -> None:
         help="the clip-level run as `vidscope train --preset NAME` (its backbone and head; "
         "overrides --backbone and --head)",
     )
+    ap.add_argument(
+        "--backbone-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extraction option of --backbone (a --preset's own come first)",
+    )
     ap.add_argument("--window-level", action="store_true", help="also window-level training")
     ap.add_argument("--ensemble", action="store_true", help="also a 5-fold ensemble run")
     ap.add_argument(
@@ -332,10 +345,14 @@ def main() -> None:
     )
     ap.add_argument("--out", help="results JSON (default: _work/timeline_fight_<head>.json)")
     args = ap.parse_args()
-    if args.preset:
-        from vidscope.training import get_preset
+    from vidscope.cli._common import key_values
+    from vidscope.training import get_preset
 
-        args.backbone, args.head = get_preset(args.preset).backbone, f"preset_{args.preset}"
+    if args.preset:
+        preset = get_preset(args.preset)
+        args.backbone, args.head = preset.backbone, f"preset_{args.preset}"
+    options = dict(get_preset(args.preset).backbone_options) if args.preset else {}
+    options.update(key_values(args.backbone_option, "--backbone-option"))
     import torch
 
     torch.set_num_threads(1)
@@ -343,7 +360,7 @@ def main() -> None:
     from vidscope.features import open_store
 
     start = time.monotonic()
-    store_path = extract_store(args.fps, args.backbone)
+    store_path = extract_store(args.fps, args.backbone, options)
     clips, df = load_clips(store_path)
     meta = dict(open_store(store_path).meta)
     csv = WORK / "timeline_fight_labels.csv"
@@ -352,7 +369,11 @@ def main() -> None:
     results = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         for fold in make_splits(labels, mode="kfold", folds=args.folds, seed=seed):
-            root = WORK / "timeline_fight" / f"{args.head}{_tag(args.backbone)}_s{seed}_{fold.name}"
+            root = (
+                WORK
+                / "timeline_fight"
+                / f"{args.head}{_tag(args.backbone, options)}_s{seed}_{fold.name}"
+            )
             shutil.rmtree(root, ignore_errors=True)
             res = run_fold(fold, clips, df, meta, store_path, args, seed, root)
             results.append({"seed": seed, "fold": fold.name, **res})
@@ -361,7 +382,7 @@ def main() -> None:
     out = (
         Path(args.out)
         if args.out
-        else WORK / f"timeline_fight_{args.head}{_tag(args.backbone)}.json"
+        else WORK / f"timeline_fight_{args.head}{_tag(args.backbone, options)}.json"
     )
     out.write_text(json.dumps({"args": vars(args), "folds": results, "summary": summary,
                                "wall_s": time.monotonic() - start}, indent=1))  # fmt: skip

@@ -32,7 +32,7 @@ def accurate_store(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def test_preset_table_and_config():
-    assert list(PRESETS) == ["fast", "accurate"]
+    assert list(PRESETS) == ["fast", "accurate", "probe"]
     assert get_preset("accurate").backbone == ACCURATE
     cfg = preset_config("accurate", TrainConfig(epochs=3))
     assert (cfg.head, cfg.refit, cfg.preset, cfg.epochs) == ("ensemble", True, "accurate", 3)
@@ -41,7 +41,7 @@ def test_preset_table_and_config():
     assert (mine.head, mine.head_options, mine.refit) == ("mlp", {"hidden": 8}, False)
     merged = preset_config("accurate", head_options={"members": "stats_xgboost@flow"})
     assert merged.head_options == {"members": "stats_xgboost@flow"}
-    with pytest.raises(ConfigError, match="unknown --preset 'best'; known: fast, accurate"):
+    with pytest.raises(ConfigError, match="unknown --preset 'best'; known: fast, accurate, probe"):
         get_preset("best")
 
 
@@ -51,6 +51,24 @@ def test_store_must_have_the_preset_backbone():
                        r"lite0\+flow.*extract VIDEOS --out STORE --preset accurate"):  # fmt: skip
         check_preset_store("accurate", key, "store S")
     check_preset_store("fast", key, "store S")
+
+
+def test_store_must_have_the_preset_backbone_options():
+    """``probe`` needs I3D in proportion: a square store, or none recorded, is refused with
+    the flags that make the right one; options the preset does not name are the user's."""
+    square = StoreKey(backbone={"name": "i3d+flow"})
+    want = (r"--preset probe trains on i3d\+flow features extracted with --backbone-option "
+            r"aspect=keep but store S holds no aspect; .*--backbone i3d\+flow --backbone-option "
+            r"aspect=keep")  # fmt: skip
+    with pytest.raises(ConfigError, match=want):
+        check_preset_store("probe", square, "store S")
+    squash = StoreKey(backbone={"name": "i3d+flow"}, backbone_options={"aspect": "squash"})
+    with pytest.raises(ConfigError, match="holds aspect=squash"):
+        check_preset_store("probe", squash, "store S")
+    mine = StoreKey(
+        backbone={"name": "i3d+flow"}, backbone_options={"aspect": "keep", "pool": "max"}
+    )
+    check_preset_store("probe", mine, "store S")
 
 
 def test_extract_preset_sets_the_backbone_and_flags_win():
@@ -63,6 +81,16 @@ def test_extract_preset_sets_the_backbone_and_flags_win():
     assert extract_config(parser.parse_args(["extract", "v", "--out", "o"])).backbone == (
         "efficientnet_lite0"
     )
+    # the preset's backbone options come with its backbone; explicit options update them key by
+    # key, and an explicit --backbone drops them
+    cfg = extract_config(parser.parse_args(["extract", "v", "--out", "o", "--preset", "probe"]))
+    assert (cfg.backbone, cfg.backbone_options) == ("i3d+flow", {"aspect": "keep"})
+    args = parser.parse_args(["extract", "v", "--out", "o", "--preset", "probe",
+                              "--backbone-option", "pool=max"])  # fmt: skip
+    assert extract_config(args).backbone_options == {"aspect": "keep", "pool": "max"}
+    args = parser.parse_args(["extract", "v", "--out", "o", "--preset", "probe",
+                              "--backbone", "i3d"])  # fmt: skip
+    assert extract_config(args).backbone_options == {}
 
 
 def test_train_and_compare_with_a_preset(tmp_path, accurate_store, capsys):

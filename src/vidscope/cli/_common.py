@@ -189,7 +189,9 @@ def extract_config(args: argparse.Namespace) -> Any:
     if backbone is None and getattr(args, "preset", None):  # an explicit --backbone wins
         from ..training import get_preset
 
-        backbone = get_preset(args.preset).backbone
+        preset = get_preset(args.preset)
+        backbone = preset.backbone  # its options, updated by explicit --backbone-option
+        kw["backbone_options"] = {**preset.backbone_options, **kw["backbone_options"]}
     if backbone is not None:
         kw["backbone"] = backbone
     if args.keyframe_tolerance is not None:
