@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -476,6 +477,21 @@ def test_cli_train_compose_is_the_window_level_recipe_in_one_command(trained, tm
     assert events["group"].nunique() == 5
     saved = read_calibration(out)
     assert saved["source"] == "clips" and saved["window_s"] == 1.0
+    # --shuffles sets the arrangements of the training videos and of the calibration alike
+    # (2 for both by default with --compose, as measured)
+    one = tmp_path / "one"
+    at = lambda where: [str(where) if a == str(out) else a for a in args]  # noqa: E731
+    assert main([*at(one), "--shuffles", "1"]) == 0
+    capsys.readouterr()
+    assert 2 * len(pd.read_csv(tmp_path / "one.composed" / "events.csv")["file_name"].unique()) == (
+        len(events["file_name"].unique())
+    )
+    assert 2 * read_calibration(one)["num_videos"] == saved["num_videos"]
+    for extra, message in ((["--gap", "0,2"], "--gap seconds must satisfy"),
+                           (["--event-clips", "0"], "--event-clips must be >= 1"),
+                           (["--shuffles", "0"], "--shuffles must be >= 1")):  # fmt: skip
+        assert main([*at(tmp_path / "bad"), *extra]) == 2
+        assert message in capsys.readouterr().err and not (tmp_path / "bad.composed").exists()
     assert main(args) == 2  # an existing run: refused before composing again
     assert "exists and is not empty" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
@@ -580,3 +596,43 @@ def test_linear_probe_inner_cv_keeps_windows_of_a_video_together():
 
     LinearTrainer().fit_rows(Spy(), data, np.arange(n))
     np.testing.assert_array_equal(seen["groups"], video)
+
+
+def test_fold_models_train_ensemble_members_with_their_own_optimiser_defaults(
+    tmp_path, monkeypatch
+):
+    """An ensemble member whose head has its own optimiser defaults (CoOp's SGD, lr 0.002, ...)
+    trains with them in the run; the fold models, rebuilt from the run's config.json, must
+    train it with them too, not with the run-level values the ensemble resolved to."""
+    from vidscope.models._pooling import PoolingHead
+    from vidscope.training._ensemble import EnsembleTrainer
+
+    own = {"optimizer": "sgd", "lr": 0.05, "weight_decay": 5e-4, "warmup_epochs": 1.0}
+    monkeypatch.setattr(PoolingHead, "train_defaults", own, raising=False)
+    seen: list[dict[str, object]] = []
+    fit = EnsembleTrainer.fit
+
+    def recording_fit(self, model, *a, **k):
+        out = fit(self, model, *a, **k)
+        seen.extend({f: getattr(m.cfg, f) for f in ("head", *own)} for m in model.members)
+        return out
+
+    monkeypatch.setattr(EnsembleTrainer, "fit", recording_fit)
+    store = clip_store(tmp_path, n=24)
+    opts = LabelOptions(tmp_path / "labels.csv", group_column="group")
+    members = "mean_linear@a,stats_xgboost:n_estimators=10@a"
+    cfg = TrainConfig(head="ensemble", head_options={"members": members}, epochs=3,
+                      tensorboard=False, export_onnx=False)  # fmt: skip
+    train(store, opts, out=tmp_path / "run", config=cfg)
+    assert seen[0] == {"head": "mean_linear", **own}  # the run: the head's own defaults
+    assert seen[1]["lr"] == 1e-3  # the tree member: the run-level default
+    run = load_run(tmp_path / "run")
+    assert run.spec.train["lr"] == 1e-3 and "lr" in run.spec.train["unset"]
+    seen.clear()
+    _fold_runs(run, open_store(store), opts, 3, 0, tmp_path / "cv")
+    assert len(seen) == 6
+    assert seen[0::2] == [{"head": "mean_linear", **own}] * 3  # the fold models: the same
+    given = TrainConfig.from_record(replace(cfg, lr=0.02).record())  # an explicit --lr stays
+    assert (given.lr, given.optimizer) == (0.02, None)
+    old = {k: v for k, v in run.spec.train.items() if k != "unset"}  # an earlier run's record
+    assert TrainConfig.from_record(old).lr == 1e-3

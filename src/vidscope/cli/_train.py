@@ -42,16 +42,35 @@ def add_parser(sub: Any) -> dict[str, Any]:
         "--compose",
         action="store_true",
         help="train a window-level run (--window, --overlap) from clip labels: the labelled "
-        "clips are first composed into long videos (as `vidscope compose` with 2 shuffles "
-        "makes them) in the folder OUT.composed",
+        "clips are first composed into long videos (as `vidscope compose` makes them; "
+        "--shuffles, --gap, --event-clips) in the folder OUT.composed",
     )
     tr.add_argument(
         "--calibrate-timeline",
         action="store_true",
         help="then choose the run's timeline settings from the clip labels (as `vidscope "
-        "calibrate RUN STORE --labels LABELS` with its defaults: 5 fold models with the run's "
-        "settings, each scoring long videos composed of the clips it left out; with --compose "
-        "window-level fold models on their own compositions); binary labels",
+        "calibrate RUN STORE --labels LABELS`: 5 fold models with the run's settings, each "
+        "scoring long videos composed of the clips it left out, with --shuffles, --gap and "
+        "--event-clips; with --compose window-level fold models on their own compositions); "
+        "binary labels",
+    )
+    tr.add_argument(
+        "--shuffles",
+        type=int,
+        help="--compose / --calibrate-timeline: arrangements of each set of clips (default: 2 "
+        "with --compose, for its training videos and its calibration alike; else 4)",
+    )
+    tr.add_argument(
+        "--gap",
+        default="3,10",
+        help="--compose / --calibrate-timeline: MIN,MAX seconds of background between events "
+        "(as the footage to be scored has)",
+    )
+    tr.add_argument(
+        "--event-clips",
+        type=int,
+        default=2,
+        help="--compose / --calibrate-timeline: most clips per event stretch",
     )
     add_label_options(tr)
     add_fit_options(tr)
@@ -295,9 +314,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _composition(args: argparse.Namespace) -> dict[str, Any]:
+    """``--shuffles``, ``--gap``, ``--event-clips`` as ``compose_store`` /
+    ``calibrate_timeline_on_clips`` keywords (``--shuffles`` defaults to 2 with ``--compose``,
+    as measured, else to calibration's 4)."""
+    from ._calibrate import _gap
+
+    shuffles = args.shuffles
+    if shuffles is None:
+        shuffles = 2 if getattr(args, "compose", False) else 4
+    return {"shuffles": shuffles, "gap_s": _gap(args.gap), "max_event_clips": args.event_clips}
+
+
 def _compose_for_windows(args: argparse.Namespace, seed: int, console: Any) -> tuple[Any, Any]:
     """``train --compose``: the labelled clips composed into ``OUT.composed`` (grouped folds,
-    2 shuffles, the default gaps), and the window options to train on them."""
+    :func:`_composition`), and the window options to train on them."""
     from pathlib import Path
 
     from ..localize import compose_store
@@ -318,8 +349,8 @@ def _compose_for_windows(args: argparse.Namespace, seed: int, console: Any) -> t
         shutil.rmtree(composed)
     notes: list[str] = []
     _, videos = compose_store(
-        args.store, label_options(args), composed, shuffles=2, seed=seed, notes=notes,
-        allow_missing=args.allow_missing,
+        args.store, label_options(args), composed, seed=seed, notes=notes,
+        allow_missing=args.allow_missing, **_composition(args),
     )  # fmt: skip
     for note in notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
@@ -355,6 +386,12 @@ def _check_calibrate_timeline(args: argparse.Namespace) -> None:
         # the window settings are checked before anything is composed
         WindowOptions("-", args.window, args.overlap, args.min_overlap, args.drop_after_event)
     if getattr(args, "compose", False) or getattr(args, "calibrate_timeline", False):
+        from ..localize._compose import check_compose_options
+
+        composition = _composition(args)
+        if composition["shuffles"] < 1:
+            raise ConfigError(f"--shuffles must be >= 1, got {composition['shuffles']}")
+        check_compose_options(composition["gap_s"], composition["max_event_clips"])
         _check_binary_labels(args)
 
 
@@ -397,7 +434,7 @@ def _calibrate_timeline(args: argparse.Namespace, run_dir: Any, seed: int, conso
     try:
         cal = calibrate_timeline_on_clips(
             run_dir, args.store, label_options(args), seed=seed,
-            allow_missing=args.allow_missing,
+            allow_missing=args.allow_missing, **_composition(args),
             on_fold=lambda line: console.print(line, highlight=False),
         )  # fmt: skip
     except VidscopeError as exc:

@@ -143,10 +143,8 @@ class ModelLoop:
     def _retrain(self, run: Any, version: int) -> Any:
         import vidscope
 
-        fields = {f.name for f in dataclasses.fields(vidscope.TrainConfig)}
-        given = {k: v for k, v in (run.config.get("train") or {}).items() if k in fields}
-        given.update(split="holdout", tensorboard=False, allow_missing=True)
-        cfg = vidscope.TrainConfig(**given)
+        recorded = vidscope.TrainConfig.from_record(run.config.get("train") or {})
+        cfg = dataclasses.replace(recorded, split="holdout", tensorboard=False, allow_missing=True)
         out = self.folder / "runs" / f"r{version}"
         result = vidscope.train(self.folder / "features", self.labels_path, out=out, config=cfg)
         return vidscope.load_run(result.run_dir)

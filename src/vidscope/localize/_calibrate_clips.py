@@ -19,7 +19,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -225,8 +225,7 @@ def _fold_runs(
     opts, ls = _labelled(st, labels, r)
     y_of = {v: int(y) for v, y in zip(ls.ids, ls.y, strict=True)}
     folds, capped = fold_count(ls, folds, r.classes[1])
-    known = {f.name for f in fields(TrainConfig)}
-    base = TrainConfig(**{k: v for k, v in r.spec.train.items() if k in known})
+    base = TrainConfig.from_record(r.spec.train)
     cfg = replace(
         base,
         split="kfold",

@@ -376,7 +376,7 @@ def write_spec(
         num_features=int(getattr(data, "num_features", 0) or 0),
         layout=list(getattr(data, "layout", []) or []),
         store=key,
-        train=cfg.resolved(getattr(first.model, "train_defaults", None)).to_dict(),
+        train=cfg.record(getattr(first.model, "train_defaults", None)),
         folds=folds,
         num_params=first.num_params,
         clip_duration_s=float(np.median(known)) if known else None,

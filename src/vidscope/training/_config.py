@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from ..data import SplitMode
@@ -19,6 +19,11 @@ OPTIMISER_DEFAULTS: dict[str, Any] = {
     "warmup_epochs": 2.0,
     "warmup_lr": None,
 }
+
+#: Key of a run's recorded ``train`` settings (``config.json``) listing the optimiser fields
+#: the user left unset: the head filled them from its own defaults, an ensemble's every member
+#: from its own, so the values recorded for them are the run level's only.
+UNSET_KEY = "unset"
 
 
 @dataclass
@@ -160,5 +165,23 @@ class TrainConfig:
         return replace(self, **{k: fill[k] if v is None else v for k, v in given.items()})
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, saved in the run's ``config.json``."""
+        """JSON-ready form."""
         return asdict(self)
+
+    def record(self, head_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The run's ``config.json`` ``train``: the :meth:`resolved` settings, and under
+        :data:`UNSET_KEY` the optimiser fields that were unset (see :meth:`from_record`)."""
+        out = self.resolved(head_defaults).to_dict()
+        out[UNSET_KEY] = [k for k in OPTIMISER_DEFAULTS if getattr(self, k) is None]
+        return out
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> TrainConfig:
+        """The settings to train again as a run was, from its recorded ``train``: keys that
+        are not fields dropped, and the optimiser fields the run left unset unset again, so
+        each head (an ensemble's members too) fills them from its own defaults as it did in the
+        run rather than taking the run-level values. Runs written before this was recorded
+        keep the recorded values."""
+        known = {f.name for f in fields(cls)}
+        unset = set(record.get(UNSET_KEY) or ()) & set(OPTIMISER_DEFAULTS)
+        return cls(**{k: None if k in unset else v for k, v in record.items() if k in known})
