@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import time
 from dataclasses import dataclass, replace
@@ -77,7 +78,8 @@ def _tag(backbone: str, options: dict | None = None) -> str:
     """File-name suffix of a non-default backbone and its options (``""`` for the default's
     old names)."""
     tag = "" if backbone == DEFAULT_BACKBONE else "_" + backbone.replace("+", "_")
-    return tag + "".join(f"_{k}-{v}" for k, v in sorted((options or {}).items()))
+    tag += "".join(f"_{k}-{v}" for k, v in sorted((options or {}).items()))
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", tag)
 
 
 @dataclass

@@ -492,6 +492,12 @@ def test_cli_train_compose_is_the_window_level_recipe_in_one_command(trained, tm
                            (["--shuffles", "0"], "--shuffles must be >= 1")):  # fmt: skip
         assert main([*at(tmp_path / "bad"), *extra]) == 2
         assert message in capsys.readouterr().err and not (tmp_path / "bad.composed").exists()
+    plain = ["train", str(store), *labels, *tree, "--out", str(tmp_path / "plain")]
+    assert main([*plain, "--gap", "2,4", "--shuffles", "3"]) == 2
+    assert "--shuffles, --gap: only with --compose or --calibrate-timeline" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "plain").exists()
     assert main(args) == 2  # an existing run: refused before composing again
     assert "exists and is not empty" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0

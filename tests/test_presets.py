@@ -91,6 +91,9 @@ def test_extract_preset_sets_the_backbone_and_flags_win():
     args = parser.parse_args(["extract", "v", "--out", "o", "--preset", "probe",
                               "--backbone", "i3d"])  # fmt: skip
     assert extract_config(args).backbone_options == {}
+    args = parser.parse_args(["extract", "v", "--out", "o", "--preset", "probe",
+                              "--backbone", "i3d+flow"])  # fmt: skip
+    assert extract_config(args).backbone_options == {"aspect": "keep"}  # its own backbone
 
 
 def test_train_and_compare_with_a_preset(tmp_path, accurate_store, capsys):

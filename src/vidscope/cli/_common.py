@@ -186,12 +186,13 @@ def extract_config(args: argparse.Namespace) -> Any:
         strict=args.strict,
     )
     backbone = args.backbone
-    if backbone is None and getattr(args, "preset", None):  # an explicit --backbone wins
+    if getattr(args, "preset", None):  # an explicit other --backbone wins, without its options
         from ..training import get_preset
 
         preset = get_preset(args.preset)
-        backbone = preset.backbone  # its options, updated by explicit --backbone-option
-        kw["backbone_options"] = {**preset.backbone_options, **kw["backbone_options"]}
+        if backbone in (None, preset.backbone):  # its options, updated by --backbone-option
+            backbone = preset.backbone
+            kw["backbone_options"] = {**preset.backbone_options, **kw["backbone_options"]}
     if backbone is not None:
         kw["backbone"] = backbone
     if args.keyframe_tolerance is not None:

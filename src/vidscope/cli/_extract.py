@@ -18,7 +18,9 @@ def add_parser(sub: Any) -> dict[str, Any]:
     ex.add_argument("videos", help="folder (recursive), .txt list, .csv of paths, or one video")
     ex.add_argument("--out", required=True, help="feature store folder (created or resumed)")
     add_extract_options(ex)
-    add_preset_option(ex, "--backbone")
+    add_preset_option(
+        ex, "--backbone and its --backbone-option values (another --backbone drops them)"
+    )
     info = command(sub, "info", "summarise a feature store")
     info.add_argument("store", help="feature store folder (or a folder of .npy arrays)")
     info.add_argument("--failed", type=int, default=10, help="failed videos to list")

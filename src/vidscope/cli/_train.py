@@ -21,7 +21,9 @@ from ._common import (
 from ._print import fold, print_leaderboard, print_train_result
 
 DEFAULT_HEADS = "mean_linear,mlp,lstm,conv1d,transformer,stats_xgboost,linear_probe"
-PRESET_SETS = "--head, --head-option and --refit; the store must have its backbone"
+PRESET_SETS = (
+    "--head, --head-option and --refit; the store must have its backbone and backbone options"
+)
 
 
 def add_parser(sub: Any) -> dict[str, Any]:
@@ -62,15 +64,13 @@ def add_parser(sub: Any) -> dict[str, Any]:
     )
     tr.add_argument(
         "--gap",
-        default="3,10",
         help="--compose / --calibrate-timeline: MIN,MAX seconds of background between events "
-        "(as the footage to be scored has)",
+        "(as the footage to be scored has; default 3,10)",
     )
     tr.add_argument(
         "--event-clips",
         type=int,
-        default=2,
-        help="--compose / --calibrate-timeline: most clips per event stretch",
+        help="--compose / --calibrate-timeline: most clips per event stretch (default 2)",
     )
     add_label_options(tr)
     add_fit_options(tr)
@@ -262,7 +262,8 @@ def train_config(args: argparse.Namespace, head: str | None) -> Any:
 
 
 def check_preset(args: argparse.Namespace, console: Console) -> None:
-    """With ``--preset``: the store must hold the preset's backbone; say what it sets."""
+    """With ``--preset``: the store must hold the preset's backbone and backbone options; say
+    what it sets."""
     if not args.preset:
         return
     from ..features import open_store, store_key
@@ -323,7 +324,9 @@ def _composition(args: argparse.Namespace) -> dict[str, Any]:
     shuffles = args.shuffles
     if shuffles is None:
         shuffles = 2 if getattr(args, "compose", False) else 4
-    return {"shuffles": shuffles, "gap_s": _gap(args.gap), "max_event_clips": args.event_clips}
+    gap = _gap(args.gap if args.gap is not None else "3,10")
+    clips = args.event_clips if args.event_clips is not None else 2
+    return {"shuffles": shuffles, "gap_s": gap, "max_event_clips": clips}
 
 
 def _compose_for_windows(args: argparse.Namespace, seed: int, console: Any) -> tuple[Any, Any]:
@@ -385,6 +388,13 @@ def _check_calibrate_timeline(args: argparse.Namespace) -> None:
 
         # the window settings are checked before anything is composed
         WindowOptions("-", args.window, args.overlap, args.min_overlap, args.drop_after_event)
+    flags = (("--shuffles", "shuffles"), ("--gap", "gap"), ("--event-clips", "event_clips"))
+    given = [f for f, name in flags if getattr(args, name, None) is not None]
+    if given and not (getattr(args, "compose", False) or args.calibrate_timeline):
+        raise ConfigError(
+            f"{', '.join(given)}: only with --compose or --calibrate-timeline (they say how "
+            "the labelled clips are composed into long videos)"
+        )
     if getattr(args, "compose", False) or getattr(args, "calibrate_timeline", False):
         from ..localize._compose import check_compose_options
 
