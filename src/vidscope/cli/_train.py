@@ -396,7 +396,7 @@ def _check_calibrate_timeline(args: argparse.Namespace) -> None:
             "the labelled clips are composed into long videos)"
         )
     if getattr(args, "compose", False) or getattr(args, "calibrate_timeline", False):
-        from ..localize._compose import check_compose_options
+        from ..localize import check_compose_options
 
         composition = _composition(args)
         if composition["shuffles"] < 1:

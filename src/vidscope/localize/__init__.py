@@ -7,7 +7,13 @@ from ..types import Segment, Timeline
 from ._calibrate import calibrate_timeline
 from ._calibrate_clips import calibrate_timeline_on_clips
 from ._calibration import Calibration, read_calibration
-from ._compose import ClipFeatures, ComposedVideo, compose_clips, compose_store
+from ._compose import (
+    ClipFeatures,
+    ComposedVideo,
+    check_compose_options,
+    compose_clips,
+    compose_store,
+)
 from ._postprocess import SegmentConfig, curve_to_segments, nms, off_level, smooth_curve
 from ._signals import feature_signal
 from ._timeline import TimelineConfig, WindowPlan, plan_windows, score_video
@@ -23,6 +29,7 @@ __all__ = [
     "WindowPlan",
     "calibrate_timeline",
     "calibrate_timeline_on_clips",
+    "check_compose_options",
     "compose_clips",
     "compose_store",
     "curve_to_segments",

@@ -93,14 +93,27 @@ class LSTMHead(Head):
         """Logits ``[B, num_outputs]`` from ``x [B, T, D]`` and ``mask [B, T]``."""
         x, mask = valid_first(zero_padding(x, mask), mask)
         x = self.dropout(self.norm(x))  # [B, T, D]
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            # oneDNN has no bf16 LSTM on CPUs without bf16 instructions (it raises "could not
+            # create a primitive descriptor"): the recurrence runs in float32 there
+            with torch.autocast("cpu", enabled=False):
+                h = self._recur(x.float(), mask)
+        else:
+            h = self._recur(x, mask)
+        return self.classifier(self.dropout(masked_mean(h, mask)))  # [B, C]
+
+    def _recur(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """LSTM outputs ``[B, T, H]`` of the valid-first ``x [B, T, D]``."""
         if self.lstm.bidirectional:  # the backward pass must start at each sequence's end
             lengths = mask.sum(1).clamp_min(1).cpu()  # [B]; an empty sequence: one zero step
             packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
             out, _ = self.lstm(packed)
             h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
-        else:  # valid steps come first, so trailing padding cannot reach their outputs;
-            h, _ = self.lstm(x)  # unpacked is 2x faster on CPU  # [B, T, H]
-        return self.classifier(self.dropout(masked_mean(h, mask)))  # [B, C]
+            return h
+        # valid steps come first, so trailing padding cannot reach their outputs; unpacked is
+        # 2x faster on CPU
+        h, _ = self.lstm(x)
+        return h
 
 
 class Conv1dHead(Head):
